@@ -1,0 +1,26 @@
+"""Shared fixtures. With CI=true a test that needs PostgreSQL, Redis or the browser fails instead
+of skipping: CI must never pass by running less."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip locally when a real component is missing; fail in CI."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def on_postgres(settings):
+    from django.db import connection
+
+    require(connection.vendor == "postgresql", "this test needs PostgreSQL (set DATABASE_URL)")
