@@ -11,7 +11,7 @@ import base64
 import binascii
 import os
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -78,6 +78,7 @@ class Env:
         return [item.strip() for item in value.split(",") if item.strip()]
 
     def url(self, name: str, default: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+        # Only for URLs without credentials (service endpoints), so echoing a bad value is safe.
         value = self.raw(name) or default
         parts = urlsplit(value)
         if parts.scheme not in schemes or not parts.netloc:
@@ -92,14 +93,17 @@ class Env:
             raise ConfigError(name, f"must be an ISO-8601 date-time, not {value!r}") from None
         if moment.tzinfo is None:
             raise ConfigError(name, f"must include a time zone (for example Z), not {value!r}")
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
 
     def database(self, name: str, default: str) -> dict:
         value = self.raw(name) or default
         try:
             config = dj_database_url.parse(value, conn_max_age=60, conn_health_checks=True)
-        except (ValueError, KeyError) as exc:
-            raise ConfigError(name, f"is not a database URL we support ({exc})") from None
+        except (ValueError, KeyError):
+            # Never echo the value: it may hold a password.
+            raise ConfigError(
+                name, "is not a valid URL (expected postgres://… or sqlite:///…)"
+            ) from None
         engine = config.get("ENGINE", "")
         if engine not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
             raise ConfigError(name, "must be a postgres:// or sqlite:// URL")
@@ -115,7 +119,10 @@ class Env:
         value = self.raw(name) or default
         scheme = urlsplit(value).scheme
         if scheme not in {"redis", "rediss", "amqp", "amqps", "filesystem", "memory"}:
-            raise ConfigError(name, f"must be a redis://, amqp:// or filesystem:// URL, not {value!r}")
+            raise ConfigError(
+                name,
+                f"must be a redis://, amqp:// or filesystem:// URL, not a {scheme or 'bare'} one",
+            )
         return value
 
     def encryption_keys(self, name: str) -> list[tuple[str, bytes]]:
@@ -131,7 +138,9 @@ class Env:
         for item in value.split(","):
             key_id, sep, encoded = item.strip().partition(":")
             if not sep or not key_id or not key_id.isalnum():
-                raise ConfigError(name, "each key must look like key_id:base64 (key_id letters/digits)")
+                raise ConfigError(
+                    name, "each key must look like key_id:base64 (key_id letters/digits)"
+                )
             try:
                 key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
             except (binascii.Error, ValueError):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
-
-from portal.celery import app as celery_app
+from kombu import Connection
 
 
 def check_database() -> None:
@@ -16,12 +17,18 @@ def check_database() -> None:
 
 
 def check_broker() -> None:
-    with celery_app.connection_for_write() as conn:
+    with Connection(
+        settings.CELERY_BROKER_URL,
+        transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+        connect_timeout=2,
+    ) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
 def check_storage() -> None:
-    default_storage.exists("healthz-probe")
+    # A write and a delete: reachability of an S3 bucket or a writable volume, not just a listing.
+    name = default_storage.save("healthz/probe", ContentFile(b"ok"))
+    default_storage.delete(name)
 
 
 CHECKS: dict[str, Callable[[], None]] = {

@@ -18,7 +18,10 @@ _SECRET_NAMES = (
 )
 _PATTERNS = [
     # JSON bodies and dict reprs: "access_token": "value"
-    (re.compile(rf"""(["'](?:{_SECRET_NAMES})["']\s*:\s*)(["'])[^"']*\2""", re.I), r"\1\2[redacted]\2"),
+    (
+        re.compile(rf"""(["'](?:{_SECRET_NAMES})["']\s*:\s*)(["'])[^"']*\2""", re.I),
+        r"\1\2[redacted]\2",
+    ),
     # form bodies and query strings: client_secret=value
     (re.compile(rf"""(\b(?:{_SECRET_NAMES})=)[^&\s"',)]+""", re.I), r"\1[redacted]"),
     # HTTP authorization headers
@@ -36,7 +39,7 @@ class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a broken format string must not break logging
+        except Exception:  # noqa: BLE001 - a broken format string must not break logging
             return True
         cleaned = redact(message)
         if cleaned != message:

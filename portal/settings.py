@@ -14,11 +14,13 @@ from dotenv import load_dotenv
 from portal.env import ConfigError, Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 # The untracked .env that `make run` writes holds local secrets; real environment variables win.
 load_dotenv(BASE_DIR / ".env", override=False)
 env = Env()
+
+# Local state of the embedded defaults: SQLite file, broker folders, stored snapshots, mail.
+VAR_DIR = Path(env.str("VAR_DIR", str(BASE_DIR / "var")))
 
 PORTAL_VERSION = "0.1.0"
 
@@ -104,6 +106,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(env.str("STORAGE_ROOT", str(VAR_DIR / "storage")))
 
 # Storage: the filesystem under var/ by default; S3 (or an S3-compatible server) when a bucket is set.
