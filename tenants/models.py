@@ -1,4 +1,22 @@
+"""Who our customers are and with which credentials we reach their Jira Cloud sites.
+
+Writes go through ``tenants.services``; reads that span relations through ``tenants.selectors``.
+Models hold data and database constraints only. Secret-bearing models (``OAuthGrant``,
+``LegacyCredential``) use UUID primary keys so a row has its pk before the first save, which the
+encryption binds every ciphertext to (see ``tenants.fields`` and docs/domain-model.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+
+from tenants.fields import EncryptedSecret, SecretsMixin, encrypted_secrets
 
 
 class User(AbstractUser):
@@ -6,3 +24,463 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+
+
+class Tenant(models.Model):
+    """A customer organisation."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        OFFBOARDED = "offboarded", "Offboarded"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.CharField(max_length=500, blank=True)
+    contact_emails = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "suspended", "offboarded"]),
+                name="tenant_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+
+class Membership(models.Model):
+    """A user's role in a tenant."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        VIEWER = "viewer", "Viewer"
+
+    MANAGING_ROLES = (Role.OWNER, Role.ADMIN)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "tenant"], name="membership_unique_user_tenant"
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "admin", "viewer"]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.tenant.slug}"
+
+
+class JiraSite(models.Model):
+    """A Jira Cloud site; its ``cloud_id`` belongs to exactly one tenant."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        NEEDS_REAUTH = "needs_reauth", "Needs re-authorization"
+        DISCONNECTED = "disconnected", "Disconnected"
+        OFFBOARDED = "offboarded", "Offboarded"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="sites")
+    cloud_id = models.CharField(max_length=64, unique=True)
+    url = models.URLField(max_length=300)
+    name = models.CharField(max_length=200, blank=True)
+    # The credential in use now: the vendor grant or a legacy credential, never both.
+    grant = models.ForeignKey(
+        "OAuthGrant", null=True, blank=True, on_delete=models.PROTECT, related_name="active_sites"
+    )
+    legacy_credential = models.ForeignKey(
+        "LegacyCredential", null=True, blank=True, on_delete=models.PROTECT, related_name="sites"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.CharField(max_length=500, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["url"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(grant__isnull=True) | Q(legacy_credential__isnull=True),
+                name="jirasite_at_most_one_credential",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "needs_reauth", "disconnected", "offboarded"]),
+                name="jirasite_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "status"], name="jirasite_tenant_status")]
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def credential_kind(self) -> str:
+        if self.grant_id:
+            return "vendor grant"
+        if self.legacy_credential_id:
+            return "legacy"
+        return "none"
+
+
+class OAuthGrant(SecretsMixin, models.Model):
+    """The vendor app's grant for one Atlassian account (Atlassian keeps one per account; each
+    consent adds sites to it). Tokens are encrypted; ``access_token`` / ``refresh_token`` decrypt.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        NEEDS_REAUTH = "needs_reauth", "Needs re-authorization"
+        REVOKED = "revoked", "Revoked"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account_id = models.CharField(max_length=128, unique=True)
+    account_name = models.CharField(max_length=200, blank=True)
+    account_email = models.EmailField(blank=True)
+    scopes = models.JSONField(default=list, blank=True)
+    access_token_ciphertext = models.TextField(null=True, blank=True, editable=False)
+    refresh_token_ciphertext = models.TextField(null=True, blank=True, editable=False)
+    access_token_expires_at = models.DateTimeField(null=True, blank=True)
+    # Refresh tokens rotate, but the family dies 365 days after consent whatever we do.
+    family_started_at = models.DateTimeField(null=True, blank=True)
+    last_rotated_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.CharField(max_length=500, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    sites = models.ManyToManyField(JiraSite, through="GrantSite", related_name="grants")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    access_token = EncryptedSecret("access_token_ciphertext")
+    refresh_token = EncryptedSecret("refresh_token_ciphertext")
+
+    class Meta:
+        ordering = ["account_name", "account_id"]
+        verbose_name = "OAuth grant"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "needs_reauth", "revoked"]),
+                name="oauthgrant_status_valid",
+            ),
+            # A revoked grant keeps no tokens.
+            models.CheckConstraint(
+                condition=~Q(status="revoked")
+                | (
+                    Q(access_token_ciphertext__isnull=True)
+                    & Q(refresh_token_ciphertext__isnull=True)
+                ),
+                name="oauthgrant_revoked_has_no_tokens",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.account_email or self.account_name or self.account_id
+        return f"grant of {who}"
+
+    def __repr__(self) -> str:
+        return f"<OAuthGrant {self.pk} account={self.account_id} status={self.status}>"
+
+    def set_tokens(self, *, access_token: str, refresh_token: str | None, expires_at) -> None:
+        """Set both tokens (encrypted) and the access-token expiry; the caller saves."""
+        self.access_token = access_token
+        if refresh_token:
+            self.refresh_token = refresh_token
+        self.access_token_expires_at = expires_at
+
+
+class GrantSite(models.Model):
+    """A site a grant reaches, with the scopes granted for it."""
+
+    grant = models.ForeignKey(OAuthGrant, on_delete=models.CASCADE, related_name="grant_sites")
+    site = models.ForeignKey(JiraSite, on_delete=models.CASCADE, related_name="grant_sites")
+    scopes = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["grant", "site"], name="grantsite_unique_grant_site"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grant} reaches {self.site}"
+
+
+class LegacyCredential(SecretsMixin, models.Model):
+    """A pre-June-2025 connection: an API token or the customer's own 3LO app. Purging shreds the
+    ciphertext (columns set to NULL, a CHECK constraint holds it), not just a flag."""
+
+    class Kind(models.TextChoices):
+        API_TOKEN = "api_token", "API token"
+        CUSTOMER_APP = "customer_app", "Customer's own OAuth app"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        MIGRATED = "migrated", "Migrated"
+        PURGED = "purged", "Purged"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="legacy_credentials")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    site_url = models.URLField(max_length=300, blank=True)
+    email = models.EmailField(blank=True)  # api_token: the Atlassian account the token belongs to
+    client_id = models.CharField(max_length=200, blank=True)  # customer_app
+    api_token_ciphertext = models.TextField(null=True, blank=True, editable=False)
+    client_secret_ciphertext = models.TextField(null=True, blank=True, editable=False)
+    access_token_ciphertext = models.TextField(null=True, blank=True, editable=False)
+    refresh_token_ciphertext = models.TextField(null=True, blank=True, editable=False)
+    access_token_expires_at = models.DateTimeField(null=True, blank=True)
+    # Set when the import ran after LEGACY_CUTOFF: the connection is known, its secret was refused.
+    secret_withheld = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    migrated_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    api_token = EncryptedSecret("api_token_ciphertext")
+    client_secret = EncryptedSecret("client_secret_ciphertext")
+    access_token = EncryptedSecret("access_token_ciphertext")
+    refresh_token = EncryptedSecret("refresh_token_ciphertext")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["api_token", "customer_app"]), name="legacycred_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "migrated", "purged"]),
+                name="legacycred_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="api_token")
+                | (
+                    ~Q(email="")
+                    & Q(client_id="")
+                    & Q(client_secret_ciphertext__isnull=True)
+                    & Q(access_token_ciphertext__isnull=True)
+                    & Q(refresh_token_ciphertext__isnull=True)
+                ),
+                name="legacycred_api_token_shape",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="customer_app")
+                | (~Q(client_id="") & Q(api_token_ciphertext__isnull=True)),
+                name="legacycred_customer_app_shape",
+            ),
+            # Crypto-shred: a purged credential holds no ciphertext at all.
+            models.CheckConstraint(
+                condition=~Q(status="purged")
+                | (
+                    Q(api_token_ciphertext__isnull=True)
+                    & Q(client_secret_ciphertext__isnull=True)
+                    & Q(access_token_ciphertext__isnull=True)
+                    & Q(refresh_token_ciphertext__isnull=True)
+                    & Q(purged_at__isnull=False)
+                ),
+                name="legacycred_purged_has_no_secret",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.site_url or self.tenant_id}"
+
+    def __repr__(self) -> str:
+        return f"<LegacyCredential {self.pk} kind={self.kind} status={self.status}>"
+
+    @property
+    def has_secret(self) -> bool:
+        return any(getattr(self, s.column) for s in encrypted_secrets(type(self)).values())
+
+
+class MigrationCase(models.Model):
+    """Moving one legacy site to the vendor app; a state machine (see ``tenants.services.migration``)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        INVITED = "invited", "Invited"
+        CONSENTED = "consented", "Consented"
+        VERIFIED = "verified", "Verified"
+        CUT_OVER = "cut_over", "Cut over"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        INVITE_EXPIRED = "invite_expired", "Invite expired"
+        EXEMPT = "exempt", "Exempt"
+
+    site = models.OneToOneField(JiraSite, on_delete=models.PROTECT, related_name="migration_case")
+    # The credential being replaced; kept after purge so the case shows what was migrated.
+    legacy_credential = models.ForeignKey(
+        LegacyCredential,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="migration_cases",
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    due_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    exemption_justification = models.TextField(blank=True)
+    exempted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    invited_at = models.DateTimeField(null=True, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    cut_over_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    invite_expired_at = models.DateTimeField(null=True, blank=True)
+    exempt_at = models.DateTimeField(null=True, blank=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    state__in=[
+                        "pending",
+                        "invited",
+                        "consented",
+                        "verified",
+                        "cut_over",
+                        "completed",
+                        "failed",
+                        "invite_expired",
+                        "exempt",
+                    ]
+                ),
+                name="migrationcase_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="failed") | ~Q(failure_reason=""),
+                name="migrationcase_failed_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="exempt")
+                | (~Q(exemption_justification="") & Q(exempted_by__isnull=False)),
+                name="migrationcase_exempt_is_justified",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "due_at"], name="migrationcase_state_due")]
+
+    def __str__(self) -> str:
+        return f"migration of {self.site} ({self.state})"
+
+
+class MigrationNotice(models.Model):
+    """A message sent about a case; unique (case, key) so a notice is never sent twice."""
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", "Invitation"
+        REMINDER = "reminder", "Reminder"
+        CONFIRMATION = "confirmation", "Confirmation"
+
+    case = models.ForeignKey(MigrationCase, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    key = models.CharField(max_length=64)  # e.g. "invitation", "reminder:-7d"
+    recipients = models.JSONField(default=list, blank=True)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["sent_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "key"], name="migrationnotice_unique_case_key"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["invitation", "reminder", "confirmation"]),
+                name="migrationnotice_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} for case {self.case_id}"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditEvent.AppendOnly("audit events are append-only: update refused")
+
+    def delete(self):
+        raise AuditEvent.AppendOnly("audit events are append-only: delete refused")
+
+    def bulk_update(self, *args, **kwargs):
+        raise AuditEvent.AppendOnly("audit events are append-only: update refused")
+
+
+class AuditEvent(models.Model):
+    """Who did what to which object, append-only (also enforced by a PostgreSQL trigger).
+    Written by ``tenants.audit.record_event`` in the same transaction as the change."""
+
+    class AppendOnly(Exception):
+        pass
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # PROTECT: users and tenants are deactivated/offboarded, never deleted under their history.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty for the system.",
+    )
+    action = models.CharField(max_length=64)
+    target_content_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    target_object_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    summary = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="auditevent_tenant_created"),
+            models.Index(fields=["action"], name="auditevent_action"),
+            models.Index(
+                fields=["target_content_type", "target_object_id"], name="auditevent_target"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.target_repr or '-'}"
+
+    def save(self, *args, **kwargs):
+        # Only the first insert is allowed; history is never rewritten.
+        if not self._state.adding:
+            raise AuditEvent.AppendOnly("audit events are append-only: update refused")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditEvent.AppendOnly("audit events are append-only: delete refused")

@@ -1,0 +1,64 @@
+"""The audit log: ``record_event`` is called by every service inside its transaction, so the
+change and its record commit or roll back together (Zulip's RealmAuditLog habit)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.http import HttpRequest
+
+from tenants.models import AuditEvent, Tenant, User
+
+# Keys a summary must never carry: a secret in an audit row would live forever (append-only).
+_SECRET_KEY = re.compile(
+    r"(^|_)(token|access_token|refresh_token|api_token|secret|client_secret|password|code)$", re.I
+)
+
+
+def _check_summary(value: Any, path: str = "summary") -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _SECRET_KEY.search(str(key)):
+                raise ValueError(f"{path}.{key}: audit summaries must not carry secrets")
+            _check_summary(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_summary(item, path)
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record_event(
+    *,
+    actor: User | None,
+    action: str,
+    target: models.Model | None,
+    tenant: Tenant | None = None,
+    summary: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+) -> AuditEvent:
+    """Append an audit event. ``actor`` None means the system; ``summary`` holds no secrets."""
+    summary = summary or {}
+    _check_summary(summary)
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    event = AuditEvent(
+        actor=actor,
+        action=action,
+        tenant=tenant,
+        summary=summary,
+        ip_address=_client_ip(request) if request is not None else None,
+        request_id=getattr(request, "request_id", "") if request is not None else "",
+    )
+    if target is not None:
+        event.target_content_type = ContentType.objects.get_for_model(target)
+        event.target_object_id = str(target.pk)
+        event.target_repr = str(target)[:200]
+    event.save()
+    return event
