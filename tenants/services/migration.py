@@ -1,0 +1,260 @@
+"""Migration cases: moving a legacy site to the vendor app, as a state machine.
+
+    pending ─► invited ─► consented ─► verified ─► cut_over ─► completed (legacy purged)
+       │          │  ▲         │           │           │
+       │          ▼  │         ▼           ▼           ▼
+       │     invite_expired   failed (reason) ◄─ from any open state; failed ─► pending | invited
+       └──► exempt (justification + staff approver) from any open state, via mark_exempt
+
+Every transition stamps ``<state>_at`` and writes an audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from tenants.audit import record_event
+from tenants.exceptions import DomainError, IllegalTransition
+from tenants.models import JiraSite, MigrationCase, MigrationNotice, User
+
+logger = logging.getLogger(__name__)
+
+S = MigrationCase.State
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING: frozenset({S.INVITED, S.FAILED, S.EXEMPT}),
+    S.INVITED: frozenset({S.CONSENTED, S.INVITE_EXPIRED, S.FAILED, S.EXEMPT}),
+    S.INVITE_EXPIRED: frozenset({S.INVITED, S.FAILED, S.EXEMPT}),
+    S.CONSENTED: frozenset({S.VERIFIED, S.FAILED, S.EXEMPT}),
+    S.VERIFIED: frozenset({S.CUT_OVER, S.FAILED, S.EXEMPT}),
+    S.CUT_OVER: frozenset({S.COMPLETED, S.FAILED}),
+    S.FAILED: frozenset({S.PENDING, S.INVITED, S.EXEMPT}),
+    S.COMPLETED: frozenset(),
+    # Revoking an exemption sends the site back to the start.
+    S.EXEMPT: frozenset({S.PENDING}),
+}
+OPEN_STATES = frozenset(TRANSITIONS) - {S.COMPLETED, S.EXEMPT}
+
+_STAMP = {
+    S.INVITED: "invited_at",
+    S.CONSENTED: "consented_at",
+    S.VERIFIED: "verified_at",
+    S.CUT_OVER: "cut_over_at",
+    S.COMPLETED: "completed_at",
+    S.FAILED: "failed_at",
+    S.INVITE_EXPIRED: "invite_expired_at",
+    S.EXEMPT: "exempt_at",
+}
+
+
+def _guard(case: MigrationCase, to: str) -> str:
+    """What must hold before entering ``to``; returns why not, or "" when it holds."""
+    from tenants.selectors import grant_for_site
+
+    site = case.site
+    if to == S.VERIFIED and grant_for_site(site=site) is None:
+        return "no active vendor grant reaches the site yet"
+    if to in (S.CUT_OVER, S.COMPLETED) and site.grant_id is None:
+        return "the site does not use the vendor grant yet (call site_use_grant)"
+    return ""
+
+
+def transition_locked(
+    *,
+    case: MigrationCase,
+    to: str,
+    reason: str,
+    acting_user: User | None,
+    request: HttpRequest | None,
+    exemption: tuple[str, User] | None = None,
+) -> MigrationCase:
+    """The transition itself; ``case`` must be locked by the caller's transaction."""
+    from tenants.services.legacy import legacy_credential_purge
+
+    if to not in TRANSITIONS:
+        raise IllegalTransition(from_state=case.state, to_state=to, why="unknown state")
+    if to not in TRANSITIONS[case.state]:
+        raise IllegalTransition(from_state=case.state, to_state=to)
+    if to == S.FAILED and not reason.strip():
+        raise IllegalTransition(from_state=case.state, to_state=to, why="a reason is required")
+    why = _guard(case, to)
+    if why:
+        raise IllegalTransition(from_state=case.state, to_state=to, why=why)
+
+    now = timezone.now()
+    previous = case.state
+    case.state, case.state_changed_at = to, now
+    if to in _STAMP:
+        setattr(case, _STAMP[to], now)
+    case.failure_reason = reason.strip() if to == S.FAILED else ""
+    if exemption is not None:
+        case.exemption_justification, case.exempted_by = exemption
+    elif previous == S.EXEMPT:
+        case.exemption_justification, case.exempted_by = "", None
+    case.save()
+
+    summary = {"cloud_id": case.site.cloud_id, "from": previous, "to": to}
+    if reason.strip():
+        summary["reason"] = reason.strip()
+    if exemption is not None:
+        summary["justification"] = exemption[0]
+        summary["approved_by"] = exemption[1].pk
+    record_event(
+        actor=acting_user,
+        action=f"migration_case.{to}",
+        target=case,
+        tenant=case.site.tenant,
+        summary=summary,
+        request=request,
+    )
+    if to == S.COMPLETED and case.legacy_credential_id:
+        credential = case.legacy_credential
+        # A customer app can serve several sites: shred it when the last one has moved.
+        if not credential.sites.exists():
+            legacy_credential_purge(
+                credential=credential,
+                reason="migration completed",
+                acting_user=acting_user,
+                request=request,
+            )
+    logger.info("migration case %s: %s -> %s", case.pk, previous, to)
+    return case
+
+
+def _lock(case: MigrationCase) -> MigrationCase:
+    return (
+        MigrationCase.objects.select_for_update()
+        .select_related("site__tenant", "legacy_credential")
+        .get(pk=case.pk)
+    )
+
+
+@transaction.atomic
+def migration_case_open(
+    *,
+    site: JiraSite,
+    due_at: datetime | None = None,
+    acting_user: User | None,
+    request: HttpRequest | None = None,
+) -> MigrationCase:
+    """The site's case, opened (pending) if it has none. The site must be on a legacy
+    credential."""
+    existing = MigrationCase.objects.filter(site=site).first()
+    if existing is not None:
+        return existing
+    if site.legacy_credential_id is None:
+        raise DomainError(f"site {site.cloud_id} has no legacy credential to migrate")
+    try:
+        with transaction.atomic():
+            case = MigrationCase.objects.create(
+                site=site, legacy_credential_id=site.legacy_credential_id, due_at=due_at
+            )
+    except IntegrityError:  # opened concurrently
+        return MigrationCase.objects.get(site=site)
+    record_event(
+        actor=acting_user,
+        action="migration_case.opened",
+        target=case,
+        tenant=site.tenant,
+        summary={"cloud_id": site.cloud_id, "due_at": due_at.isoformat() if due_at else None},
+        request=request,
+    )
+    return case
+
+
+@transaction.atomic
+def migration_case_transition(
+    case: MigrationCase,
+    *,
+    to: str,
+    reason: str = "",
+    acting_user: User | None,
+    request: HttpRequest | None = None,
+) -> MigrationCase:
+    """Move the case to ``to``; an illegal move raises ``IllegalTransition`` naming from and to.
+    ``failed`` needs a ``reason``; ``exempt`` goes through ``migration_case_mark_exempt``."""
+    if to == S.EXEMPT:
+        raise IllegalTransition(
+            from_state=case.state,
+            to_state=to,
+            why="use migration_case_mark_exempt (it needs a justification and a staff approver)",
+        )
+    locked = transition_locked(
+        case=_lock(case), to=to, reason=reason, acting_user=acting_user, request=request
+    )
+    _refresh(case, locked)
+    return locked
+
+
+@transaction.atomic
+def migration_case_mark_exempt(
+    *,
+    case: MigrationCase,
+    justification: str,
+    approved_by: User,
+    acting_user: User | None,
+    request: HttpRequest | None = None,
+) -> MigrationCase:
+    """Exempt a site from migration (it keeps its legacy credential); needs a written
+    justification and an active staff member who approved it."""
+    if not justification.strip():
+        raise DomainError("an exemption needs a justification")
+    if approved_by is None or not (approved_by.is_staff and approved_by.is_active):
+        raise DomainError("an exemption must be approved by an active staff user")
+    locked = transition_locked(
+        case=_lock(case),
+        to=S.EXEMPT,
+        reason="",
+        acting_user=acting_user,
+        request=request,
+        exemption=(justification.strip(), approved_by),
+    )
+    _refresh(case, locked)
+    return locked
+
+
+def _refresh(case: MigrationCase, locked: MigrationCase) -> None:
+    if case is not locked:
+        case.refresh_from_db()
+
+
+@transaction.atomic
+def migration_notice_record(
+    *,
+    case: MigrationCase,
+    kind: str,
+    key: str,
+    recipients: Sequence[str],
+    send: Callable[[], None] | None = None,
+    acting_user: User | None,
+    request: HttpRequest | None = None,
+) -> MigrationNotice | None:
+    """Claim notice ``key`` for the case (e.g. "reminder:-7d") and schedule ``send`` after
+    commit. Returns None, and sends nothing, when that notice was already recorded: the unique
+    (case, key) constraint is what makes a reminder run twice harmless."""
+    if kind not in MigrationNotice.Kind.values:
+        raise DomainError(f"unknown notice kind {kind!r}")
+    try:
+        with transaction.atomic():
+            notice = MigrationNotice.objects.create(
+                case=case, kind=kind, key=key, recipients=list(recipients), sent_at=timezone.now()
+            )
+    except IntegrityError:
+        return None
+    record_event(
+        actor=acting_user,
+        action="migration_notice.sent",
+        target=case,
+        tenant=case.site.tenant,
+        summary={"kind": kind, "key": key, "recipients": list(recipients)},
+        request=request,
+    )
+    if send is not None:
+        transaction.on_commit(send)
+    return notice
