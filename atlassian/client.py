@@ -1,0 +1,1032 @@
+"""The one Atlassian client: nothing else in the portal talks HTTP to Atlassian.
+
+Every request goes through ``BaseClient._request``, which
+
+1. refuses legacy credentials after ``LEGACY_CUTOFF`` (or in a brownout) *before* sending,
+2. waits for (or refuses with ``ApiRateLimited``) any shared rate-limit hold on the pool, the
+   site x endpoint, or the issue being written,
+3. sends with a default timeout, a pooled session and our ``User-Agent``,
+4. records the call in the ledger (points from the cost model),
+5. learns from a 429 (stores a hold every worker honours) and retries what is transient and
+   safe to repeat, a bounded number of times,
+6. turns the rest into the exceptions of ``atlassian.exceptions``.
+
+``AuthClient`` speaks to the auth server (token endpoint) and the platform (``/me``,
+``accessible-resources``); ``JiraClient`` speaks Jira REST v3 for one site, either with a
+vendor 3LO grant (Bearer via api.atlassian.com) or with a legacy API token (Basic auth against
+the site URL).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO
+from urllib.parse import quote, urlsplit
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from requests.adapters import HTTPAdapter
+
+from atlassian import ledger as ledger_module
+from atlassian.costs import points_for
+from atlassian.endpoints import AUTH_FAMILIES, is_read_only, status_class
+from atlassian.exceptions import (
+    ApiBadRequest,
+    ApiForbidden,
+    ApiHostError,
+    ApiNotFound,
+    ApiRateLimited,
+    ApiServerError,
+    ApiTimeoutError,
+    ApiUnauthorized,
+    AtlassianError,
+    InvalidGrant,
+    LegacyAccessRefused,
+)
+from atlassian.ledger import CallLedger
+from atlassian.models import CredentialKind
+from atlassian.ratelimit import GLOBAL_POOL, RateLimiter, default_rate_limiter, legacy_pool
+from atlassian.retry import RetryPolicy, parse_reset, parse_retry_after
+from atlassian.types import (
+    AccessibleResource,
+    BulkCreateResult,
+    ChangelogPage,
+    Me,
+    SearchPage,
+    TokenResponse,
+)
+
+logger = logging.getLogger(__name__)
+
+LEGACY_KINDS = frozenset({CredentialKind.LEGACY_API_TOKEN, CredentialKind.LEGACY_CUSTOMER_APP})
+# Waits longer than this are not slept: ApiRateLimited is raised so a task can reschedule.
+DEFAULT_MAX_WAIT_SECONDS = 60.0
+# The token endpoint fails fast: a refresh must finish well within the 10-minute reuse interval.
+TOKEN_TIMEOUT_SECONDS = 10
+TOKEN_RETRY = dict(max_retries=2, base=1.0, cap=4.0)
+INVALID_GRANT_ERRORS = frozenset({"invalid_grant", "unauthorized_client"})
+CHUNK_SIZE = 1024 * 1024
+
+# A brownout hook answers "refuse this legacy request now?" with a reason, or None.
+BrownoutHook = Callable[..., str | None]
+
+
+def user_agent() -> str:
+    return f"JiraBackupPortal/{settings.PORTAL_VERSION} (vendor-3lo-app; +{settings.SITE_URL})"
+
+
+def new_session(pool_maxsize: int = 32) -> requests.Session:
+    """A pooled session with urllib3's own retries off: ``_request`` decides about retries."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_maxsize, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = user_agent()
+    session.headers["Accept"] = "application/json"
+    return session
+
+
+@dataclass
+class Reply:
+    """One answered request: the response, its parsed JSON (None if not JSON or streamed)."""
+
+    response: requests.Response
+    data: Any
+    points: int
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+
+class BaseClient:
+    def __init__(
+        self,
+        *,
+        credential_kind: str,
+        site_cloud_id: str = "",
+        pool: str | None = None,
+        site_id: object = None,
+        timeout: float | None = None,
+        session: requests.Session | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        ledger: CallLedger | None = None,
+        max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
+        brownout: BrownoutHook | None = None,
+        now: Callable[[], datetime] = timezone.now,
+    ) -> None:
+        self.credential_kind = str(credential_kind)
+        self.site_cloud_id = site_cloud_id
+        self.pool = pool
+        self.site_id = site_id
+        self.timeout = timeout if timeout is not None else settings.ATLASSIAN_TIMEOUT_SECONDS
+        self._own_session = session is None
+        self.session = session or new_session()
+        self.retry = retry or RetryPolicy()
+        self.limiter = limiter or default_rate_limiter()
+        self.ledger = ledger or ledger_module.ledger
+        self.max_wait = max_wait
+        self.brownout = brownout if brownout is not None else _default_brownout_hook()
+        self.now = now
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush the ledger and release pooled connections."""
+        self.ledger.flush(quiet=True)
+        if self._own_session:
+            self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- the one request path -------------------------------------------------------------
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {}
+
+    def _url(self, path: str) -> str:
+        raise NotImplementedError
+
+    def _request(
+        self,
+        method: str,
+        family: str,
+        *,
+        path_params: Mapping[str, object] | None = None,
+        url: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Any = None,
+        files: Any = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        idempotent: bool | None = None,
+        issue: str | None = None,
+        ok_statuses: Iterable[int] = (),
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        authenticate: bool = True,
+    ) -> Reply:
+        method = method.upper()
+        retry = retry or self.retry
+        if idempotent is None:
+            idempotent = is_read_only(method, family)
+        if url is None:
+            url = self._url(_fill(family, path_params or {}))
+        ok = set(ok_statuses)
+        rewind = _rewinders(files)
+        attempt = 0
+        while True:
+            self._check_legacy(method, family)
+            for rewind_one in rewind:
+                rewind_one()
+            self._wait_for_holds(method, family, issue, retry)
+            request_headers = dict(headers or {})
+            if authenticate:
+                request_headers.update(self._auth_headers())
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    files=files,
+                    headers=request_headers,
+                    stream=stream,
+                    timeout=timeout or self.timeout,
+                )
+            except requests.Timeout as exc:
+                self._record(method, family, None, 0)
+                error: AtlassianError = ApiTimeoutError(
+                    "Atlassian did not answer in time", endpoint=family, method=method
+                )
+                cause: Exception = exc
+            except requests.ConnectionError as exc:
+                self._record(method, family, None, 0)
+                error = ApiHostError("could not reach Atlassian", endpoint=family, method=method)
+                cause = exc
+            else:
+                reply = self._reply(method, family, response, stream)
+                status = response.status_code
+                if status < 400 or status in ok:
+                    return reply
+                response.close()
+                if status == 429:
+                    # A 429 is a refusal: nothing was done, so even a write may be sent again.
+                    error, retry_after, hold_wait = self._rate_limited(
+                        method, family, issue, response
+                    )
+                    retryable = True
+                elif status >= 500:
+                    error = self._error_for(method, family, reply)
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    hold_wait = 0.0
+                    retryable = idempotent
+                else:
+                    raise self._error_for(method, family, reply)
+                if not retryable or attempt >= retry.max_retries:
+                    raise error
+                attempt += 1
+                wait = max(retry.wait_for(attempt, retry_after), hold_wait)
+                if wait > self.max_wait:
+                    if isinstance(error, ApiRateLimited):
+                        error.retry_after = wait
+                    raise error
+                self._sleep(retry, wait, family)
+                continue
+            # No response at all (timeout, connection failure).
+            if not idempotent or attempt >= retry.max_retries:
+                raise error from cause
+            attempt += 1
+            self._sleep(retry, retry.wait_for(attempt, None), family)
+
+    def _reply(self, method: str, family: str, response: requests.Response, stream: bool) -> Reply:
+        data = None
+        if (not stream or response.status_code >= 400) and response.content:
+            content_type = response.headers.get("Content-Type", "")
+            if "json" in content_type:
+                try:
+                    data = response.json()
+                except ValueError:
+                    data = None
+        status = response.status_code
+        points = 0 if status == 429 else points_for(method, family, data)
+        self._record(method, family, status, points)
+        return Reply(response, data, points)
+
+    def _record(self, method: str, family: str, status: int | None, points: int) -> None:
+        logger.debug("atlassian %s %s -> %s (%d points)", method, family, status, points)
+        self.ledger.record(
+            site_cloud_id="" if family in AUTH_FAMILIES else self.site_cloud_id,
+            pool="" if family in AUTH_FAMILIES else (self.pool or ""),
+            credential_kind=self.credential_kind,
+            endpoint_family=family,
+            status_class=status_class(status),
+            points=points,
+        )
+
+    def _sleep(self, retry: RetryPolicy, seconds: float, family: str) -> None:
+        if seconds > 0:
+            logger.info("atlassian %s: waiting %.1f s before trying again", family, seconds)
+            retry.sleep(seconds)
+
+    def _wait_for_holds(
+        self, method: str, family: str, issue: str | None, retry: RetryPolicy
+    ) -> None:
+        if family in AUTH_FAMILIES:
+            return
+        site = self.site_cloud_id
+        # Re-check after sleeping: another worker may have extended the hold meanwhile.
+        for _ in range(10):
+            wait, hold = self.limiter.wait_before(
+                pool=self.pool, site=site, family=family, method=method, issue=issue
+            )
+            if hold is None or wait <= 0:
+                return
+            if wait > self.max_wait:
+                raise ApiRateLimited(
+                    f"Atlassian rate limit in force ({hold.reason}); try again later",
+                    retry_after=wait,
+                    reason=hold.reason,
+                    pool=(self.pool or "") if hold.key.startswith("pool:") else "",
+                    endpoint=family,
+                    method=method,
+                )
+            self._sleep(retry, wait, family)
+
+    def _rate_limited(
+        self, method: str, family: str, issue: str | None, response: requests.Response
+    ) -> tuple[ApiRateLimited, float | None, float]:
+        """Store what the 429 means for every worker; (error, Retry-After, wait for the hold)."""
+        headers = response.headers
+        reason = headers.get("RateLimit-Reason", "")
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        reset_at = parse_reset(headers.get("X-RateLimit-Reset"))
+        hold = self.limiter.note_429(
+            pool=self.pool,
+            site=self.site_cloud_id,
+            family=family,
+            method=method,
+            issue=issue,
+            reason=reason,
+            retry_after=retry_after,
+            reset_at=reset_at,
+        )
+        hold_wait = max(0.0, hold.not_before - self.limiter.clock())
+        is_pool = hold.key.startswith("pool:")
+        error = ApiRateLimited(
+            f"Atlassian rate limit ({reason or 'no reason given'})",
+            retry_after=max(hold_wait, retry_after or 0.0),
+            reason=reason,
+            pool=(self.pool or "") if is_pool else "",
+            endpoint=family,
+            method=method,
+        )
+        return error, retry_after, hold_wait
+
+    def _error_for(self, method: str, family: str, reply: Reply) -> AtlassianError:
+        status = reply.status
+        body = reply.data if isinstance(reply.data, dict) else {}
+        messages = [str(m) for m in body.get("errorMessages") or [] if m]
+        errors = body.get("errors") if isinstance(body.get("errors"), dict) else {}
+        oauth_error = str(body.get("error") or "")
+        detail = "; ".join(
+            messages
+            + [f"{k}: {v}" for k, v in (errors or {}).items()]
+            + [str(body[k]) for k in ("error_description", "message") if body.get(k)]
+        )
+        kwargs = {"status": status, "endpoint": family, "method": method}
+        if family == "oauth/token" and oauth_error in INVALID_GRANT_ERRORS:
+            return InvalidGrant(
+                detail or "the authorization is no longer valid", error=oauth_error, **kwargs
+            )
+        if status == 401:
+            return ApiUnauthorized(detail or "not authorized", **kwargs)
+        if status == 403:
+            return ApiForbidden(detail or "forbidden", **kwargs)
+        if status in (404, 410):
+            return ApiNotFound(detail or "not found", **kwargs)
+        if status in (400, 409, 413, 422):
+            return ApiBadRequest(
+                detail or "bad request", error_messages=messages, errors=errors, **kwargs
+            )
+        if status >= 500:
+            return ApiServerError(detail or "Atlassian server error", **kwargs)
+        return AtlassianError(detail or f"unexpected status {status}", **kwargs)
+
+    def _check_legacy(self, method: str, family: str) -> None:
+        if self.credential_kind not in LEGACY_KINDS:
+            return
+        now = self.now()
+        if now >= settings.LEGACY_CUTOFF:
+            raise LegacyAccessRefused(
+                "legacy credentials may no longer be used (cutoff passed); "
+                "connect the site through the vendor app",
+                reason="cutoff",
+                endpoint=family,
+                method=method,
+            )
+        if self.brownout is not None:
+            reason = self.brownout(
+                site_id=self.site_id, credential_kind=self.credential_kind, now=now
+            )
+            if reason:
+                raise LegacyAccessRefused(
+                    f"legacy access paused: {reason}",
+                    reason="brownout",
+                    endpoint=family,
+                    method=method,
+                )
+
+    # -- helpers for endpoint methods ------------------------------------------------------
+
+    def _get(self, family: str, path_params=None, params=None, **kwargs) -> Any:
+        return self._request("GET", family, path_params=path_params, params=params, **kwargs).data
+
+    def _post(self, family: str, body: Any, path_params=None, params=None, **kwargs) -> Any:
+        return self._request(
+            "POST", family, path_params=path_params, params=params, json=body, **kwargs
+        ).data
+
+    def _offset_pages(
+        self,
+        method: str,
+        family: str,
+        *,
+        path_params=None,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        items_key: str | None = "values",
+        page_size: int = 100,
+    ) -> Iterator[Any]:
+        """Every item of an offset-paged endpoint (``startAt``/``maxResults``/``isLast``)."""
+        start = 0
+        while True:
+            page_params = {**(params or {}), "startAt": start, "maxResults": page_size}
+            data = self._request(
+                method, family, path_params=path_params, params=page_params, json=body
+            ).data
+            items = data if items_key is None or isinstance(data, list) else data.get(items_key)
+            items = items or []
+            yield from items
+            start += len(items)
+            if not items:
+                return
+            if isinstance(data, dict):
+                if data.get("isLast") is True:
+                    return
+                total = data.get("total")
+                if total is not None and start >= total:
+                    return
+                if "isLast" in data or total is not None:
+                    continue
+            if len(items) < page_size:
+                return
+
+
+class AuthClient(BaseClient):
+    """The auth server (token endpoint) and the platform endpoints around a grant."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        credential_kind: str = CredentialKind.VENDOR_GRANT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(credential_kind=credential_kind, **kwargs)
+        self.client_id = client_id or settings.ATLASSIAN_CLIENT_ID
+        self._client_secret = client_secret or settings.ATLASSIAN_CLIENT_SECRET
+        self.auth_url = settings.ATLASSIAN_AUTH_URL.rstrip("/")
+        self.api_url = settings.ATLASSIAN_API_URL.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"<AuthClient client_id={self.client_id!r}>"
+
+    def _token(self, body: dict[str, str], *, retry: bool) -> TokenResponse:
+        policy = RetryPolicy(
+            sleep=self.retry.sleep,
+            clock=self.retry.clock,
+            rng=self.retry.rng,
+            **(TOKEN_RETRY if retry else {"max_retries": 0}),
+        )
+        if retry and self.retry.base < 1.0:
+            # Tests shrink the base; keep the token endpoint's waits proportionally short.
+            policy.base, policy.cap = self.retry.base, self.retry.base * 4
+        reply = self._request(
+            "POST",
+            "oauth/token",
+            url=f"{self.auth_url}/oauth/token",
+            json={"client_id": self.client_id, "client_secret": self._client_secret, **body},
+            idempotent=retry,
+            retry=policy,
+            timeout=min(self.timeout, TOKEN_TIMEOUT_SECONDS),
+            authenticate=False,
+        )
+        if not isinstance(reply.data, dict) or not reply.data.get("access_token"):
+            raise ApiServerError(
+                "token endpoint answered without an access token",
+                status=reply.status,
+                endpoint="oauth/token",
+                method="POST",
+            )
+        return TokenResponse.from_json(reply.data)
+
+    def exchange_code(self, code: str, redirect_uri: str | None = None) -> TokenResponse:
+        """Trade an authorization code for tokens. Not retried: a code is single-use."""
+        return self._token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri or settings.ATLASSIAN_REDIRECT_URI,
+            },
+            retry=False,
+        )
+
+    def refresh(self, refresh_token: str) -> TokenResponse:
+        """Rotate a refresh token. Retried briefly on 5xx/timeouts (the same token may be
+        reused within Atlassian's 10-minute interval); ``InvalidGrant`` is never retried.
+        ``TokenResponse.refresh_token`` is None when Atlassian did not send a new one."""
+        return self._token(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token}, retry=True
+        )
+
+    def me(self, access_token: str) -> Me:
+        reply = self._request(
+            "GET",
+            "me",
+            url=f"{self.api_url}/me",
+            headers=_bearer(access_token),
+            authenticate=False,
+        )
+        return Me.from_json(reply.data)
+
+    def accessible_resources(self, access_token: str) -> list[AccessibleResource]:
+        reply = self._request(
+            "GET",
+            "accessible-resources",
+            url=f"{self.api_url}/oauth/token/accessible-resources",
+            headers=_bearer(access_token),
+            authenticate=False,
+        )
+        return [AccessibleResource.from_json(item) for item in reply.data or []]
+
+
+class JiraClient(BaseClient):
+    """Jira Cloud REST v3 for one site. Build it with ``for_grant`` or
+    ``for_legacy_api_token``; one small method per endpoint."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        auth: Callable[[], dict[str, str]] | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.base_url = base_url.rstrip("/")
+        self._auth = auth
+
+    def __repr__(self) -> str:
+        return f"<JiraClient {self.credential_kind} {self.site_cloud_id or self.base_url}>"
+
+    @classmethod
+    def for_grant(
+        cls,
+        cloud_id: str,
+        token_provider: Callable[[], str],
+        *,
+        site_id: object = None,
+        pool: str = GLOBAL_POOL,
+        credential_kind: str = CredentialKind.VENDOR_GRANT,
+        **kwargs: Any,
+    ) -> JiraClient:
+        """Bearer via ``{ATLASSIAN_API_URL}/ex/jira/{cloud_id}``. ``token_provider`` is called
+        before every request, so a refreshed token is picked up; a 401 raises
+        ``ApiUnauthorized`` and the caller decides (refresh once, or mark for re-auth)."""
+        api = settings.ATLASSIAN_API_URL.rstrip("/")
+        return cls(
+            base_url=f"{api}/ex/jira/{cloud_id}/rest/api/3",
+            auth=lambda: _bearer(token_provider()),
+            credential_kind=credential_kind,
+            site_cloud_id=cloud_id,
+            site_id=site_id,
+            pool=pool,
+            **kwargs,
+        )
+
+    @classmethod
+    def for_legacy_api_token(
+        cls,
+        site_url: str,
+        email: str,
+        api_token_provider: Callable[[], str],
+        *,
+        site_id: object = None,
+        cloud_id: str = "",
+        **kwargs: Any,
+    ) -> JiraClient:
+        """Basic auth against the site URL. Refused before sending after ``LEGACY_CUTOFF``."""
+
+        def auth() -> dict[str, str]:
+            raw = f"{email}:{api_token_provider()}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
+
+        host = urlsplit(site_url).hostname or site_url
+        kwargs.setdefault("pool", legacy_pool(cloud_id or host))
+        return cls(
+            base_url=f"{site_url.rstrip('/')}/rest/api/3",
+            auth=auth,
+            credential_kind=CredentialKind.LEGACY_API_TOKEN,
+            site_cloud_id=cloud_id or host,
+            site_id=site_id,
+            **kwargs,
+        )
+
+    @classmethod
+    def anonymous(cls, site_url: str, **kwargs: Any) -> JiraClient:
+        """No credential: e.g. ``server_info()`` to check that a URL is a Jira Cloud site."""
+        host = urlsplit(site_url).hostname or site_url
+        return cls(
+            base_url=f"{site_url.rstrip('/')}/rest/api/3",
+            auth=None,
+            credential_kind=CredentialKind.NONE,
+            site_cloud_id=host,
+            **kwargs,
+        )
+
+    def _auth_headers(self) -> dict[str, str]:
+        return self._auth() if self._auth is not None else {}
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}/{path}"
+
+    # -- identity ----------------------------------------------------------------------------
+
+    def myself(self) -> dict[str, Any]:
+        return self._get("myself")
+
+    def mypermissions(
+        self, permissions: str = "ADMINISTER", *, project_key: str | None = None
+    ) -> dict[str, Any]:
+        params = {"permissions": permissions}
+        if project_key:
+            params["projectKey"] = project_key
+        return self._get("mypermissions", params=params)
+
+    def has_permission(self, permission: str = "ADMINISTER") -> bool:
+        """True when the credential's user holds ``permission`` (site admin by default)."""
+        data = self.mypermissions(permission)
+        return bool(data.get("permissions", {}).get(permission, {}).get("havePermission"))
+
+    def server_info(self) -> dict[str, Any]:
+        return self._get("serverInfo")
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def projects(
+        self, *, expand: str = "description,lead,issueTypes,url,projectKeys,insight"
+    ) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "project/search", params={"expand": expand})
+
+    def project_components(self, project_key: str) -> list[dict[str, Any]]:
+        return self._get("project/{key}/components", {"key": project_key})
+
+    def project_versions(self, project_key: str) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "project/{key}/version", path_params={"key": project_key})
+
+    def project_roles(self, project_key: str) -> dict[str, str]:
+        """``{"Administrators": "<role url>", ...}``."""
+        return self._get("project/{key}/role", {"key": project_key})
+
+    def project_role(self, project_key: str, role_id: int | str) -> dict[str, Any]:
+        return self._get("project/{key}/role/{id}", {"key": project_key, "id": role_id})
+
+    def fields(self) -> list[dict[str, Any]]:
+        return self._get("field")
+
+    def field_contexts(self, field_id: str) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "field/{id}/context", path_params={"id": field_id})
+
+    def field_context_options(self, field_id: str, context_id: str) -> Iterator[dict[str, Any]]:
+        return self._offset_pages(
+            "GET",
+            "field/{id}/context/{ctx}/option",
+            path_params={"id": field_id, "ctx": context_id},
+        )
+
+    def statuses(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "statuses/search", page_size=200)
+
+    def issue_types(self) -> list[dict[str, Any]]:
+        return self._get("issuetype")
+
+    def priorities(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "priority/search")
+
+    def issue_link_types(self) -> list[dict[str, Any]]:
+        return self._get("issueLinkType").get("issueLinkTypes", [])
+
+    def users(self, *, page_size: int = 1000) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "users/search", items_key=None, page_size=page_size)
+
+    # -- issues ------------------------------------------------------------------------------
+
+    def search_jql_page(
+        self,
+        jql: str,
+        *,
+        next_page_token: str | None = None,
+        fields: Iterable[str] = ("id",),
+        expand: str | Iterable[str] | None = None,
+        properties: Iterable[str] | None = None,
+        max_results: int = 100,
+        fields_by_keys: bool = False,
+        reconcile_issues: Iterable[int] | None = None,
+    ) -> SearchPage:
+        """One page of ``POST /search/jql``. The JQL must be bounded (``project = X``)."""
+        body: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": max_results}
+        if next_page_token:
+            body["nextPageToken"] = next_page_token
+        if expand:
+            body["expand"] = expand if isinstance(expand, str) else ",".join(expand)
+        if properties:
+            body["properties"] = list(properties)
+        if fields_by_keys:
+            body["fieldsByKeys"] = True
+        if reconcile_issues:
+            body["reconcileIssues"] = list(reconcile_issues)
+        data = self._post("search/jql", body)
+        token = data.get("nextPageToken") or None
+        return SearchPage(
+            issues=data.get("issues") or [],
+            next_page_token=token,
+            is_last=bool(data.get("isLast", token is None)) or token is None,
+            names=data.get("names"),
+            schema=data.get("schema"),
+        )
+
+    def search_jql(self, jql: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every issue matching ``jql`` (see ``search_jql_page`` for the options)."""
+        token = kwargs.pop("next_page_token", None)
+        while True:
+            page = self.search_jql_page(jql, next_page_token=token, **kwargs)
+            yield from page.issues
+            if page.is_last:
+                return
+            token = page.next_page_token
+
+    def approximate_count(self, jql: str) -> int:
+        return int(self._post("search/approximate-count", {"jql": jql}).get("count", 0))
+
+    def bulkfetch_issues(
+        self,
+        ids_or_keys: Iterable[str | int],
+        *,
+        fields: Iterable[str] | None = None,
+        expand: Iterable[str] | None = None,
+        properties: Iterable[str] | None = None,
+        fields_by_keys: bool = False,
+    ) -> dict[str, Any]:
+        """``{"issues": [...], "issueErrors": [...]}`` for at most 100 issues."""
+        ids = [str(i) for i in ids_or_keys]
+        _at_most(ids, 100, "bulkfetch_issues")
+        body: dict[str, Any] = {"issueIdsOrKeys": ids}
+        if fields is not None:
+            body["fields"] = list(fields)
+        if expand:
+            body["expand"] = list(expand)
+        if properties:
+            body["properties"] = list(properties)
+        if fields_by_keys:
+            body["fieldsByKeys"] = True
+        return self._post("issue/bulkfetch", body)
+
+    def get_issue(
+        self,
+        key: str,
+        *,
+        fields: Iterable[str] | None = None,
+        expand: str | None = None,
+        properties: Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if fields is not None:
+            params["fields"] = ",".join(fields)
+        if expand:
+            params["expand"] = expand
+        if properties:
+            params["properties"] = ",".join(properties)
+        return self._get("issue/{key}", {"key": key}, params=params or None)
+
+    def changelog(self, key: str) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "issue/{key}/changelog", path_params={"key": key})
+
+    def changelog_bulkfetch_page(
+        self,
+        ids_or_keys: Iterable[str | int],
+        *,
+        next_page_token: str | None = None,
+        max_results: int = 1000,
+        field_ids: Iterable[str] | None = None,
+    ) -> ChangelogPage:
+        ids = [str(i) for i in ids_or_keys]
+        _at_most(ids, 1000, "changelog_bulkfetch")
+        body: dict[str, Any] = {"issueIdsOrKeys": ids, "maxResults": max_results}
+        if next_page_token:
+            body["nextPageToken"] = next_page_token
+        if field_ids:
+            body["fieldIds"] = list(field_ids)
+        data = self._post("changelog/bulkfetch", body)
+        return ChangelogPage(
+            issue_change_logs=data.get("issueChangeLogs") or [],
+            next_page_token=data.get("nextPageToken") or None,
+        )
+
+    def changelog_bulkfetch(
+        self, ids_or_keys: Iterable[str | int], **kwargs: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every ``{"issueId", "changeHistories"}`` entry, across pages."""
+        ids = list(ids_or_keys)
+        token = kwargs.pop("next_page_token", None)
+        while True:
+            page = self.changelog_bulkfetch_page(ids, next_page_token=token, **kwargs)
+            yield from page.issue_change_logs
+            if page.is_last:
+                return
+            token = page.next_page_token
+
+    def comments(self, key: str, *, expand: str | None = None) -> Iterator[dict[str, Any]]:
+        return self._offset_pages(
+            "GET",
+            "issue/{key}/comment",
+            path_params={"key": key},
+            params={"expand": expand} if expand else None,
+            items_key="comments",
+        )
+
+    def comment_list(
+        self, ids: Iterable[int | str], *, expand: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        id_list = [int(i) for i in ids]
+        _at_most(id_list, 1000, "comment_list")
+        return self._offset_pages(
+            "POST",
+            "comment/list",
+            params={"expand": expand} if expand else None,
+            body={"ids": id_list},
+            page_size=1000,
+        )
+
+    def worklogs(self, key: str) -> Iterator[dict[str, Any]]:
+        return self._offset_pages(
+            "GET",
+            "issue/{key}/worklog",
+            path_params={"key": key},
+            items_key="worklogs",
+            page_size=5000,
+        )
+
+    def worklog_updated(self, since_ms: int = 0) -> Iterator[dict[str, Any]]:
+        """``{"worklogId", "updatedTime", ...}`` for worklogs changed since ``since_ms``."""
+        since = since_ms
+        while True:
+            data = self._get("worklog/updated", params={"since": since})
+            yield from data.get("values") or []
+            if data.get("lastPage", True) or data.get("until") in (None, since):
+                return
+            since = data["until"]
+
+    def worklog_list(self, ids: Iterable[int | str]) -> list[dict[str, Any]]:
+        id_list = [int(i) for i in ids]
+        _at_most(id_list, 1000, "worklog_list")
+        return self._post("worklog/list", {"ids": id_list})
+
+    def remote_links(self, key: str) -> list[dict[str, Any]]:
+        return self._get("issue/{key}/remotelink", {"key": key})
+
+    def issue_property_keys(self, key: str) -> list[str]:
+        data = self._get("issue/{key}/properties", {"key": key})
+        return [item["key"] for item in data.get("keys") or []]
+
+    def issue_property(self, key: str, prop: str) -> Any:
+        """The property's value (``{"key", "value"}["value"]``)."""
+        return self._get("issue/{key}/properties/{prop}", {"key": key, "prop": prop}).get("value")
+
+    def attachment_meta(self, attachment_id: str | int) -> dict[str, Any]:
+        return self._get("attachment/{id}", {"id": attachment_id})
+
+    def attachment_content(
+        self,
+        attachment_id: str | int,
+        *,
+        start: int = 0,
+        end: int | None = None,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> Iterator[bytes]:
+        """The attachment's bytes, streamed. ``start``/``end`` (inclusive) ask for a byte range,
+        so an interrupted download resumes where it stopped. Uses ``redirect=false`` (200/206
+        from Jira itself) rather than following the 303 to the media host."""
+        headers = {"Accept": "*/*"}
+        if start or end is not None:
+            headers["Range"] = f"bytes={start}-{'' if end is None else end}"
+        reply = self._request(
+            "GET",
+            "attachment/content/{id}",
+            path_params={"id": attachment_id},
+            params={"redirect": "false"},
+            headers=headers,
+            stream=True,
+        )
+        response = reply.response
+        if start and response.status_code == 200:
+            response.close()
+            raise ApiBadRequest(
+                "Atlassian ignored the byte range",
+                status=200,
+                endpoint="attachment/content/{id}",
+                method="GET",
+            )
+        return _stream(response, chunk_size)
+
+    # -- writes (restore) --------------------------------------------------------------------
+
+    def create_issue(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` is ``{"fields": {...}, "update": {...}, "properties": [...]}``;
+        returns ``{"id", "key", "self"}``."""
+        return self._post("issue", payload)
+
+    def bulk_create_issues(self, issue_updates: list[dict[str, Any]]) -> BulkCreateResult:
+        """Create up to 50 issues. Atlassian answers 201 when at least one was created and 400
+        when none was; both come back as a result with per-element errors."""
+        _at_most(issue_updates, 50, "bulk_create_issues")
+        reply = self._request(
+            "POST", "issue/bulk", json={"issueUpdates": issue_updates}, ok_statuses=(400,)
+        )
+        data = reply.data if isinstance(reply.data, dict) else {}
+        if reply.status == 400 and not isinstance(data.get("errors"), list):
+            raise self._error_for("POST", "issue/bulk", reply)
+        return BulkCreateResult(
+            issues=data.get("issues") or [], errors=list(data.get("errors") or [])
+        )
+
+    def add_comment(self, key: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` is ``{"body": <ADF>, "visibility"?: ..., "properties"?: ...}``."""
+        return self._post("issue/{key}/comment", payload, {"key": key}, issue=key)
+
+    def add_worklog(
+        self,
+        key: str,
+        payload: dict[str, Any],
+        *,
+        notify_users: bool = False,
+        adjust_estimate: str = "leave",
+    ) -> dict[str, Any]:
+        params = {"notifyUsers": str(notify_users).lower(), "adjustEstimate": adjust_estimate}
+        return self._post("issue/{key}/worklog", payload, {"key": key}, params=params, issue=key)
+
+    def create_issue_link(self, payload: dict[str, Any]) -> None:
+        """``{"type": {"name"}, "inwardIssue": {"key"}, "outwardIssue": {"key"}}``."""
+        self._post("issueLink", payload)
+
+    def add_remote_link(self, key: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._post("issue/{key}/remotelink", payload, {"key": key}, issue=key)
+
+    def set_issue_property(self, key: str, prop: str, value: Any) -> None:
+        self._request(
+            "PUT",
+            "issue/{key}/properties/{prop}",
+            path_params={"key": key, "prop": prop},
+            json=value,
+            issue=key,
+        )
+
+    def add_attachment(
+        self,
+        key: str,
+        filename: str,
+        content: bytes | BinaryIO,
+        *,
+        content_type: str = "application/octet-stream",
+    ) -> list[dict[str, Any]]:
+        """Attach one file (multipart part ``file``; Jira requires ``X-Atlassian-Token``)."""
+        reply = self._request(
+            "POST",
+            "issue/{key}/attachments",
+            path_params={"key": key},
+            files={"file": (filename, content, content_type)},
+            headers={"X-Atlassian-Token": "no-check"},
+            issue=key,
+        )
+        return reply.data or []
+
+    def create_version(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._post("version", payload)
+
+    def create_component(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._post("component", payload)
+
+    def create_project(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._post("project", payload)
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _fill(template: str, path_params: Mapping[str, object]) -> str:
+    if not path_params:
+        return template
+    return template.format(**{k: quote(str(v), safe="") for k, v in path_params.items()})
+
+
+def _rewinders(files: Any) -> list[Callable[[], None]]:
+    """Seek uploads back to where they started, so a retried upload sends the whole file."""
+    rewind = []
+    for value in (files or {}).values():
+        stream = value[1] if isinstance(value, tuple) else value
+        if hasattr(stream, "seek") and hasattr(stream, "tell"):
+            position = stream.tell()
+            rewind.append(lambda s=stream, p=position: s.seek(p))
+    return rewind
+
+
+def _at_most(items: list, limit: int, what: str) -> None:
+    if len(items) > limit:
+        raise ValueError(f"{what} takes at most {limit} items, got {len(items)}")
+
+
+def _stream(response: requests.Response, chunk_size: int) -> Iterator[bytes]:
+    try:
+        for chunk in response.iter_content(chunk_size=chunk_size):
+            if chunk:
+                yield chunk
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        raise ApiHostError(
+            "attachment download broke off; resume with start=<bytes received>",
+            endpoint="attachment/content/{id}",
+            method="GET",
+        ) from exc
+    finally:
+        response.close()
+
+
+def _default_brownout_hook() -> BrownoutHook | None:
+    path = getattr(settings, "ATLASSIAN_LEGACY_BROWNOUT_HOOK", "")
+    return import_string(path) if path else None
+
+
+__all__ = ["AuthClient", "BaseClient", "JiraClient", "Reply", "new_session", "user_agent"]

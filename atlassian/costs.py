@@ -1,0 +1,115 @@
+"""Atlassian's points cost model for 3LO apps, so we know what each call costs before the
+hourly quota tells us.
+
+A request costs 1 base point + 1 per *core* object returned (issue, project, comment,
+worklog, changelog entry, attachment, field, version, component, ...) + 2 per *identity*
+object (user, group, role, permission). Writes cost 1. Atlassian sends no cost header, so the
+count comes from the response body; ``X-RateLimit-Remaining`` deltas are only a cross-check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from atlassian.endpoints import AUTH_FAMILIES, is_read_only
+
+BASE_POINTS = 1
+CORE_POINTS = 1
+IDENTITY_POINTS = 2
+WRITE_POINTS = 1
+
+# Families that return identity objects (users, groups, roles, permissions).
+_IDENTITY_FAMILIES = frozenset(
+    {
+        "users/search",
+        "user/search",
+        "user/bulk",
+        "user",
+        "myself",
+        "mypermissions",
+        "project/{key}/role",
+        "project/{key}/role/{id}",
+        "role",
+        "group/member",
+        "groups/picker",
+    }
+)
+# Where each family keeps its list of objects; a bare list counts its items.
+_LIST_KEYS = (
+    "issues",
+    "values",
+    "comments",
+    "worklogs",
+    "histories",
+    "issueLinkTypes",
+    "users",
+    "keys",
+    "issueChangeLogs",
+)
+# Single-object families: one core object each.
+_SINGLE_CORE = frozenset(
+    {
+        "issue/{key}",
+        "attachment/{id}",
+        "attachment/content/{id}",
+        "attachment/thumbnail/{id}",
+        "issue/{key}/properties/{prop}",
+        "issue/{key}/comment/{id}",
+        "issue/{key}/worklog/{id}",
+        "project/{key}",
+        "version/{id}",
+        "component/{id}",
+    }
+)
+# Families that return no objects: counts, server info.
+_NO_OBJECTS = frozenset({"search/approximate-count", "serverInfo"})
+
+
+def points_for(method: str, endpoint_family: str, response_json: Any = None) -> int:
+    """Points Atlassian charges for one answered request."""
+    if endpoint_family in AUTH_FAMILIES:
+        return 0
+    if not is_read_only(method, endpoint_family):
+        return WRITE_POINTS
+    core, identity = count_objects(endpoint_family, response_json)
+    return BASE_POINTS + CORE_POINTS * core + IDENTITY_POINTS * identity
+
+
+def count_objects(endpoint_family: str, data: Any) -> tuple[int, int]:
+    """(core objects, identity objects) in one response body."""
+    if endpoint_family in _NO_OBJECTS:
+        return 0, 0
+    if endpoint_family in _SINGLE_CORE:
+        return 1, 0
+    if endpoint_family == "mypermissions":
+        permissions = data.get("permissions", {}) if isinstance(data, dict) else {}
+        return 0, len(permissions)
+    if endpoint_family == "myself":
+        return 0, 1
+    if endpoint_family == "changelog/bulkfetch" and isinstance(data, dict):
+        logs = data.get("issueChangeLogs") or []
+        return sum(len(log.get("changeHistories") or []) for log in logs), 0
+    if endpoint_family.startswith("project/{key}/role") and isinstance(data, dict):
+        # {"Administrators": "<url>", ...} for the list; a role object for one role.
+        return 0, (1 if "id" in data else len(data))
+    n = _count(data)
+    if endpoint_family in _IDENTITY_FAMILIES:
+        return 0, n
+    return n, 0
+
+
+def _count(data: Any) -> int:
+    if data is None:
+        return 0
+    if isinstance(data, list):
+        return len(data)
+    if isinstance(data, dict):
+        for key in _LIST_KEYS:
+            value = data.get(key)
+            if isinstance(value, list):
+                return len(value)
+        return 1 if data else 0
+    return 1
+
+
+__all__ = ["count_objects", "points_for"]

@@ -1,0 +1,88 @@
+"""What we remember about our own traffic to Atlassian: the call ledger, and rate-limit state
+shared by every worker when Redis is not configured."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class CredentialKind(models.TextChoices):
+    VENDOR_GRANT = "vendor_grant", "Vendor 3LO grant"
+    LEGACY_API_TOKEN = "legacy_api_token", "Legacy API token"
+    LEGACY_CUSTOMER_APP = "legacy_customer_app", "Legacy customer-owned OAuth app"
+    NONE = "none", "No credential"
+
+
+class CallStat(models.Model):
+    """Outbound requests per UTC hour x site x pool x credential kind x endpoint family x
+    status class. Written in batches by ``atlassian.ledger``; one row per key, incremented."""
+
+    hour = models.DateTimeField(help_text="Start of the UTC hour.")
+    site_cloud_id = models.CharField(
+        max_length=64, blank=True, default="", help_text="Empty for auth-server calls."
+    )
+    pool = models.CharField(
+        max_length=100, blank=True, default="", help_text="Points pool; empty when none."
+    )
+    credential_kind = models.CharField(max_length=32, choices=CredentialKind.choices)
+    endpoint_family = models.CharField(max_length=100)
+    status_class = models.CharField(max_length=8)
+    requests = models.BigIntegerField(default=0)
+    points = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "hour",
+                    "site_cloud_id",
+                    "pool",
+                    "credential_kind",
+                    "endpoint_family",
+                    "status_class",
+                ],
+                name="atlassian_callstat_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["hour"], name="atlassian_callstat_hour"),
+            models.Index(fields=["credential_kind", "hour"], name="atlassian_callstat_kind"),
+        ]
+        verbose_name = "outbound call statistic"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.hour:%Y-%m-%d %H}:00 {self.site_cloud_id or '-'} {self.credential_kind} "
+            f"{self.endpoint_family} {self.status_class}: {self.requests} requests"
+        )
+
+
+class RateLimitHold(models.Model):
+    """ "Nothing on ``key`` before ``not_before``": a paused pool, a slowed endpoint of a site,
+    or an issue that takes no writes yet. Only used when REDIS_URL is empty."""
+
+    key = models.CharField(max_length=255, unique=True)
+    not_before = models.FloatField(help_text="Epoch seconds.")
+    reason = models.CharField(max_length=64, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} until {self.not_before:.0f} ({self.reason})"
+
+
+class PointsUsage(models.Model):
+    """Points per pool per UTC hour: ``reserved`` by the scheduler's admission control,
+    ``spent`` as counted by the client. Only used when REDIS_URL is empty."""
+
+    pool = models.CharField(max_length=100)
+    hour = models.DateTimeField()
+    reserved = models.BigIntegerField(default=0)
+    spent = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pool", "hour"], name="atlassian_pointsusage_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pool} {self.hour:%Y-%m-%d %H}:00 reserved={self.reserved} spent={self.spent}"
