@@ -1,0 +1,203 @@
+"""Issue JSON as Jira returns it, with field selection, expands and a bytes cache.
+
+Serialized issues are cached per (issue revision, view) with the base URL left as a
+placeholder, so a page of 100 fully populated issues is mostly a join of cached bytes.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import orjson
+
+from sandbox import catalog
+from sandbox.generator import issue_doc
+from sandbox.model import BASE, Issue, Site
+
+ALL_EXPANDS = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
+
+
+class FieldSelection:
+    """A parsed `fields` parameter: `*all`, `*navigable`, names, and `-name` exclusions."""
+
+    def __init__(self, raw: str | list[str] | None, default: str) -> None:
+        if raw is None or raw == [] or raw == "":
+            items = [default]
+        elif isinstance(raw, str):
+            items = raw.split(",")
+        else:
+            items = [part for value in raw for part in str(value).split(",")]
+        items = [i.strip() for i in items if i.strip()]
+        self.all = "*all" in items
+        self.navigable = "*navigable" in items
+        self.include = frozenset(i for i in items if not i.startswith(("-", "*")))
+        self.exclude = frozenset(i[1:] for i in items if i.startswith("-"))
+        self.key = (self.all, self.navigable, self.include, self.exclude)
+
+    @property
+    def only_ids(self) -> bool:
+        return not (self.all or self.navigable) and self.include <= {"id", "key"}
+
+    def wants(self, name: str) -> bool:
+        if name in self.exclude:
+            return False
+        if self.all or name in self.include:
+            return True
+        return self.navigable and name not in catalog.NOT_NAVIGABLE
+
+
+def parse_list(raw: str | list[str] | None) -> frozenset[str]:
+    if not raw:
+        return frozenset()
+    if isinstance(raw, str):
+        raw = [raw]
+    return frozenset(p.strip() for value in raw for p in str(value).split(",") if p.strip())
+
+
+def issue_bytes(
+    site: Site,
+    issue: Issue,
+    fields: FieldSelection,
+    expand: frozenset[str] = frozenset(),
+    properties: frozenset[str] = frozenset(),
+    cap: int = 20,
+) -> bytes:
+    key = (issue.id, issue.rev, fields.key, expand, properties, cap)
+    cached = site.json_cache.get(key)
+    if cached is None:
+        cached = orjson.dumps(issue_json(site, issue, fields, expand, properties, cap))
+        site.json_cache.put(key, cached)
+    return cached
+
+
+def issue_json(
+    site: Site,
+    issue: Issue,
+    fields: FieldSelection,
+    expand: frozenset[str] = frozenset(),
+    properties: frozenset[str] = frozenset(),
+    cap: int = 20,
+) -> dict[str, Any]:
+    if fields.only_ids and not expand and not properties:
+        data: dict[str, Any] = {"id": str(issue.id)}
+        if "key" in fields.include:
+            data["key"] = issue.key
+            data["self"] = f"{BASE}/rest/api/3/issue/{issue.id}"
+        return data
+    doc = issue_doc(site, issue)
+    data = {
+        "expand": ALL_EXPANDS,
+        "id": str(issue.id),
+        "self": f"{BASE}/rest/api/3/issue/{issue.id}",
+        "key": issue.key,
+    }
+    selected: dict[str, Any] = {}
+    for name, value in doc["fields"].items():
+        if fields.wants(name):
+            selected[name] = value
+    if fields.wants("issuelinks"):
+        selected["issuelinks"] = issue_links(site, issue)
+    if fields.wants("attachment"):
+        selected["attachment"] = doc["attachments"]
+    if fields.wants("comment"):
+        comments = doc["comments"]
+        selected["comment"] = {
+            "comments": comments[:cap],
+            "self": f"{BASE}/rest/api/3/issue/{issue.id}/comment",
+            "maxResults": cap,
+            "total": len(comments),
+            "startAt": 0,
+        }
+    if fields.wants("worklog"):
+        worklogs = doc["worklogs"]
+        selected["worklog"] = {
+            "startAt": 0,
+            "maxResults": cap,
+            "total": len(worklogs),
+            "worklogs": worklogs[:cap],
+        }
+    data["fields"] = selected
+    if "changelog" in expand:
+        histories = doc["histories"]
+        data["changelog"] = {
+            "startAt": 0,
+            "maxResults": min(cap, len(histories)),
+            "total": len(histories),
+            "histories": histories[:cap],
+        }
+    if "renderedFields" in expand:
+        data["renderedFields"] = {
+            name: adf_to_html(doc["fields"].get(name))
+            for name in ("description", "environment", "customfield_10026")
+            if fields.wants(name)
+        }
+    if "names" in expand:
+        data["names"] = field_names(site, selected)
+    if "schema" in expand:
+        data["schema"] = field_schemas(site, selected)
+    if properties:
+        props = doc["properties"]
+        wanted = props if "*all" in properties else {k: props[k] for k in properties if k in props}
+        data["properties"] = dict(wanted)
+    return data
+
+
+def issue_links(site: Site, issue: Issue) -> list[dict[str, Any]]:
+    links = []
+    for link_id, type_id, direction, other_id in site.links.get(issue.id, ()):
+        other = site.issues.get(other_id)
+        if other is None or other.deleted:
+            continue
+        other_fields = issue_doc(site, other)["fields"]
+        side = "inwardIssue" if direction == "outward" else "outwardIssue"
+        links.append(
+            {
+                "id": str(link_id),
+                "self": f"{BASE}/rest/api/3/issueLink/{link_id}",
+                "type": catalog.link_type_json(str(type_id)),
+                side: {
+                    "id": str(other.id),
+                    "key": other.key,
+                    "self": f"{BASE}/rest/api/3/issue/{other.id}",
+                    "fields": {
+                        "summary": other_fields["summary"],
+                        "status": other_fields["status"],
+                        "priority": other_fields["priority"],
+                        "issuetype": other_fields["issuetype"],
+                    },
+                },
+            }
+        )
+    return links
+
+
+def field_names(site: Site, fields: dict[str, Any]) -> dict[str, str]:
+    names = {fid: name for fid, name, _schema in catalog.SYSTEM_FIELDS}
+    names.update({f["id"]: f["name"] for f in site.custom_fields})
+    return {k: names.get(k, k) for k in fields}
+
+
+def field_schemas(site: Site, fields: dict[str, Any]) -> dict[str, Any]:
+    schemas = {fid: schema for fid, _name, schema in catalog.SYSTEM_FIELDS if schema}
+    for custom in site.custom_fields:
+        schemas[custom["id"]] = {**custom["schema"], "customId": int(custom["id"].split("_")[1])}
+    return {k: schemas[k] for k in fields if k in schemas}
+
+
+def adf_to_html(node: Any) -> str | None:
+    if node is None:
+        return None
+    texts: list[str] = []
+
+    def walk(n: Any) -> None:
+        if isinstance(n, dict):
+            if n.get("type") == "text":
+                texts.append(html.escape(n.get("text", "")))
+            for child in n.get("content", []) or []:
+                walk(child)
+            if n.get("type") in ("paragraph", "heading", "listItem", "codeBlock"):
+                texts.append("\n")
+
+    walk(node)
+    return "".join(f"<p>{line}</p>" for line in "".join(texts).split("\n") if line)

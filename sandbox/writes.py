@@ -1,0 +1,551 @@
+"""Jira REST writes (what a restore does). Writes persist: the issue is pinned, so what a
+restore wrote can be read back."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import orjson
+
+from sandbox import catalog, generator
+from sandbox.api import ApiError, Ctx, Result
+from sandbox.clock import iso
+from sandbox.generator import SUB_ID, WRITTEN_BASE, pin
+from sandbox.model import BASE, Issue, Site
+
+MAX_PROPERTY_BYTES = 32768
+MAX_ATTACHMENTS_PER_REQUEST = 60
+MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+MAX_COMMENTS_PER_ISSUE = 5000
+
+
+def _is_adf(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("type") == "doc"
+        and isinstance(value.get("content"), list)
+    )
+
+
+def _next_sub_id(site: Site, issue: Issue, part: str) -> int:
+    doc = pin(site, issue)
+    counters = doc.setdefault("next_sub", {})
+    n = counters.get(part, 0)
+    counters[part] = n + 1
+    if n >= SUB_ID - WRITTEN_BASE:
+        raise ApiError(413, f"The issue has reached the limit of {part}s the sandbox can hold.")
+    return issue.id * SUB_ID + WRITTEN_BASE + n
+
+
+# ------------------------------------------------------------------ issues
+
+
+def _resolve_user(ctx: Ctx, value: Any, field: str, errors: dict) -> dict | None:
+    if value is None:
+        return None
+    account_id = value.get("accountId") if isinstance(value, dict) else None
+    user = ctx.state.users.get(account_id or "")
+    if user is None:
+        errors[field] = "Specify a valid value for " + field
+        return None
+    return user.json()
+
+
+def build_fields(ctx: Ctx, fields: Any) -> tuple[dict[str, Any], dict[str, str], Any]:
+    """Validate create-issue `fields` like Jira; returns (fields, errors, project)."""
+    errors: dict[str, str] = {}
+    if not isinstance(fields, dict):
+        return {}, {"fields": "fields is required"}, None
+    project_ref = fields.get("project") or {}
+    project = None
+    if isinstance(project_ref, dict):
+        project = ctx.site.project(project_ref.get("key") or project_ref.get("id") or "")
+    if project is None:
+        errors["project"] = "Specify a valid project ID or key"
+    type_id = catalog.find_by_name(catalog.ISSUE_TYPES, fields.get("issuetype"))
+    if type_id is None:
+        errors["issuetype"] = "Specify an issue type"
+    summary = fields.get("summary")
+    if not isinstance(summary, str) or not summary.strip():
+        errors["summary"] = "You must specify a summary of the issue."
+    elif len(summary) > 255:
+        errors["summary"] = "Summary must be less than 255 characters."
+    out: dict[str, Any] = {"summary": summary}
+    for name in ("description", "environment", "customfield_10026"):
+        value = fields.get(name)
+        if value is not None and not _is_adf(value):
+            errors[name] = (
+                "Operation value must be an Atlassian Document (see the Atlassian Document Format)."
+            )
+        out[name] = value
+    if type_id:
+        out["issuetype"] = catalog.issuetype_json(type_id)
+    if project is not None:
+        out["project"] = generator.project_ref(project)
+    priority_id = catalog.find_by_name(catalog.PRIORITIES, fields.get("priority")) or "3"
+    out["priority"] = catalog.priority_json(priority_id)
+    out["assignee"] = _resolve_user(ctx, fields.get("assignee"), "assignee", errors)
+    out["reporter"] = (
+        _resolve_user(ctx, fields.get("reporter"), "reporter", errors) or ctx.user.json()
+    )
+    out["labels"] = [str(label) for label in fields.get("labels") or []]
+    if any(" " in label for label in out["labels"]):
+        errors["labels"] = "The label can't contain spaces."
+    out["duedate"] = fields.get("duedate")
+    for name, key in (
+        ("components", "components"),
+        ("fixVersions", "versions"),
+        ("versions", "versions"),
+    ):
+        refs = fields.get(name) or []
+        resolved = []
+        pool = getattr(project, key, []) if project else []
+        for ref in refs:
+            match = next(
+                (
+                    item
+                    for item in pool
+                    if isinstance(ref, dict)
+                    and (ref.get("id") == item["id"] or ref.get("name") == item["name"])
+                ),
+                None,
+            )
+            if match is None:
+                errors[name] = f"{name}: the value {ref} is not valid."
+            else:
+                resolved.append(
+                    generator.component_ref(match)
+                    if name == "components"
+                    else generator.version_ref(match)
+                )
+        out[name] = resolved
+    for custom in ctx.site.custom_fields:
+        fid = custom["id"]
+        if fid in fields and custom["kind"] != "textarea":
+            value, error = _custom_value(ctx, custom, fields[fid])
+            if error:
+                errors[fid] = error
+            out[fid] = value
+    return out, errors, project
+
+
+def _custom_value(ctx: Ctx, custom: dict, value: Any) -> tuple[Any, str | None]:
+    kind, fid = custom["kind"], custom["id"]
+    if value is None:
+        return None, None
+    options = dict(catalog.CUSTOM_OPTIONS.get(fid, []))
+
+    def option(ref: Any) -> dict | None:
+        if not isinstance(ref, dict):
+            return None
+        for oid, label in options.items():
+            if str(ref.get("id")) == oid or ref.get("value") == label:
+                return generator.option_json(fid, oid, label)
+        return None
+
+    if kind == "select":
+        resolved = option(value)
+        return resolved, None if resolved else f"Option value '{value}' is not valid"
+    if kind == "multiselect":
+        resolved = [option(v) for v in value] if isinstance(value, list) else [None]
+        return resolved, None if all(resolved) else "Option value is not valid"
+    if kind == "number":
+        return value, None if isinstance(
+            value, (int, float)
+        ) else "Operation value must be a number"
+    if kind == "user":
+        errors: dict = {}
+        resolved = _resolve_user(ctx, value, fid, errors)
+        return resolved, errors.get(fid)
+    if kind == "labels":
+        return value, None if isinstance(value, list) else "Operation value must be an array"
+    return value, None
+
+
+def _create(ctx: Ctx, payload: Any) -> tuple[Issue | None, dict[str, str], list[str]]:
+    if not isinstance(payload, dict):
+        return None, {}, ["Request body must be a JSON object."]
+    fields, errors, project = build_fields(ctx, payload.get("fields"))
+    if errors:
+        return None, errors, []
+    now = ctx.now
+    site = ctx.site
+    with site.lock:
+        issue = generator.new_issue(site, project, now, now)
+        fields.update(
+            {
+                "status": catalog.status_json("10000"),
+                "creator": ctx.user.json(),
+                "created": iso(now),
+                "updated": iso(now),
+                "resolution": None,
+                "resolutiondate": None,
+                "timetracking": {},
+                "subtasks": [],
+                "watches": {
+                    "self": f"{BASE}/rest/api/3/issue/{issue.key}/watchers",
+                    "watchCount": 0,
+                    "isWatching": False,
+                },
+                "votes": {
+                    "self": f"{BASE}/rest/api/3/issue/{issue.key}/votes",
+                    "votes": 0,
+                    "hasVoted": False,
+                },
+                "statuscategorychangedate": iso(now),
+            }
+        )
+        for custom in site.custom_fields:
+            fields.setdefault(
+                custom["id"], [] if custom["kind"] in ("multiselect", "labels") else None
+            )
+        issue.doc = {
+            "fields": fields,
+            "comments": [],
+            "worklogs": [],
+            "histories": [],
+            "attachments": [],
+            "remotelinks": [],
+            "properties": {},
+            "next_sub": {},
+        }
+        for entry in payload.get("properties") or []:
+            if isinstance(entry, dict) and "key" in entry:
+                issue.doc["properties"][entry["key"]] = entry.get("value")
+        site.touch(issue)
+    return issue, {}, []
+
+
+def _created(issue: Issue) -> dict[str, str]:
+    return {"id": str(issue.id), "key": issue.key, "self": f"{BASE}/rest/api/3/issue/{issue.id}"}
+
+
+def create_issue(ctx: Ctx) -> Result:
+    issue, errors, messages = _create(ctx, ctx.json())
+    if issue is None:
+        raise ApiError(400, messages, errors)
+    return Result(status=201, body=_created(issue))
+
+
+def create_issues_bulk(ctx: Ctx) -> Result:
+    updates = ctx.body_dict().get("issueUpdates")
+    if not isinstance(updates, list) or not updates:
+        raise ApiError(400, "issueUpdates must contain at least one issue.")
+    if len(updates) > 50:
+        raise ApiError(400, "The number of issues to create in bulk must be 50 or fewer.")
+    created, failures = [], []
+    for index, payload in enumerate(updates):
+        issue, errors, messages = _create(ctx, payload)
+        if issue is None:
+            failures.append(
+                {
+                    "status": 400,
+                    "elementErrors": {"errorMessages": messages, "errors": errors},
+                    "failedElementNumber": index,
+                }
+            )
+        else:
+            created.append(_created(issue))
+    body = {"issues": created, "errors": failures}
+    return Result(status=201 if created else 400, body=body)
+
+
+# ------------------------------------------------------------------ issue parts
+
+
+def touch_issue(state, site: Site, issue: Issue, rng: random.Random, now: float) -> None:
+    """A realistic edit made in Jira itself: new summary, a comment, a changelog entry."""
+    with site.lock:
+        doc = pin(site, issue)
+        old = doc["fields"]["summary"]
+        new = generator.sentence(rng, 3, 9)
+        doc["fields"]["summary"] = new
+        author = rng.choice(
+            [state.users[a] for a in sorted(site.members) if a in state.users]
+        ).json()
+        doc["histories"].append(
+            {
+                "id": str(_next_sub_id(site, issue, "history")),
+                "author": author,
+                "created": iso(now),
+                "items": [
+                    {
+                        "field": "summary",
+                        "fieldtype": "jira",
+                        "fieldId": "summary",
+                        "from": None,
+                        "fromString": old,
+                        "to": None,
+                        "toString": new,
+                    }
+                ],
+            }
+        )
+        cid = _next_sub_id(site, issue, "comment")
+        doc["comments"].append(
+            generator.comment_json(issue, cid, author, generator.adf(generator.sentence(rng)), now)
+        )
+        _bump(site, issue, now)
+
+
+def _bump(site: Site, issue: Issue, now: float) -> None:
+    issue.updated = max(now, issue.updated)
+    issue.doc["fields"]["updated"] = iso(issue.updated)
+    site.touch(issue)
+
+
+def add_comment(ctx: Ctx, ref: str) -> Result:
+    issue = ctx.issue(ref)
+    body = ctx.body_dict().get("body")
+    if not _is_adf(body):
+        raise ApiError(400, [], {"comment": "Comment body must be an Atlassian Document."})
+    ctx.check_issue_write(issue)
+    with ctx.site.lock:
+        doc = pin(ctx.site, issue)
+        if len(doc["comments"]) >= MAX_COMMENTS_PER_ISSUE:
+            raise ApiError(413, "The issue has reached the limit of 5000 comments.")
+        cid = _next_sub_id(ctx.site, issue, "comment")
+        comment = generator.comment_json(issue, cid, ctx.user.json(), body, ctx.now)
+        doc["comments"].append(comment)
+        _bump(ctx.site, issue, ctx.now)
+    return Result(status=201, body=comment)
+
+
+def add_worklog(ctx: Ctx, ref: str) -> Result:
+    issue = ctx.issue(ref)
+    payload = ctx.body_dict()
+    seconds = payload.get("timeSpentSeconds")
+    if not isinstance(seconds, int) or seconds <= 0:
+        raise ApiError(400, [], {"timeLogged": "You must indicate the time spent working."})
+    comment = payload.get("comment")
+    if comment is not None and not _is_adf(comment):
+        raise ApiError(400, [], {"comment": "Comment must be an Atlassian Document."})
+    started = ctx.now
+    if payload.get("started"):
+        try:
+            from datetime import datetime
+
+            started = datetime.strptime(payload["started"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+        except ValueError as exc:
+            raise ApiError(400, [], {"started": "Invalid date format."}) from exc
+    ctx.check_issue_write(issue)
+    with ctx.site.lock:
+        doc = pin(ctx.site, issue)
+        wid = _next_sub_id(ctx.site, issue, "worklog")
+        worklog = generator.worklog_json(
+            issue, wid, ctx.user.json(), comment, started, ctx.now, seconds
+        )
+        doc["worklogs"].append(worklog)
+        _bump(ctx.site, issue, ctx.now)
+    return Result(status=201, body=worklog)
+
+
+def add_remote_link(ctx: Ctx, ref: str) -> Result:
+    issue = ctx.issue(ref)
+    payload = ctx.body_dict()
+    obj = payload.get("object")
+    if not isinstance(obj, dict) or not obj.get("url") or not obj.get("title"):
+        raise ApiError(400, [], {"object": "object.url and object.title are required."})
+    ctx.check_issue_write(issue)
+    with ctx.site.lock:
+        doc = pin(ctx.site, issue)
+        existing = next(
+            (
+                r
+                for r in doc["remotelinks"]
+                if payload.get("globalId") and r.get("globalId") == payload["globalId"]
+            ),
+            None,
+        )
+        if existing is not None:  # Jira updates the link that has the same globalId
+            existing.update(
+                {k: v for k, v in payload.items() if k in ("application", "relationship", "object")}
+            )
+            link_id, status = existing["id"], 200
+        else:
+            link_id = _next_sub_id(ctx.site, issue, "remotelink")
+            link = {
+                "id": link_id,
+                "self": f"{BASE}/rest/api/3/issue/{issue.key}/remotelink/{link_id}",
+                "object": obj,
+            }
+            for key in ("globalId", "application", "relationship"):
+                if key in payload:
+                    link[key] = payload[key]
+            doc["remotelinks"].append(link)
+            status = 201
+        _bump(ctx.site, issue, ctx.now)
+    return Result(
+        status=status,
+        body={"id": link_id, "self": f"{BASE}/rest/api/3/issue/{issue.key}/remotelink/{link_id}"},
+    )
+
+
+def set_property(ctx: Ctx, ref: str, prop: str) -> Result:
+    issue = ctx.issue(ref)
+    raw = ctx.request.get_data()
+    if len(raw) > MAX_PROPERTY_BYTES:
+        raise ApiError(400, "The property value is too large: the limit is 32768 bytes.")
+    if len(prop) > 255:
+        raise ApiError(400, "The property key is too long: the limit is 255 characters.")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "The property value must be valid JSON.") from exc
+    ctx.check_issue_write(issue)
+    with ctx.site.lock:
+        doc = pin(ctx.site, issue)
+        existed = prop in doc["properties"]
+        doc["properties"][prop] = value
+        ctx.site.touch(issue)
+    return Result(status=200 if existed else 201, body=b"")
+
+
+def add_attachments(ctx: Ctx, ref: str) -> Result:
+    if ctx.request.headers.get("X-Atlassian-Token", "").lower() != "no-check":
+        # Jira's XSRF check: without the header the request is blocked.
+        raise ApiError(403, "XSRF check failed")
+    issue = ctx.issue(ref)
+    files = ctx.request.files.getlist("file")
+    if not files:
+        raise ApiError(400, "No attachments were provided: use the multipart part 'file'.")
+    if len(files) > MAX_ATTACHMENTS_PER_REQUEST:
+        raise ApiError(413, f"At most {MAX_ATTACHMENTS_PER_REQUEST} files per request.")
+    ctx.check_issue_write(issue)
+    created = []
+    with ctx.site.lock:
+        doc = pin(ctx.site, issue)
+        for upload in files:
+            content = upload.read()
+            if len(content) > MAX_ATTACHMENT_BYTES:
+                raise ApiError(413, "The attachment is larger than the site's limit.")
+            att_id = _next_sub_id(ctx.site, issue, "attachment")
+            ctx.site.uploads[att_id] = content
+            meta = generator.attachment_json(
+                att_id,
+                upload.filename or "attachment",
+                upload.mimetype or "application/octet-stream",
+                len(content),
+                ctx.user.json(),
+                ctx.now,
+            )
+            doc["attachments"].append(meta)
+            created.append(meta)
+        _bump(ctx.site, issue, ctx.now)
+    return Result(status=200, body=created)
+
+
+def add_issue_link(ctx: Ctx) -> Result:
+    payload = ctx.body_dict()
+    type_id = catalog.find_by_name(catalog.LINK_TYPES, payload.get("type"))
+    if type_id is None:
+        raise ApiError(404, "No issue link type with name or id found.")
+    refs = [(payload.get(side) or {}) for side in ("inwardIssue", "outwardIssue")]
+    issues = [
+        ctx.site.issue(str(r.get("key") or r.get("id") or "")) if isinstance(r, dict) else None
+        for r in refs
+    ]
+    if None in issues:
+        raise ApiError(404, "Issue does not exist or you do not have permission to see it.")
+    inward, outward = issues
+    with ctx.site.lock:
+        # outwardIssue "blocks" inwardIssue in Jira's request format.
+        generator.add_link(ctx.site, int(type_id), inward.id, outward.id)
+        for issue in issues:
+            pin(ctx.site, issue)
+            _bump(ctx.site, issue, ctx.now)
+    return Result(status=201, body=b"", mimetype="application/json")
+
+
+# ------------------------------------------------------------------ project configuration
+
+
+def create_version(ctx: Ctx) -> Result:
+    payload = ctx.body_dict()
+    project = ctx.site.project(payload.get("projectId") or payload.get("project") or "")
+    if project is None:
+        raise ApiError(400, [], {"project": "Project must be specified to create a version."})
+    name = payload.get("name")
+    if not name:
+        raise ApiError(400, [], {"name": "You must specify a valid version name"})
+    if any(v["name"] == name for v in project.versions):
+        raise ApiError(
+            400, [], {"name": "A version with this name already exists in this project."}
+        )
+    with ctx.site.lock:
+        version = generator.add_version(
+            ctx.site,
+            project,
+            name,
+            bool(payload.get("released")),
+            payload.get("description") or "",
+            payload.get("releaseDate"),
+        )
+        ctx.site.touch()
+    return Result(
+        status=201, body={"self": f"{BASE}/rest/api/3/version/{version['id']}", **version}
+    )
+
+
+def create_component(ctx: Ctx) -> Result:
+    payload = ctx.body_dict()
+    project = ctx.site.project(payload.get("project") or payload.get("projectId") or "")
+    if project is None:
+        raise ApiError(400, [], {"project": "The project is required."})
+    name = payload.get("name")
+    if not name:
+        raise ApiError(400, [], {"name": "The component name specified is invalid."})
+    if any(c["name"] == name for c in project.components):
+        raise ApiError(
+            400, [], {"name": "A component with the name already exists in this project."}
+        )
+    with ctx.site.lock:
+        component = generator.add_component(
+            ctx.site,
+            project,
+            name,
+            payload.get("leadAccountId") or "",
+            payload.get("description") or "",
+        )
+        ctx.site.touch()
+    return Result(
+        status=201, body={"self": f"{BASE}/rest/api/3/component/{component['id']}", **component}
+    )
+
+
+def create_project(ctx: Ctx) -> Result:
+    if not ctx.is_admin:
+        raise ApiError(
+            403, "You must have global administrator rights in order to create a project."
+        )
+    payload = ctx.body_dict()
+    key, name = payload.get("key"), payload.get("name")
+    errors = {}
+    if not isinstance(key, str) or not key.isalnum() or not key[:1].isalpha() or key.upper() != key:
+        errors["projectKey"] = (
+            "Project keys must start with an uppercase letter, followed by one or more uppercase alphanumeric characters."
+        )
+    elif ctx.site.project(key) is not None:
+        errors["projectKey"] = f"Project '{key}' uses this project key."
+    if not name:
+        errors["projectName"] = "You must specify a valid project name."
+    lead = payload.get("leadAccountId") or ctx.user.account_id
+    if lead not in ctx.state.users:
+        errors["projectLead"] = "The project lead must be a valid user."
+    if errors:
+        raise ApiError(400, [], errors)
+    with ctx.site.lock:
+        project = generator.add_project(ctx.site, key, name, lead)
+        project.components.clear()
+        project.versions.clear()
+        project.description = payload.get("description") or ""
+        ctx.site.touch()
+    return Result(
+        status=201,
+        body={
+            "self": f"{BASE}/rest/api/3/project/{project.id}",
+            "id": project.id,
+            "key": project.key,
+        },
+    )
