@@ -150,7 +150,8 @@ def issue_links(site: Site, issue: Issue) -> list[dict[str, Any]]:
         if other is None or other.deleted:
             continue
         other_fields = issue_doc(site, other)["fields"]
-        side = "inwardIssue" if direction == "outward" else "outwardIssue"
+        # From this issue's side: "A blocks B" shows B as A's outwardIssue.
+        side = "outwardIssue" if direction == "outward" else "inwardIssue"
         links.append(
             {
                 "id": str(link_id),

@@ -450,7 +450,8 @@ def add_issue_link(ctx: Ctx) -> Result:
         raise ApiError(404, "Issue does not exist or you do not have permission to see it.")
     inward, outward = issues
     with ctx.site.lock:
-        # outwardIssue "blocks" inwardIssue in Jira's request format.
+        # Jira's request format is reversed: inwardIssue gets the outward description
+        # ({"type": "Blocks", "inwardIssue": A, "outwardIssue": B} means "A blocks B").
         generator.add_link(ctx.site, int(type_id), inward.id, outward.id)
         for issue in issues:
             pin(ctx.site, issue)

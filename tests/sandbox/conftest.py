@@ -1,0 +1,46 @@
+"""Fixtures for the sandbox's own tests. The shared fixtures come from sandbox.pytest_plugin
+(imported here so these tests also run alone with `-p no:django`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from sandbox.pytest_plugin import Sandbox, Tokens, sandbox, sandbox_server  # noqa: F401
+
+
+@dataclass
+class Connected:
+    """A 3LO connection of the admin to `acme`: a bearer session and the site's API base."""
+
+    sandbox: Sandbox
+    tokens: Tokens
+    http: requests.Session
+    base: str  # .../ex/jira/{cloudid}/rest/api/3
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.http.get(f"{self.base}/{path}", timeout=10, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.http.post(f"{self.base}/{path}", timeout=10, **kwargs)
+
+    def put(self, path: str, **kwargs) -> requests.Response:
+        return self.http.put(f"{self.base}/{path}", timeout=10, **kwargs)
+
+
+@pytest.fixture
+def connected(sandbox: Sandbox) -> Connected:
+    tokens = sandbox.connect(sites=["acme"])
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {tokens.access_token}"
+    return Connected(sandbox, tokens, http, f"{sandbox.jira_url('acme')}/rest/api/3")
+
+
+@pytest.fixture
+def basic(sandbox: Sandbox) -> requests.Session:
+    """A legacy Basic-auth session of the admin (email:API token)."""
+    http = requests.Session()
+    http.auth = (sandbox.admin.email, sandbox.demo_api_token)
+    return http
