@@ -4,11 +4,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
 
-from sandbox.pytest_plugin import Sandbox, Tokens, sandbox, sandbox_server  # noqa: F401
+if TYPE_CHECKING:
+    from sandbox.pytest_plugin import Sandbox, Tokens
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Idempotent: a no-op when the root conftest already lists the plugin.
+    config.pluginmanager.import_plugin("sandbox.pytest_plugin")
 
 
 @dataclass
