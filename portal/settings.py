@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.middleware.RequestIdMiddleware",
+    "portal.middleware.StaffMFARequiredMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -153,6 +154,21 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Grant upkeep (tenants/tasks.py); the DatabaseScheduler copies these entries into its tables.
+CELERY_BEAT_SCHEDULE = {
+    "grant-upkeep-refresh-idle": {
+        "task": "tenants.upkeep.refresh_idle_grants",
+        "schedule": 6 * 3600,
+    },
+    "grant-upkeep-invite-expiring": {
+        "task": "tenants.upkeep.invite_expiring_grants",
+        "schedule": 24 * 3600,
+    },
+    "grant-upkeep-reconcile-sites": {
+        "task": "tenants.upkeep.reconcile_all_grants",
+        "schedule": 6 * 3600,
+    },
+}
 # Rate-limit state shared by all workers; empty means "use the database".
 REDIS_URL = env.str("REDIS_URL", "")
 

@@ -1,10 +1,20 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
-from django.shortcuts import render
+from django.http import Http404, HttpResponseForbidden, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from portal import health
+from portal.invitations import (
+    InvitationError,
+    invitation_accept,
+    invitation_create,
+    invitation_for_token,
+)
+from portal.models import Invitation
+from portal.selectors import managing_membership, membership_for, memberships_of
+from tenants.models import Membership, Tenant
 
 
 @require_GET
@@ -20,4 +30,51 @@ def healthz(request):
 
 @login_required
 def home(request):
-    return render(request, "portal/home.html")
+    return render(request, "portal/home.html", {"memberships": memberships_of(user=request.user)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def members(request, tenant_slug: str):
+    tenant = get_object_or_404(Tenant, slug=tenant_slug)
+    if membership_for(user=request.user, tenant=tenant) is None:
+        raise Http404("no such customer")
+    if managing_membership(user=request.user, tenant=tenant) is None:
+        return HttpResponseForbidden("Only owners and admins can manage teammates.")
+    form_error = ""
+    if request.method == "POST":
+        try:
+            invitation = invitation_create(
+                tenant=tenant,
+                email=request.POST.get("email", ""),
+                role=request.POST.get("role", ""),
+                acting_user=request.user,
+                request=request,
+            )
+        except InvitationError as exc:
+            form_error = str(exc)
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return redirect("portal:members", tenant_slug=tenant.slug)
+    context = {
+        "tenant": tenant,
+        "memberships": Membership.objects.filter(tenant=tenant).select_related("user"),
+        "invitations": Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True),
+        "roles": Invitation.Role.choices,
+        "form_error": form_error,
+    }
+    return render(request, "portal/members.html", context, status=400 if form_error else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def invitation_accept_view(request, token: str):
+    try:
+        invitation = invitation_for_token(token)
+        if request.method == "POST":
+            invitation_accept(raw_token=token, acting_user=request.user, request=request)
+            messages.success(request, f"You joined {invitation.tenant.name}.")
+            return redirect("portal:home")
+    except InvitationError as exc:
+        return render(request, "portal/invitation.html", {"error": str(exc)}, status=400)
+    return render(request, "portal/invitation.html", {"invitation": invitation})
