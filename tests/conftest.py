@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["sandbox.pytest_plugin"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
