@@ -55,6 +55,13 @@ class Sandbox:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.state, name)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # `sandbox.rate_limits_enabled = False` must reach the state, not this handle.
+        if name in ("url", "state"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.state, name, value)
+
     @property
     def auth_url(self) -> str:
         """Stands in for https://auth.atlassian.com."""

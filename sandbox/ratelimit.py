@@ -14,6 +14,7 @@ import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Callable
 
 from sandbox.clock import hour_start, iso_z
 
@@ -58,8 +59,10 @@ class Limited:
 class Ledger:
     """Points charged, per hour x pool x site x app. Tests and benchmarks read it."""
 
-    def __init__(self) -> None:
+    def __init__(self, resolve_site: Callable[[Any], str] | None = None) -> None:
         self._lock = threading.Lock()
+        # Lets callers pass a Site, a site name or a cloud id.
+        self._resolve_site = resolve_site or (lambda ref: getattr(ref, "cloud_id", ref))
         self._points: dict[tuple[float, str, str | None, str | None], int] = defaultdict(int)
 
     def record(
@@ -76,7 +79,7 @@ class Ledger:
         client_id: str | None = None,
     ) -> int:
         """Sum of points matching every given filter (`site` may be a Site or a cloud id)."""
-        site_id = getattr(site, "cloud_id", site)
+        site_id = self._resolve_site(site) if site is not None else None
         if isinstance(hour, datetime):
             hour = hour.timestamp()
         hour_key = hour_start(hour) if hour is not None else None

@@ -69,7 +69,7 @@ class SandboxState:
         self.seed = str(seed)
         self.clock = Clock()
         self.faults = Faults()
-        self.ledger = Ledger()
+        self.ledger = Ledger(resolve_site=self._site_id)
         self.limiter = RateLimiter()
         self.request_log = RequestLog()
         self.consent = ConsentSettings()
@@ -179,6 +179,12 @@ class SandboxState:
         if site is None:
             raise KeyError(f"no sandbox site {ref!r}")
         return site
+
+    def _site_id(self, ref: Site | str) -> str:
+        try:
+            return self.site(ref).cloud_id
+        except KeyError:
+            return str(ref)
 
     def sites_by_name(self, name: str) -> Site | None:
         for site in self.sites.values():

@@ -1,0 +1,41 @@
+"""`python -m sandbox` starts quickly and prints its URL."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_python_m_sandbox_starts_in_under_2_seconds_and_prints_its_url():
+    port = free_port()
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", str(port), "--seed", "demo", "--auto-consent"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline().strip()
+        assert time.monotonic() - started < 2
+        assert line == f"Atlassian sandbox ready at http://127.0.0.1:{port}"
+        summary = requests.get(f"http://127.0.0.1:{port}/_sandbox/state", timeout=5).json()
+        assert summary["consent"]["auto"] is True
+        assert {s["name"] for s in summary["sites"]} == {"acme", "globex"}
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
