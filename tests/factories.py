@@ -191,6 +191,19 @@ class MigrationCaseFactory(DjangoModelFactory):
     state = MigrationCase.State.PENDING
     due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
 
+    class Params:
+        exempt = factory.Trait(
+            state=MigrationCase.State.EXEMPT,
+            exemption_justification="contractual exception approved by legal",
+            exempted_by=factory.SubFactory(UserFactory, staff=True),
+            exempt_at=factory.LazyFunction(timezone.now),
+        )
+        failed = factory.Trait(
+            state=MigrationCase.State.FAILED,
+            failure_reason="the customer is not a site admin",
+            failed_at=factory.LazyFunction(timezone.now),
+        )
+
 
 class MigrationNoticeFactory(DjangoModelFactory):
     class Meta:

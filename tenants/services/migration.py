@@ -129,7 +129,7 @@ def transition_locked(
 
 def _lock(case: MigrationCase) -> MigrationCase:
     return (
-        MigrationCase.objects.select_for_update()
+        MigrationCase.objects.select_for_update(of=("self",))
         .select_related("site__tenant", "legacy_credential")
         .get(pk=case.pk)
     )

@@ -96,7 +96,7 @@ def test_it_stops_with_a_clear_error_on_a_secret_it_cannot_decrypt(settings):
         refresh_token_ciphertext=victim.refresh_token_ciphertext
     )
     settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY, *settings.FIELD_ENCRYPTION_KEYS]
-    with pytest.raises(CommandError, match="OAuthGrant.refresh_token"):
+    with pytest.raises(CommandError, match=r"OAuthGrant\.refresh_token"):
         call_command("rotate_encryption_keys")
 
 
