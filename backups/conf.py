@@ -1,0 +1,51 @@
+"""Backup engine knobs. Read from Django settings when present, else from the environment
+(validated by ``portal.env``), with defaults that suit production.
+
+TODO(settings owner): move these into portal/settings.py and the README table.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from portal.env import Env
+
+_env = Env()
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    value = getattr(settings, name, None)
+    if value is not None:
+        return int(value)
+    return _env.int(name, default, minimum=minimum)
+
+
+def lease_seconds() -> int:
+    """How long a claimed job may go without a heartbeat before the reaper takes it back."""
+    return _int("BACKUPS_LEASE_SECONDS", 300, minimum=1)
+
+
+def slice_seconds() -> int:
+    """How long one task execution works before re-queueing itself (fairness between jobs)."""
+    return _int("BACKUPS_SLICE_SECONDS", 120, minimum=1)
+
+
+def overlap_minutes() -> int:
+    """Safety overlap of incremental backups: re-read issues updated this long before the
+    previous snapshot started (Jira's search is eventually consistent)."""
+    return _int("BACKUPS_INCREMENTAL_OVERLAP_MINUTES", 15, minimum=0)
+
+
+def max_attempts() -> int:
+    """Transient failures (5xx, timeouts) a job survives before it fails."""
+    return _int("BACKUPS_MAX_TRANSIENT_FAILURES", 25, minimum=1)
+
+
+def page_size() -> int:
+    return _int("BACKUPS_ISSUE_PAGE_SIZE", 100, minimum=1)
+
+
+def client_factory() -> str:
+    return getattr(settings, "BACKUPS_CLIENT_FACTORY", "") or _env.str(
+        "BACKUPS_CLIENT_FACTORY", "tenants.access.jira_client_for_site"
+    )

@@ -1,0 +1,1 @@
+"""The backup engine: checkpointed, idempotent steps that turn a Jira site into a snapshot."""

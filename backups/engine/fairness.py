@@ -1,0 +1,76 @@
+"""Fair sharing of a points pool between tenants.
+
+Tier 1 gives every customer of the app one pool (65,000 points/hour). Each tenant with a running
+job gets an equal share of the pool's hour; a step is admitted only when its estimated cost fits
+both the tenant's share and the pool (``PointsBudget.try_spend``, atomic across workers). A step
+that does not fit re-queues its job for later instead of waiting in a worker, so one large site
+never starves the others and workers stay free for tenants that still have budget.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from atlassian.ratelimit import PointsBudget, default_budget, hour_start
+from backups.models import BackupJob
+
+# Re-check a refused tenant at least this often: its share grows when other tenants finish.
+RECHECK_SECONDS = 60.0
+
+
+def active_tenants(pool_jobs=None) -> int:
+    jobs = (
+        pool_jobs
+        if pool_jobs is not None
+        else BackupJob.objects.filter(status=BackupJob.Status.RUNNING)
+    )
+    return max(1, jobs.values("site__tenant_id").distinct().count())
+
+
+def share_budget(budget: PointsBudget, pool: str) -> tuple[PointsBudget, int]:
+    share = max(1, math.floor(budget.limit_for(pool) / active_tenants()))
+    return PointsBudget(budget.redis, limit_for=lambda _key: share, prefix=budget.prefix), share
+
+
+def share_key(pool: str, tenant_id: int) -> str:
+    return f"share:{pool}:tenant:{tenant_id}"
+
+
+def admit(
+    *, pool: str | None, tenant_id: int, estimate: int, budget: PointsBudget | None = None
+) -> float:
+    """0 when the step may run now (its points are reserved), else seconds to wait."""
+    if not pool:
+        return 0.0
+    budget = budget or default_budget()
+    shares, _share = share_budget(budget, pool)
+    if not shares.try_spend(share_key(pool, tenant_id), estimate):
+        return _wait()
+    if not budget.try_spend(pool, estimate):
+        return _wait()
+    return 0.0
+
+
+def settle(
+    *,
+    pool: str | None,
+    tenant_id: int,
+    estimate: int,
+    actual: int,
+    budget: PointsBudget | None = None,
+) -> None:
+    """Reserve what a step spent beyond its estimate (best effort: the hour may be full)."""
+    extra = actual - estimate
+    if not pool or extra <= 0:
+        return
+    budget = budget or default_budget()
+    shares, _ = share_budget(budget, pool)
+    shares.try_spend(share_key(pool, tenant_id), extra)
+    budget.try_spend(pool, extra)
+
+
+def _wait() -> float:
+    now = time.time()
+    to_next_hour = hour_start(now).timestamp() + 3600 - now
+    return max(1.0, min(RECHECK_SECONDS, to_next_hour))

@@ -1,0 +1,437 @@
+"""Runs a backup job: claims its lease, runs its next steps, commits each as a checkpoint, and
+commits the snapshot (manifest last) when no step is left.
+
+``run_job`` works for at most one slice of time and then hands the job back, to be re-queued:
+jobs of many tenants interleave on the workers. Every way out is a state: done, re-queue (with
+a countdown for rate limits, fair-share waits and transient errors), paused for
+re-authorization, or failed with a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from atlassian.exceptions import (
+    ApiForbidden,
+    ApiHostError,
+    ApiNotFound,
+    ApiRateLimited,
+    ApiServerError,
+    ApiTimeoutError,
+    ApiUnauthorized,
+    AtlassianError,
+    InvalidGrant,
+    LegacyAccessRefused,
+)
+from backups import conf
+from backups.engine import fairness, steps
+from backups.engine import lease as leases
+from backups.engine.source import client_for_site
+from backups.models import BackupJob, Checkpoint, Snapshot
+from backups.snapshots.manifest import AttachmentEntry, Manifest, ShardEntry, read_manifest
+from backups.snapshots.objects import ObjectStore
+from backups.snapshots.reader import SnapshotReader
+from backups.snapshots.writer import commit_snapshot, write_shard
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STEP_ESTIMATE = 150
+
+
+@dataclass
+class Outcome:
+    state: str  # done | requeue | paused | failed | busy | lost
+    countdown: float = 0.0
+    reason: str = ""
+
+
+@dataclass
+class Step:
+    key: str
+    seq: int
+    run: Any  # callable(ctx) -> StepResult
+
+
+def _reauth_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [ApiUnauthorized, InvalidGrant, LegacyAccessRefused]
+    try:
+        from tenants.tokens import SiteNeedsReauthorization
+
+        errors.append(SiteNeedsReauthorization)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [ApiServerError, ApiTimeoutError, ApiHostError]
+    try:
+        from tenants.tokens import TokenUnavailable
+
+        errors.append(TokenUnavailable)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+class Plan:
+    """Derives the next step from the checkpoints done so far (the checkpoints are the plan's
+    whole state, so a resumed job continues exactly where the last commit left it)."""
+
+    def __init__(
+        self,
+        job: BackupJob,
+        done: dict[str, Checkpoint],
+        base: Manifest | None,
+        base_index: dict[str, list[int]],
+    ):
+        self.job = job
+        self.done = done
+        self.base = base
+        self.base_index = base_index
+        self.incremental = job.kind == BackupJob.Kind.INCREMENTAL and base is not None
+        base_seq = max((s.seq for s in base.shards_of("issues")), default=0) if base else 0
+        self.seq = base_seq + 1 if self.incremental else 0
+
+    def projects(self) -> list[dict[str, str]]:
+        return self.done["config"].result["projects"]
+
+    def pages(self, prefix: str) -> list[Checkpoint]:
+        return sorted(
+            (cp for key, cp in self.done.items() if key.startswith(prefix)), key=lambda c: c.key
+        )
+
+    def next_step(self) -> Step | None:
+        if "config" not in self.done:
+            return Step("config", 0, steps.config_step)
+        projects = self.projects()
+        for project in projects:
+            key = f"meta:{project['id']}"
+            if key not in self.done:
+                return Step(key, 1, lambda ctx, p=project: steps.project_meta_step(ctx, p))
+        kind = "delta" if self.incremental else "issues"
+        for project in projects:
+            step = self._page_step(kind, project)
+            if step is not None:
+                return step
+        if self.incremental:
+            for project in projects:
+                key = f"deletions:{project['id']}"
+                if key not in self.done:
+                    expected = self.expected_ids(project["id"])
+                    return Step(
+                        key,
+                        3,
+                        lambda ctx, p=project, e=expected: steps.deletions_step(
+                            ctx,
+                            project=p,
+                            expected=e,
+                            seq=self.seq,
+                            shard_name=f"issues/{p['id']}/s{self.seq:04d}-reconcile",
+                            page_size=conf.page_size(),
+                        ),
+                    )
+        return None
+
+    def _page_step(self, kind: str, project: dict[str, str]) -> Step | None:
+        pid = project["id"]
+        pages = self.pages(f"{kind}:{pid}:")
+        if pages and pages[-1].result.get("is_last"):
+            return None
+        n = len(pages)
+        if pages:
+            jql, token = pages[-1].result["jql"], pages[-1].result["next_token"]
+        else:
+            token = None
+            if kind == "delta":
+                since = self.job.changes_since
+                minutes = int((timezone.now() - since).total_seconds() // 60) + 1
+                jql = steps.delta_jql(pid, minutes)
+            else:
+                jql = steps.project_jql(pid)
+        name = (
+            f"issues/{pid}/s{self.seq:04d}-{n:05d}" if kind == "delta" else f"issues/{pid}/{n:05d}"
+        )
+
+        def run(ctx, jql=jql, token=token, name=name):
+            result = steps.issue_page_step(
+                ctx,
+                project=project,
+                jql=jql,
+                token=token,
+                shard_name=name,
+                seq=self.seq,
+                page_size=conf.page_size(),
+            )
+            result.data["jql"] = jql
+            return result
+
+        return Step(f"{kind}:{pid}:{n:05d}", 2, run)
+
+    def changed_ids(self) -> dict[str, set[int]]:
+        changed: dict[str, set[int]] = {}
+        for key, cp in self.done.items():
+            if key.startswith("delta:"):
+                pid = key.split(":")[1]
+                changed.setdefault(pid, set()).update(cp.result.get("ids", []))
+        return changed
+
+    def expected_ids(self, pid: str) -> list[int]:
+        changed = self.changed_ids()
+        elsewhere = (
+            set().union(*(ids for p, ids in changed.items() if p != pid)) if changed else set()
+        )
+        base = set(self.base_index.get(pid, [])) - elsewhere
+        return sorted(base | changed.get(pid, set()))
+
+    def index(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for project in self.projects():
+            pid = project["id"]
+            if self.incremental:
+                cp = self.done[f"deletions:{pid}"]
+                ids = (set(self.expected_ids(pid)) - set(cp.result.get("deleted", []))) | set(
+                    cp.result.get("added", [])
+                )
+            else:
+                ids = set()
+                for page in self.pages(f"issues:{pid}:"):
+                    ids.update(page.result.get("ids", []))
+            out[pid] = sorted(ids)
+        return out
+
+
+def run_job(job_id: int, *, slice_seconds: float | None = None) -> Outcome:
+    lease = leases.claim(job_id)
+    if lease is None:
+        return Outcome("busy")
+    job = BackupJob.objects.select_related("site", "site__tenant", "base_snapshot").get(pk=job_id)
+    try:
+        return _run(
+            job, lease, slice_seconds if slice_seconds is not None else conf.slice_seconds()
+        )
+    except leases.LeaseLost as exc:
+        logger.warning("%s", exc)
+        return Outcome("lost", reason=str(exc))
+
+
+def _run(job: BackupJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
+    started = time.monotonic()
+    reauth, transient = _reauth_errors(), _transient_errors()
+    client = None
+    try:
+        client = client_for_site(job.site)
+        store = ObjectStore(job.site.cloud_id)
+        base, base_index = _base(job, store)
+        done = {cp.key: cp for cp in job.checkpoints.filter(status=Checkpoint.Status.DONE)}
+        plan = Plan(job, done, base, base_index)
+        ctx = steps.StepContext(
+            client=client, store=store, site_pk=job.site_id, heartbeat=lease.heartbeat
+        )
+        steps_run = 0
+        while True:
+            step = plan.next_step()
+            if step is None:
+                return _finalize(job, lease, plan, store)
+            if steps_run and time.monotonic() - started > slice_seconds:
+                leases.release(lease)
+                return Outcome("requeue", 0.0, "slice used")
+            estimate = _estimate(job, done)
+            wait = fairness.admit(pool=client.pool, tenant_id=job.site.tenant_id, estimate=estimate)
+            if wait:
+                leases.release(
+                    lease,
+                    not_before=timezone.now() + timedelta(seconds=wait),
+                    current_step=f"waiting for the tenant's share of points ({step.key})",
+                )
+                return Outcome("requeue", wait, "fair share used")
+            lease.heartbeat(current_step=step.key)
+            client.ledger.take()
+            result = step.run(ctx)
+            points = client.ledger.take()
+            fairness.settle(
+                pool=client.pool, tenant_id=job.site.tenant_id, estimate=estimate, actual=points
+            )
+            stored = sum(s.size for s in result.shards)
+            issues = (
+                result.objects if step.key.split(":")[0] in ("issues", "delta", "deletions") else 0
+            )
+            done[step.key] = leases.commit_checkpoint(
+                lease,
+                key=step.key,
+                seq=step.seq,
+                result=result.as_json(),
+                points=points,
+                objects=issues,
+                bytes_stored=stored,
+            )
+            if step.key == "config":
+                _count_expected(job, lease, client, plan)
+            steps_run += 1
+    except leases.LeaseLost:
+        raise
+    except ApiRateLimited as exc:
+        leases.release(
+            lease,
+            not_before=timezone.now() + timedelta(seconds=exc.retry_after),
+            current_step=f"waiting for Atlassian's rate limit ({exc.reason or 'no reason'})",
+        )
+        return Outcome("requeue", max(1.0, exc.retry_after), str(exc))
+    except reauth as exc:
+        reason = f"needs re-authorization: {getattr(exc, 'reason', None) or exc}"
+        leases.finish(lease, status=BackupJob.Status.PAUSED_NEEDS_REAUTH, reason=reason)
+        return Outcome("paused", reason=reason)
+    except ApiNotFound as exc:
+        if _site_gone(client):
+            reason = f"site deleted: Atlassian no longer serves site {job.site.cloud_id} ({exc})"
+            leases.finish(lease, status=BackupJob.Status.FAILED, reason=reason)
+            return Outcome("failed", reason=reason)
+        return _transient(job, lease, exc)
+    except ApiForbidden as exc:
+        reason = f"permission missing: {exc}"
+        leases.finish(lease, status=BackupJob.Status.FAILED, reason=reason)
+        return Outcome("failed", reason=reason)
+    except transient as exc:
+        return _transient(job, lease, exc)
+    except AtlassianError as exc:
+        reason = f"Atlassian refused a request: {exc}"
+        leases.finish(lease, status=BackupJob.Status.FAILED, reason=reason)
+        return Outcome("failed", reason=reason)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _transient(job: BackupJob, lease: leases.Lease, exc: BaseException) -> Outcome:
+    attempts = job.attempts + 1
+    if attempts >= conf.max_attempts():
+        reason = f"gave up after {attempts} transient failures; last: {exc}"
+        leases.finish(lease, status=BackupJob.Status.FAILED, reason=reason, attempts=attempts)
+        return Outcome("failed", reason=reason)
+    countdown = min(300.0, 5.0 * 2 ** min(attempts, 6))
+    leases.release(
+        lease,
+        attempts=attempts,
+        not_before=timezone.now() + timedelta(seconds=countdown),
+        status_reason=f"retrying after a transient failure: {exc}"[:500],
+    )
+    return Outcome("requeue", countdown, str(exc))
+
+
+def _site_gone(client) -> bool:
+    if client is None:
+        return False
+    try:
+        client.server_info()
+    except ApiNotFound:
+        return True
+    except AtlassianError:
+        return False
+    return False
+
+
+def _estimate(job: BackupJob, done: dict[str, Checkpoint]) -> int:
+    pages = [cp.points for key, cp in done.items() if key.split(":")[0] in ("issues", "delta")]
+    if pages:
+        return max(1, int(sum(pages[-10:]) / len(pages[-10:])))
+    return DEFAULT_STEP_ESTIMATE
+
+
+def _base(job: BackupJob, store: ObjectStore) -> tuple[Manifest | None, dict[str, list[int]]]:
+    if job.kind != BackupJob.Kind.INCREMENTAL or job.base_snapshot is None:
+        return None, {}
+    manifest = read_manifest(store.storage, job.site.cloud_id, str(job.base_snapshot_id))
+    return manifest, SnapshotReader(manifest, store.storage).issue_index()
+
+
+def _count_expected(job: BackupJob, lease: leases.Lease, client, plan: Plan) -> None:
+    """The expected total for progress, from ``search/approximate-count`` (one point)."""
+    ids = [p["id"] for p in plan.projects()]
+    if not ids:
+        lease.heartbeat(objects_total=0)
+        return
+    scope = f"project in ({', '.join(ids)})"
+    if plan.incremental:
+        minutes = int((timezone.now() - job.changes_since).total_seconds() // 60) + 1
+        scope += f' AND updated >= "-{minutes}m"'
+    try:
+        total = client.approximate_count(scope)
+    except AtlassianError:
+        return
+    lease.heartbeat(objects_total=total)
+
+
+def _finalize(job: BackupJob, lease: leases.Lease, plan: Plan, store: ObjectStore) -> Outcome:
+    lease.heartbeat(force=True, current_step="committing the snapshot")
+    shards: list[ShardEntry] = []
+    attachments: list[AttachmentEntry] = []
+    for cp in plan.done.values():
+        shards.extend(ShardEntry(**s) for s in cp.result.get("shards", []))
+        attachments.extend(AttachmentEntry(**a) for a in cp.result.get("attachments", []))
+    projects = {p["id"] for p in plan.projects()}
+    if plan.incremental:
+        for shard in plan.base.shards_of("issues"):
+            if shard.name.split("/")[1] in projects:
+                shards.append(shard)
+        attachments.extend(plan.base.attachments)
+    index = plan.index()
+    index_records = [{"projectId": pid, "ids": ids} for pid, ids in sorted(index.items())]
+    shards.append(write_shard(store, "issue_index", "issue_index/all", index_records))
+    counts: dict[str, int] = {}
+    for shard in shards:
+        if shard.kind != "issues":
+            counts[shard.kind] = counts.get(shard.kind, 0) + shard.count
+    counts["issues"] = sum(len(ids) for ids in index.values())
+    base_id = str(job.base_snapshot_id) if plan.incremental else None
+    started = job.started_at or timezone.now()
+    finished = timezone.now()
+    manifest, path, sha, _size = commit_snapshot(
+        storage=store.storage,
+        snapshot_id=str(job.snapshot_id),
+        site={"cloud_id": job.site.cloud_id, "url": job.site.url, "name": job.site.name},
+        kind=BackupJob.Kind.INCREMENTAL if plan.incremental else BackupJob.Kind.FULL,
+        started_at=started.isoformat(),
+        finished_at=finished.isoformat(),
+        shard_entries=shards,
+        attachments=attachments,
+        changes_since=job.changes_since.isoformat() if plan.incremental else None,
+        base_snapshot_id=base_id,
+        record_counts=counts,
+    )
+    with transaction.atomic():
+        current = BackupJob.objects.select_for_update().get(pk=job.pk)
+        if current.lease_token != lease.token or current.status != BackupJob.Status.RUNNING:
+            raise leases.LeaseLost(f"job {job.pk} lost its lease before committing")
+        Snapshot.objects.update_or_create(
+            id=job.snapshot_id,
+            defaults={
+                "site_id": job.site_id,
+                "job_id": job.pk,
+                "kind": manifest.kind,
+                "format_version": manifest.format_version,
+                "manifest_path": path,
+                "manifest_sha256": sha,
+                "started_at": started,
+                "completed_at": finished,
+                "changes_since": job.changes_since if plan.incremental else None,
+                "counts": manifest.counts,
+                "objects_count": len(manifest.objects()),
+                "bytes_total": manifest.total_bytes,
+                "points_spent": current.points_spent,
+            },
+        )
+        leases.finish(
+            lease,
+            status=BackupJob.Status.SUCCEEDED,
+            kind=manifest.kind,
+            current_step="",
+            objects_total=max(current.objects_total or 0, current.objects_done),
+        )
+    return Outcome("done")

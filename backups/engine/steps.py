@@ -1,0 +1,370 @@
+"""The steps of a backup, each small, idempotent and free of database writes.
+
+A step reads from Jira, writes content-addressed objects to storage, and returns a
+``StepResult`` (shard references and cursors) that the runner commits as a checkpoint under the
+job's lease. Re-running a step after a crash writes the same objects again (a no-op) and returns
+the same result, so nothing is lost or duplicated.
+
+Endpoint mix (points are the scarce resource; see docs/backups.md):
+
+* issues come from ``search/jql`` pages with ``fields=*all``, ``expand=changelog`` and
+  ``properties=*all``: one point per issue buys its fields, links, attachment metadata,
+  properties and the first 20 comments, worklogs and changelog entries;
+* only issues over those inline caps cost more: ``changelog/bulkfetch`` (one call for up to
+  1000 issues) and the per-issue comment and worklog pages;
+* remote links have no bulk endpoint: one call per issue (1 point + 1 per link);
+* attachment bytes only for attachments this site never stored before (``StoredAttachment``);
+* deletions in incremental runs: ``search/approximate-count`` (1 point, no objects) over id
+  ranges, bisected down to small id-only pages only where the count disagrees.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from atlassian.exceptions import ApiBadRequest, ApiNotFound
+from backups.models import StoredAttachment
+from backups.snapshots.manifest import ShardEntry
+from backups.snapshots.objects import ObjectStore
+from backups.snapshots.writer import write_shard
+
+logger = logging.getLogger(__name__)
+
+INLINE_CAP = 20
+ID_PAGE = 5000
+DELETION_LEAF = 64
+ISSUE_FIELDS = ("*all",)
+ISSUE_EXPAND = "changelog"
+ISSUE_PROPERTIES = ("*all",)
+OPTION_TYPES = ("select", "multiselect", "radiobuttons", "multicheckboxes", "cascadingselect")
+
+
+@dataclass
+class StepResult:
+    shards: list[ShardEntry] = field(default_factory=list)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    objects: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "shards": [s.as_dict() for s in self.shards],
+            "attachments": self.attachments,
+            "objects": self.objects,
+            **self.data,
+        }
+
+
+@dataclass
+class StepContext:
+    client: Any
+    store: ObjectStore
+    site_pk: int
+    heartbeat: Callable[[], None] = lambda: None
+
+
+def _user(record: dict[str, Any]) -> dict[str, Any]:
+    keep = ("accountId", "accountType", "displayName", "active", "timeZone", "locale")
+    return {k: record[k] for k in keep if k in record}
+
+
+def config_step(ctx: StepContext) -> StepResult:
+    """Site-wide configuration, users and the project list."""
+    c = ctx.client
+    result = StepResult()
+
+    def shard(kind: str, records: Iterable[dict[str, Any]]) -> None:
+        records = list(records)
+        result.shards.append(write_shard(ctx.store, kind, f"{kind}/all", records))
+        result.objects += len(records)
+
+    shard("statuses", sorted(c.statuses(), key=lambda r: str(r["id"])))
+    shard("issue_types", sorted(c.issue_types(), key=lambda r: str(r["id"])))
+    shard("priorities", sorted(c.priorities(), key=lambda r: str(r["id"])))
+    shard("link_types", sorted(c.issue_link_types(), key=lambda r: str(r["id"])))
+    fields = sorted(c.fields(), key=lambda r: str(r["id"]))
+    shard("fields", fields)
+    contexts, options = [], []
+    for fld in fields:
+        if not fld.get("custom"):
+            continue
+        fid = fld["id"]
+        field_contexts = [{**ctx_, "fieldId": fid} for ctx_ in c.field_contexts(fid)]
+        contexts.extend(field_contexts)
+        custom_type = str((fld.get("schema") or {}).get("custom", "")).rsplit(":", 1)[-1]
+        if custom_type in OPTION_TYPES:
+            for context in field_contexts:
+                options.extend(
+                    {**opt, "fieldId": fid, "contextId": str(context["id"])}
+                    for opt in c.field_context_options(fid, str(context["id"]))
+                )
+    shard("field_contexts", contexts)
+    shard("field_options", options)
+    shard("users", sorted((_user(u) for u in c.users()), key=lambda r: r["accountId"]))
+    projects = sorted(c.projects(), key=lambda r: int(r["id"]))
+    shard("projects", projects)
+    result.data["projects"] = [{"id": str(p["id"]), "key": p["key"]} for p in projects]
+    return result
+
+
+def project_meta_step(ctx: StepContext, project: dict[str, str]) -> StepResult:
+    """Components, versions and role actors of one project."""
+    c = ctx.client
+    key, pid = project["key"], project["id"]
+    result = StepResult()
+    components = [{**comp, "projectId": pid} for comp in c.project_components(key)]
+    versions = [{**ver, "projectId": pid} for ver in c.project_versions(key)]
+    roles = []
+    for name, url in sorted(c.project_roles(key).items()):
+        role_id = str(url).rstrip("/").rsplit("/", 1)[-1]
+        role = c.project_role(key, role_id)
+        roles.append(
+            {
+                "projectId": pid,
+                "id": str(role.get("id", role_id)),
+                "name": role.get("name", name),
+                "actors": role.get("actors", []),
+            }
+        )
+    for kind, records in (
+        ("components", components),
+        ("versions", versions),
+        ("project_roles", roles),
+    ):
+        records.sort(key=lambda r: str(r["id"]))
+        result.shards.append(write_shard(ctx.store, kind, f"{kind}/{pid}", records))
+        result.objects += len(records)
+    return result
+
+
+def issue_page_step(
+    ctx: StepContext,
+    *,
+    project: dict[str, str],
+    jql: str,
+    token: str | None,
+    shard_name: str,
+    seq: int,
+    page_size: int,
+) -> StepResult:
+    """One page of issues (``jql`` ordered by id) with everything they hold, as one shard."""
+    page = ctx.client.search_jql_page(
+        jql,
+        next_page_token=token,
+        fields=ISSUE_FIELDS,
+        expand=ISSUE_EXPAND,
+        properties=ISSUE_PROPERTIES,
+        max_results=page_size,
+    )
+    records, attachments = complete_issues(ctx, page.issues, project["id"])
+    result = StepResult(objects=len(records), attachments=attachments)
+    result.shards.append(write_shard(ctx.store, "issues", shard_name, records, seq=seq))
+    result.data.update(
+        next_token=page.next_page_token,
+        is_last=page.is_last or not page.next_page_token,
+        ids=[int(r["id"]) for r in records],
+    )
+    return result
+
+
+def complete_issues(
+    ctx: StepContext, raw_issues: list[dict[str, Any]], project_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Issue records with everything beyond the inline caps fetched, and their attachments."""
+    c = ctx.client
+    issues = sorted(raw_issues, key=lambda i: int(i["id"]))
+    long_changelogs = [
+        i["id"]
+        for i in issues
+        if (i.get("changelog") or {}).get("total", 0)
+        > len((i.get("changelog") or {}).get("histories") or [])
+    ]
+    changelogs: dict[str, list[dict[str, Any]]] = {}
+    for start in range(0, len(long_changelogs), 1000):
+        for entry in c.changelog_bulkfetch(
+            long_changelogs[start : start + 1000], max_results=10000
+        ):
+            changelogs.setdefault(str(entry["issueId"]), []).extend(
+                entry.get("changeHistories") or []
+            )
+    records, attachment_refs = [], []
+    known = _known_attachments(ctx.site_pk, issues)
+    for issue in issues:
+        try:
+            record = _issue_record(ctx, issue, project_id, changelogs)
+        except ApiNotFound:
+            # Deleted between the search and now: the next run's deletion pass agrees.
+            logger.info("issue %s vanished during the backup; skipped", issue.get("key"))
+            continue
+        record["attachments"] = []
+        for meta in (issue.get("fields") or {}).get("attachment") or []:
+            ref = _attachment(ctx, meta, known)
+            if ref is not None:
+                record["attachments"].append(ref)
+                attachment_refs.append({"sha256": ref["sha256"], "size": ref["size"]})
+        records.append(record)
+        ctx.heartbeat()
+    return records, attachment_refs
+
+
+def _issue_record(
+    ctx: StepContext,
+    issue: dict[str, Any],
+    project_id: str,
+    changelogs: dict[str, list[dict[str, Any]]],
+) -> dict[str, Any]:
+    c = ctx.client
+    key = issue["key"]
+    fields = dict(issue.get("fields") or {})
+    comment_page = fields.pop("comment", None) or {}
+    comments = comment_page.get("comments") or []
+    if comment_page.get("total", 0) > len(comments):
+        comments = list(c.comments(key))
+    worklog_page = fields.pop("worklog", None) or {}
+    worklogs = worklog_page.get("worklogs") or []
+    if worklog_page.get("total", 0) > len(worklogs):
+        worklogs = list(c.worklogs(key))
+    changelog = issue.get("changelog") or {}
+    histories = changelogs.get(str(issue["id"])) or changelog.get("histories") or []
+    return {
+        "id": str(issue["id"]),
+        "key": key,
+        "projectId": project_id,
+        "fields": fields,
+        "comments": comments,
+        "worklogs": worklogs,
+        "changelog": sorted(histories, key=lambda h: int(h["id"])),
+        "remoteLinks": c.remote_links(key),
+        "properties": issue.get("properties") or {},
+    }
+
+
+def _known_attachments(site_pk: int, issues: list[dict[str, Any]]) -> dict[str, tuple[str, int]]:
+    ids = [str(a["id"]) for i in issues for a in (i.get("fields") or {}).get("attachment") or []]
+    rows = StoredAttachment.objects.filter(site_id=site_pk, attachment_id__in=ids)
+    return {r.attachment_id: (r.sha256, r.size) for r in rows}
+
+
+def _attachment(
+    ctx: StepContext, meta: dict[str, Any], known: dict[str, tuple[str, int]]
+) -> dict[str, Any] | None:
+    att_id = str(meta["id"])
+    ref = {"id": att_id, "filename": meta.get("filename"), "mimeType": meta.get("mimeType")}
+    if att_id in known:
+        sha, size = known[att_id]
+        if ctx.store.size(sha) == size:
+            return {**ref, "sha256": sha, "size": size}
+    try:
+        stored = ctx.store.put_chunks(ctx.client.attachment_content(att_id))
+    except ApiNotFound:
+        logger.info("attachment %s vanished during the backup; skipped", att_id)
+        return None
+    StoredAttachment.objects.update_or_create(
+        site_id=ctx.site_pk,
+        attachment_id=att_id,
+        defaults={"sha256": stored.sha256, "size": stored.size},
+    )
+    return {**ref, "sha256": stored.sha256, "size": stored.size}
+
+
+def project_jql(project_id: str) -> str:
+    return f"project = {project_id} ORDER BY id ASC"
+
+
+def delta_jql(project_id: str, minutes: int) -> str:
+    # Relative dates are read the same way whatever the account's time zone.
+    return f'project = {project_id} AND updated >= "-{minutes}m" ORDER BY id ASC'
+
+
+def deletions_step(
+    ctx: StepContext,
+    *,
+    project: dict[str, str],
+    expected: list[int],
+    seq: int,
+    shard_name: str,
+    page_size: int,
+) -> StepResult:
+    """Which expected issues are gone (and any present we did not expect), cheaply.
+
+    Compares ``search/approximate-count`` over the project and then over halves of the id
+    range with what we expect; only ranges that disagree are split further, and only small
+    ones are listed id by id."""
+    c = ctx.client
+    pid = project["id"]
+    expected = sorted(set(expected))
+    missing: set[int] = set()
+    unexpected: set[int] = set()
+
+    def count(extra: str) -> int:
+        return c.approximate_count(f"project = {pid}{extra}")
+
+    def list_ids(extra: str) -> set[int]:
+        ids: set[int] = set()
+        token = None
+        while True:
+            page = c.search_jql_page(
+                f"project = {pid}{extra} ORDER BY id ASC",
+                next_page_token=token,
+                fields=("id",),
+                max_results=ID_PAGE,
+            )
+            ids.update(int(i["id"]) for i in page.issues)
+            if page.is_last or not page.next_page_token:
+                return ids
+            token = page.next_page_token
+
+    total = count("")
+    if total != len(expected):
+        if not expected:
+            unexpected |= list_ids("")
+        else:
+            outside = f" AND (id < {expected[0]} OR id > {expected[-1]})"
+            stack = [(0, len(expected))]
+            inside_total = 0
+            while stack:
+                lo, hi = stack.pop()
+                extra = f" AND id >= {expected[lo]} AND id <= {expected[hi - 1]}"
+                n = count(extra)
+                if lo == 0 and hi == len(expected):
+                    inside_total = n
+                if n == hi - lo:
+                    continue
+                if hi - lo <= DELETION_LEAF:
+                    actual = list_ids(extra)
+                    segment = set(expected[lo:hi])
+                    missing |= segment - actual
+                    unexpected |= actual - segment
+                    continue
+                mid = (lo + hi) // 2
+                stack.extend([(mid, hi), (lo, mid)])
+                ctx.heartbeat()
+            if total != inside_total:
+                unexpected |= list_ids(outside)
+    result = StepResult()
+    records: list[dict[str, Any]] = [{"id": str(i), "_deleted": True} for i in sorted(missing)]
+    if unexpected:
+        # Present but unseen by the updated-since query (e.g. eventual consistency): fetch them.
+        fetched: list[dict[str, Any]] = []
+        ordered = sorted(unexpected)
+        for start in range(0, len(ordered), page_size):
+            chunk = ordered[start : start + page_size]
+            try:
+                data = c.bulkfetch_issues(
+                    chunk, fields=ISSUE_FIELDS, expand=[ISSUE_EXPAND], properties=ISSUE_PROPERTIES
+                )
+            except ApiBadRequest:
+                continue
+            fetched.extend(data.get("issues") or [])
+        issue_records, attachments = complete_issues(ctx, fetched, pid)
+        records.extend(issue_records)
+        result.attachments = attachments
+        result.objects = len(issue_records)
+        unexpected = {int(r["id"]) for r in issue_records}
+    if records:
+        result.shards.append(write_shard(ctx.store, "issues", shard_name, records, seq=seq))
+    result.data.update(deleted=sorted(missing), added=sorted(unexpected))
+    return result

@@ -1,0 +1,225 @@
+"""Backup jobs, their checkpoints, the snapshots they commit, schedules and retention.
+
+Models hold data and database constraints only; writes go through ``backups.services`` and the
+engine (``backups.engine``). The invariants live in the database: one active job per site (a
+partial unique index), one checkpoint per job and step, and a lease token that every commit of a
+step is conditioned on (fencing).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+ACTIVE_STATUSES = ("queued", "running", "paused_needs_reauth")
+
+
+class BackupJob(models.Model):
+    class Kind(models.TextChoices):
+        FULL = "full", "Full"
+        INCREMENTAL = "incremental", "Incremental"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        PAUSED_NEEDS_REAUTH = "paused_needs_reauth", "Paused: needs re-authorization"
+
+    site = models.ForeignKey(
+        "tenants.JiraSite", on_delete=models.PROTECT, related_name="backup_jobs"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.INCREMENTAL)
+    # What was asked for; an incremental without a usable base runs as full (kind says so).
+    requested_kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.INCREMENTAL)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
+    status_reason = models.CharField(max_length=500, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    base_snapshot = models.ForeignKey(
+        "Snapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The snapshot this job writes (id fixed when the job starts, so re-runs write the same one).
+    snapshot_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    changes_since = models.DateTimeField(null=True, blank=True)
+    # Lease: only the holder of lease_token may commit a step; a reaper re-queues expired ones.
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_generation = models.PositiveIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # Progress.
+    current_step = models.CharField(max_length=200, blank=True)
+    last_checkpoint = models.CharField(max_length=200, blank=True)
+    objects_done = models.PositiveBigIntegerField(default=0)
+    objects_total = models.PositiveBigIntegerField(null=True, blank=True)
+    points_spent = models.PositiveBigIntegerField(default=0)
+    bytes_stored = models.PositiveBigIntegerField(default=0)
+    not_before = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="backupjob_one_active_per_site",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "queued",
+                        "running",
+                        "succeeded",
+                        "failed",
+                        "cancelled",
+                        "paused_needs_reauth",
+                    ]
+                ),
+                name="backupjob_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["full", "incremental"]), name="backupjob_kind_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "lease_expires_at"], name="backupjob_lease")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} backup #{self.pk} of {self.site_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class Checkpoint(models.Model):
+    """One step of a job: its cursor while it runs, its result (shard references) once done."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+
+    job = models.ForeignKey(BackupJob, on_delete=models.CASCADE, related_name="checkpoints")
+    key = models.CharField(max_length=200)
+    seq = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    state = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    points = models.PositiveBigIntegerField(default=0)
+    objects_done = models.PositiveBigIntegerField(default=0)
+    lease_generation = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["job", "seq", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "key"], name="checkpoint_unique_job_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status})"
+
+
+class Snapshot(models.Model):
+    """A committed snapshot: its manifest exists in storage. Rows exist only once committed."""
+
+    class Status(models.TextChoices):
+        COMPLETE = "complete", "Complete"
+        PRUNED = "pruned", "Pruned"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    site = models.ForeignKey("tenants.JiraSite", on_delete=models.PROTECT, related_name="snapshots")
+    job = models.OneToOneField(
+        BackupJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="snapshot"
+    )
+    kind = models.CharField(max_length=16, choices=BackupJob.Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
+    format_version = models.PositiveSmallIntegerField()
+    manifest_path = models.CharField(max_length=400)
+    manifest_sha256 = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    completed_at = models.DateTimeField()
+    changes_since = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict)
+    objects_count = models.PositiveIntegerField(default=0)
+    bytes_total = models.PositiveBigIntegerField(default=0)
+    points_spent = models.PositiveBigIntegerField(default=0)
+    pruned_at = models.DateTimeField(null=True, blank=True)
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+    last_verify_problems = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-completed_at"]
+        get_latest_by = "completed_at"
+        indexes = [models.Index(fields=["site", "status", "completed_at"], name="snapshot_site")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} snapshot {self.pk} of {self.site_id} at {self.completed_at:%Y-%m-%d %H:%M}"
+
+
+class StoredAttachment(models.Model):
+    """Which stored object holds an attachment's bytes (attachments never change in Jira), so a
+    backup downloads an attachment once per site, ever."""
+
+    site = models.ForeignKey("tenants.JiraSite", on_delete=models.CASCADE, related_name="+")
+    attachment_id = models.CharField(max_length=64)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "attachment_id"], name="storedattachment_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"attachment {self.attachment_id} -> {self.sha256[:12]}"
+
+
+class BackupSchedule(models.Model):
+    """When a site is backed up, and how long its snapshots are kept.
+
+    One beat task (``backups.tasks.enqueue_due_backups``) enqueues every due site. Retention
+    keeps the union of: the newest ``keep_last``; the newest per day for ``keep_daily`` days,
+    per ISO week for ``keep_weekly`` weeks, per month for ``keep_monthly`` months; and drops
+    everything older than ``max_age_days`` (0 = no limit) except the newest snapshot.
+    """
+
+    site = models.OneToOneField(
+        "tenants.JiraSite", on_delete=models.CASCADE, related_name="backup_schedule"
+    )
+    enabled = models.BooleanField(default=True)
+    interval_hours = models.PositiveIntegerField(default=24)
+    full_every_days = models.PositiveIntegerField(
+        default=30, help_text="Run a full backup when the last full one is older than this."
+    )
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_enqueued_at = models.DateTimeField(null=True, blank=True)
+    keep_last = models.PositiveIntegerField(default=7)
+    keep_daily = models.PositiveIntegerField(default=14)
+    keep_weekly = models.PositiveIntegerField(default=8)
+    keep_monthly = models.PositiveIntegerField(default=12)
+    max_age_days = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(interval_hours__gte=1), name="backupschedule_interval_positive"
+            ),
+            models.CheckConstraint(condition=Q(keep_last__gte=1), name="backupschedule_keeps_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"every {self.interval_hours} h for site {self.site_id}"

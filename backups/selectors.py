@@ -1,0 +1,44 @@
+"""Reads of the backups domain."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from backups.models import ACTIVE_STATUSES, BackupJob, Snapshot
+from tenants.models import JiraSite
+
+
+def restorable_snapshots(*, site: JiraSite) -> QuerySet[Snapshot]:
+    """Committed snapshots (their manifest was written) that were not pruned, newest first."""
+    return Snapshot.objects.filter(site=site, status=Snapshot.Status.COMPLETE).order_by(
+        "-completed_at"
+    )
+
+
+def active_job(*, site: JiraSite) -> BackupJob | None:
+    return BackupJob.objects.filter(site=site, status__in=ACTIVE_STATUSES).first()
+
+
+def site_by_reference(reference: str) -> JiraSite:
+    """A site by primary key, cloud id, URL or name (what an operator types)."""
+    ref = reference.strip().rstrip("/")
+    queries = [{"cloud_id": ref}, {"url": ref}, {"url": f"https://{ref}"}, {"name": ref}]
+    if ref.isdigit():
+        queries.insert(0, {"pk": int(ref)})
+    for query in queries:
+        site = JiraSite.objects.filter(**query).first()
+        if site is not None:
+            return site
+    raise JiraSite.DoesNotExist(f"no site matches {reference!r}")
+
+
+def job_progress(job: BackupJob) -> dict:
+    return {
+        "status": job.status,
+        "step": job.current_step,
+        "done": job.objects_done,
+        "total": job.objects_total,
+        "points": job.points_spent,
+        "checkpoint": job.last_checkpoint,
+        "reason": job.status_reason,
+    }

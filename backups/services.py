@@ -1,0 +1,196 @@
+"""Writes of the backups domain. Keyword-only, with the acting user (None = the system); an
+audit event in the same transaction; enqueueing only on commit."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from backups import conf
+from backups.models import ACTIVE_STATUSES, BackupJob, BackupSchedule, Snapshot
+from tenants.audit import record_event
+from tenants.models import JiraSite
+
+logger = logging.getLogger(__name__)
+
+
+class BackupRefused(Exception):
+    """A request the backups domain refuses; the message is safe to show."""
+
+
+def _enqueue(job_id: int, countdown: float = 0) -> None:
+    from backups.tasks import run_backup_job
+
+    transaction.on_commit(
+        lambda: run_backup_job.apply_async((job_id,), countdown=max(0, countdown))
+    )
+
+
+def backup_job_enqueue(
+    *, site: JiraSite, kind: str = BackupJob.Kind.INCREMENTAL, acting_user: Any
+) -> tuple[BackupJob, bool]:
+    """Queue a backup of ``site``. Returns (job, created); when a job is already active for the
+    site, that job is returned and nothing changes (double clicks, two beats)."""
+    if kind not in BackupJob.Kind.values:
+        raise BackupRefused(f"unknown backup kind {kind!r} (full or incremental)")
+    if site.status in (JiraSite.Status.DISCONNECTED, JiraSite.Status.OFFBOARDED):
+        raise BackupRefused(f"site {site.url} is {site.status}; it cannot be backed up")
+    existing = BackupJob.objects.filter(site=site, status__in=ACTIVE_STATUSES).first()
+    if existing is not None:
+        return existing, False
+    base = (
+        Snapshot.objects.filter(site=site, status=Snapshot.Status.COMPLETE)
+        .order_by("-completed_at")
+        .first()
+    )
+    effective = kind if base is not None else BackupJob.Kind.FULL
+    changes_since = None
+    if effective == BackupJob.Kind.INCREMENTAL:
+        changes_since = base.started_at - timedelta(minutes=conf.overlap_minutes())
+    try:
+        with transaction.atomic():
+            job = BackupJob.objects.create(
+                site=site,
+                kind=effective,
+                requested_kind=kind,
+                requested_by=acting_user if getattr(acting_user, "pk", None) else None,
+                base_snapshot=base if effective == BackupJob.Kind.INCREMENTAL else None,
+                changes_since=changes_since,
+            )
+            record_event(
+                actor=acting_user,
+                action="backup.job_enqueued",
+                target=job,
+                tenant=site.tenant,
+                summary={"site": site.cloud_id, "kind": effective, "requested": kind},
+            )
+            _enqueue(job.pk)
+    except IntegrityError:
+        # Another request created the site's active job between our check and insert.
+        existing = BackupJob.objects.filter(site=site, status__in=ACTIVE_STATUSES).first()
+        if existing is None:
+            raise
+        return existing, False
+    return job, True
+
+
+def backup_job_cancel(*, job: BackupJob, acting_user: Any, reason: str = "") -> BackupJob:
+    with transaction.atomic():
+        changed = BackupJob.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(
+            status=BackupJob.Status.CANCELLED,
+            status_reason=(reason or "cancelled")[:500],
+            lease_token=None,
+            lease_expires_at=None,
+            finished_at=timezone.now(),
+        )
+        if changed:
+            record_event(
+                actor=acting_user,
+                action="backup.job_cancelled",
+                target=job,
+                tenant=job.site.tenant,
+                summary={"reason": reason[:200]},
+            )
+    job.refresh_from_db()
+    return job
+
+
+def backup_job_resume(*, job: BackupJob, acting_user: Any) -> BackupJob:
+    """Resume a job paused for re-authorization (after the customer authorized again)."""
+    with transaction.atomic():
+        changed = BackupJob.objects.filter(
+            pk=job.pk, status=BackupJob.Status.PAUSED_NEEDS_REAUTH
+        ).update(status=BackupJob.Status.QUEUED, status_reason="resumed", attempts=0)
+        if changed:
+            record_event(
+                actor=acting_user,
+                action="backup.job_resumed",
+                target=job,
+                tenant=job.site.tenant,
+                summary={},
+            )
+            _enqueue(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def backup_jobs_reap(*, now: datetime | None = None) -> list[int]:
+    """Re-queue running jobs whose lease expired (their worker died) and queued jobs whose
+    message was lost; resume paused jobs whose site can be reached again. Returns job ids."""
+    now = now or timezone.now()
+    requeued: list[int] = []
+    stale = BackupJob.objects.filter(
+        status=BackupJob.Status.RUNNING, lease_expires_at__lt=now
+    ).exclude(not_before__gt=now)
+    for job_id in stale.values_list("pk", flat=True):
+        requeued.append(job_id)
+    forgotten = BackupJob.objects.filter(
+        status=BackupJob.Status.QUEUED,
+        created_at__lt=now - timedelta(seconds=conf.lease_seconds()),
+        lease_expires_at__isnull=True,
+    )
+    requeued.extend(forgotten.values_list("pk", flat=True))
+    for job_id in requeued:
+        _enqueue(job_id)
+    for job in BackupJob.objects.filter(status=BackupJob.Status.PAUSED_NEEDS_REAUTH).select_related(
+        "site"
+    ):
+        if _site_usable(job.site):
+            backup_job_resume(job=job, acting_user=None)
+            requeued.append(job.pk)
+    return requeued
+
+
+def _site_usable(site: JiraSite) -> bool:
+    from django.utils.module_loading import import_string
+
+    try:
+        client = import_string(conf.client_factory())(site)
+    except Exception:  # noqa: BLE001 - any refusal means "not yet"
+        return False
+    client.close()
+    return True
+
+
+def schedules_enqueue_due(*, now: datetime | None = None) -> list[int]:
+    """Enqueue every enabled schedule that is due; returns the job ids created."""
+    now = now or timezone.now()
+    created: list[int] = []
+    due = BackupSchedule.objects.filter(enabled=True).select_related("site", "site__tenant")
+    for schedule in due:
+        if schedule.next_run_at and schedule.next_run_at > now:
+            continue
+        last_full = (
+            Snapshot.objects.filter(site=schedule.site, kind=BackupJob.Kind.FULL)
+            .order_by("-completed_at")
+            .values_list("completed_at", flat=True)
+            .first()
+        )
+        kind = BackupJob.Kind.INCREMENTAL
+        if last_full is None or last_full < now - timedelta(days=schedule.full_every_days):
+            kind = BackupJob.Kind.FULL
+        try:
+            job, was_created = backup_job_enqueue(site=schedule.site, kind=kind, acting_user=None)
+        except BackupRefused:
+            was_created = False
+        if was_created:
+            created.append(job.pk)
+        BackupSchedule.objects.filter(pk=schedule.pk).update(
+            next_run_at=now + timedelta(hours=schedule.interval_hours), last_enqueued_at=now
+        )
+    return created
+
+
+def snapshot_verify(*, snapshot: Snapshot, deep: bool = False, acting_user: Any = None) -> list:
+    """Verify a snapshot's stored objects (quick or deep); records when and what was found."""
+    from backups.snapshots.verify import verify_snapshot
+
+    problems = verify_snapshot(snapshot.site.cloud_id, str(snapshot.id), deep=deep)
+    Snapshot.objects.filter(pk=snapshot.pk).update(
+        last_verified_at=timezone.now(), last_verify_problems=[str(p) for p in problems][:100]
+    )
+    return problems

@@ -1,0 +1,194 @@
+"""The manifest: what a snapshot holds, written last as its commit point.
+
+A snapshot without a readable manifest is incomplete and is never offered for restore. The
+manifest names every stored object it relies on (SHA-256 and size), so verification needs nothing
+else, and pruning keeps exactly the objects some remaining manifest names.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
+
+from backups.snapshots import layout
+
+FORMAT_NAME = "jira-cloud-snapshot"
+
+# Record kinds a snapshot holds, in the order a restore wants them.
+KINDS = (
+    "statuses",
+    "issue_types",
+    "priorities",
+    "link_types",
+    "fields",
+    "field_contexts",
+    "field_options",
+    "users",
+    "projects",
+    "components",
+    "versions",
+    "project_roles",
+    "issues",
+    "issue_index",
+)
+
+
+class ManifestError(Exception):
+    """A manifest that is missing, unreadable or not one we understand."""
+
+
+@dataclass(frozen=True)
+class ShardEntry:
+    kind: str
+    name: str
+    sha256: str
+    size: int
+    count: int
+    # Layer: records of a higher seq replace records with the same id in lower ones (issues of
+    # an incremental snapshot are layered over the shards of the snapshot it builds on).
+    seq: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "sha256": self.sha256,
+            "size": self.size,
+            "count": self.count,
+            "seq": self.seq,
+        }
+
+
+@dataclass(frozen=True)
+class AttachmentEntry:
+    sha256: str
+    size: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size": self.size}
+
+
+@dataclass
+class Manifest:
+    snapshot_id: str
+    site: dict[str, str]
+    kind: str
+    started_at: str
+    finished_at: str
+    changes_since: str | None = None
+    base_snapshot_id: str | None = None
+    shards: list[ShardEntry] = field(default_factory=list)
+    attachments: list[AttachmentEntry] = field(default_factory=list)
+    # Records per kind as the site stood (layered issues counted once); None: from the shards.
+    record_counts: dict[str, int] | None = None
+    format_version: int = layout.FORMAT_VERSION
+
+    @property
+    def cloud_id(self) -> str:
+        return self.site["cloud_id"]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        if self.record_counts is not None:
+            return {kind: int(self.record_counts.get(kind, 0)) for kind in KINDS}
+        counts: Counter[str] = Counter()
+        for shard in self.shards:
+            counts[shard.kind] += shard.count
+        return {kind: counts.get(kind, 0) for kind in KINDS}
+
+    def objects(self) -> dict[str, int]:
+        """Every stored object the snapshot relies on: SHA-256 -> size."""
+        objects = {s.sha256: s.size for s in self.shards}
+        objects.update({a.sha256: a.size for a in self.attachments})
+        return objects
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.objects().values())
+
+    def shards_of(self, kind: str) -> list[ShardEntry]:
+        return [s for s in self.shards if s.kind == kind]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_NAME,
+            "format_version": self.format_version,
+            "snapshot_id": self.snapshot_id,
+            "kind": self.kind,
+            "base_snapshot_id": self.base_snapshot_id,
+            "site": dict(self.site),
+            "window": {
+                "started_at": self.started_at,
+                "finished_at": self.finished_at,
+                "changes_since": self.changes_since,
+            },
+            "counts": self.counts,
+            "totals": {"objects": len(self.objects()), "bytes": self.total_bytes},
+            "shards": [s.as_dict() for s in self.shards],
+            "attachments": [a.as_dict() for a in self.attachments],
+        }
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.as_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        try:
+            raw = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise ManifestError(f"manifest is not valid JSON ({exc})") from exc
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
+            raise ManifestError("not a snapshot manifest")
+        version = raw.get("format_version")
+        if version != layout.FORMAT_VERSION:
+            raise ManifestError(f"unsupported format version {version!r}")
+        try:
+            manifest = cls(
+                snapshot_id=str(raw["snapshot_id"]),
+                site=dict(raw["site"]),
+                kind=raw["kind"],
+                started_at=raw["window"]["started_at"],
+                finished_at=raw["window"]["finished_at"],
+                changes_since=raw["window"].get("changes_since"),
+                base_snapshot_id=raw.get("base_snapshot_id"),
+                shards=[ShardEntry(**s) for s in raw["shards"]],
+                attachments=[AttachmentEntry(**a) for a in raw["attachments"]],
+                record_counts=dict(raw["counts"]),
+                format_version=version,
+            )
+        except (KeyError, TypeError) as exc:
+            raise ManifestError(f"manifest is missing or has a malformed part ({exc})") from exc
+        for sha in manifest.objects():
+            if not layout.is_sha256(sha):
+                raise ManifestError(f"manifest names an invalid object hash {sha!r}")
+        return manifest
+
+
+def write_manifest(storage: Storage, manifest: Manifest) -> tuple[str, str, int]:
+    """Store the manifest (replacing a partial one); returns (path, sha256, size)."""
+    import hashlib
+
+    path = layout.manifest_path(manifest.cloud_id, manifest.snapshot_id)
+    data = manifest.to_bytes()
+    if storage.exists(path):
+        storage.delete(path)
+    saved = storage.save(path, ContentFile(data))
+    if saved != path:  # pragma: no cover - only if a concurrent writer raced the delete
+        storage.delete(saved)
+    return path, hashlib.sha256(data).hexdigest(), len(data)
+
+
+def read_manifest(storage: Storage, cloud_id: str, snapshot_id: str) -> Manifest:
+    path = layout.manifest_path(cloud_id, snapshot_id)
+    if not storage.exists(path):
+        raise ManifestError(f"manifest {path} is missing")
+    with storage.open(path, "rb") as fh:
+        manifest = Manifest.from_bytes(fh.read())
+    if manifest.snapshot_id != str(snapshot_id) or manifest.cloud_id != cloud_id:
+        raise ManifestError(f"manifest {path} belongs to another snapshot or site")
+    return manifest

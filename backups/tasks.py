@@ -1,0 +1,34 @@
+"""Celery tasks: thin, ids only. The work is in ``backups.engine`` and ``backups.services``."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from backups.engine.runner import run_job
+from backups.services import backup_jobs_reap, schedules_enqueue_due
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, max_retries=0, ignore_result=True)
+def run_backup_job(job_id: int) -> str:
+    """Run one slice of a job and re-queue it when work remains (a duplicate delivery finds the
+    job leased or finished and does nothing)."""
+    outcome = run_job(int(job_id))
+    if outcome.state == "requeue":
+        run_backup_job.apply_async((job_id,), countdown=outcome.countdown)
+    return outcome.state
+
+
+@shared_task(max_retries=0, ignore_result=True)
+def reap_stale_backup_jobs() -> int:
+    """Beat, every minute: re-queue jobs whose worker died; resume re-authorized ones."""
+    return len(backup_jobs_reap())
+
+
+@shared_task(max_retries=0, ignore_result=True)
+def enqueue_due_backups() -> int:
+    """Beat, every few minutes: enqueue the sites whose schedule is due; then prune."""
+    from backups.retention import prune_all
+
+    created = len(schedules_enqueue_due())
+    prune_all()
+    return created

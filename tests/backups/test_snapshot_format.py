@@ -1,0 +1,171 @@
+"""The snapshot format on its own: content-addressed objects, shards, manifest, verification."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from django.core.files.storage import FileSystemStorage
+
+from backups.snapshots import layout, shards
+from backups.snapshots.manifest import AttachmentEntry, ManifestError, read_manifest
+from backups.snapshots.objects import ObjectStore
+from backups.snapshots.reader import SnapshotReader
+from backups.snapshots.verify import verify_snapshot
+from backups.snapshots.writer import IncompleteSnapshot, commit_snapshot, write_shard
+
+CLOUD = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.fixture
+def storage(tmp_path):
+    return FileSystemStorage(location=tmp_path)
+
+
+def _snapshot(storage, snapshot_id="snap-1", issues=None, attachment=b"hello attachment"):
+    store = ObjectStore(CLOUD, storage)
+    issues = issues or [{"id": "10001", "key": "P-1"}, {"id": "10002", "key": "P-2"}]
+    entries = [
+        write_shard(store, "projects", "projects/all", [{"id": "1", "key": "P"}]),
+        write_shard(store, "issues", "issues/1/00000", issues),
+    ]
+    ref = store.put_bytes(attachment)
+    manifest, *_ = commit_snapshot(
+        storage=storage,
+        snapshot_id=snapshot_id,
+        site={"cloud_id": CLOUD, "url": "https://acme.atlassian.net", "name": "acme"},
+        kind="full",
+        started_at="2026-03-02T10:00:00+00:00",
+        finished_at="2026-03-02T10:05:00+00:00",
+        shard_entries=entries,
+        attachments=[AttachmentEntry(ref.sha256, ref.size)],
+    )
+    return store, manifest, ref
+
+
+def test_it_encodes_the_same_records_to_the_same_bytes():
+    first, n = shards.encode([{"b": 1, "a": 2}, {"c": [1, 2]}])
+    second, _ = shards.encode([{"a": 2, "b": 1}, {"c": [1, 2]}])
+    assert first == second
+    assert n == 2
+    assert gzip.decompress(first).splitlines() == [b'{"a":2,"b":1}', b'{"c":[1,2]}']
+
+
+def test_it_stores_an_object_once_under_its_sha256(storage):
+    store = ObjectStore(CLOUD, storage)
+    ref = store.put_bytes(b"same bytes")
+    again = store.put_chunks([b"same ", b"bytes"])
+    assert again == ref
+    assert list(store.list_all()) == [ref.sha256]
+    assert store.path(ref.sha256) == f"backups/{CLOUD}/objects/{ref.sha256[:2]}/{ref.sha256}"
+
+
+def test_it_replaces_a_truncated_object_left_by_a_killed_writer(storage):
+    store = ObjectStore(CLOUD, storage)
+    ref = store.put_bytes(b"complete content")
+    with open(storage.path(store.path(ref.sha256)), "wb") as fh:
+        fh.write(b"comp")
+    store.put_bytes(b"complete content")
+    assert store.read(ref.sha256) == b"complete content"
+
+
+def test_a_committed_snapshot_reads_back_its_records_and_counts(storage):
+    _store, _manifest, ref = _snapshot(storage)
+    reader = SnapshotReader.open(CLOUD, "snap-1", storage)
+    assert [r["key"] for r in reader.records("issues")] == ["P-1", "P-2"]
+    assert reader.manifest.counts["issues"] == 2
+    assert reader.manifest.counts["projects"] == 1
+    assert reader.manifest.objects()[ref.sha256] == ref.size
+    with reader.open_attachment(ref.sha256) as fh:
+        assert fh.read() == b"hello attachment"
+    raw = storage.open(layout.manifest_path(CLOUD, "snap-1")).read()
+    assert b'"format_version": 1' in raw
+
+
+def test_it_refuses_to_commit_a_snapshot_whose_object_is_missing(storage):
+    store = ObjectStore(CLOUD, storage)
+    entry = write_shard(store, "issues", "issues/1/00000", [{"id": "1"}])
+    store.delete(entry.sha256)
+    with pytest.raises(IncompleteSnapshot):
+        commit_snapshot(
+            storage=storage,
+            snapshot_id="snap-x",
+            site={"cloud_id": CLOUD, "url": "u", "name": "n"},
+            kind="full",
+            started_at="a",
+            finished_at="b",
+            shard_entries=[entry],
+            attachments=[],
+        )
+    assert not storage.exists(layout.manifest_path(CLOUD, "snap-x"))
+
+
+def test_a_snapshot_without_its_manifest_is_reported_incomplete(storage):
+    with pytest.raises(ManifestError):
+        read_manifest(storage, CLOUD, "never-written")
+    problems = verify_snapshot(CLOUD, "never-written", storage=storage)
+    assert len(problems) == 1
+    assert "missing" in problems[0].what
+
+
+def test_quick_verification_passes_for_an_intact_snapshot(storage):
+    _snapshot(storage)
+    assert verify_snapshot(CLOUD, "snap-1", storage=storage) == []
+    assert verify_snapshot(CLOUD, "snap-1", deep=True, storage=storage) == []
+
+
+def test_deep_verification_names_an_object_with_one_flipped_byte(storage):
+    store, _manifest, ref = _snapshot(storage)
+    path = storage.path(store.path(ref.sha256))
+    data = bytearray(open(path, "rb").read())
+    data[3] ^= 0x01
+    open(path, "wb").write(bytes(data))
+    assert verify_snapshot(CLOUD, "snap-1", storage=storage) == []  # same size: quick misses it
+    problems = verify_snapshot(CLOUD, "snap-1", deep=True, storage=storage)
+    assert [p.where for p in problems] == [store.path(ref.sha256)]
+    assert "hashes to" in problems[0].what
+
+
+def test_quick_verification_names_a_missing_or_truncated_object(storage):
+    store, manifest, ref = _snapshot(storage)
+    store.delete(ref.sha256)
+    shard = manifest.shards_of("issues")[0]
+    with open(storage.path(store.path(shard.sha256)), "r+b") as fh:
+        fh.truncate(5)
+    problems = {p.where: p.what for p in verify_snapshot(CLOUD, "snap-1", storage=storage)}
+    assert problems[store.path(ref.sha256)] == "object is missing"
+    assert problems[store.path(shard.sha256)].startswith("size is 5 bytes")
+
+
+def test_layered_issue_shards_read_as_the_newest_version_without_tombstones(storage):
+    store = ObjectStore(CLOUD, storage)
+    base = write_shard(
+        store, "issues", "issues/1/00000", [{"id": "1", "v": 1}, {"id": "2", "v": 1}]
+    )
+    delta = write_shard(
+        store, "issues", "issues/1/s0001-00000", [{"id": "1", "v": 2}, {"id": "3", "v": 1}], seq=1
+    )
+    gone = write_shard(
+        store, "issues", "issues/1/s0001-reconcile", [{"id": "2", "_deleted": True}], seq=1
+    )
+    commit_snapshot(
+        storage=storage,
+        snapshot_id="inc",
+        site={"cloud_id": CLOUD, "url": "u", "name": "n"},
+        kind="incremental",
+        started_at="a",
+        finished_at="b",
+        shard_entries=[base, delta, gone],
+        attachments=[],
+        record_counts={"issues": 2},
+    )
+    reader = SnapshotReader.open(CLOUD, "inc", storage)
+    assert sorted((r["id"], r["v"]) for r in reader.records("issues")) == [("1", 2), ("3", 1)]
+    assert reader.manifest.counts["issues"] == 2
+
+
+def test_storage_names_refuse_path_tricks():
+    with pytest.raises(ValueError):
+        layout.manifest_path("../etc", "x")
+    with pytest.raises(ValueError):
+        layout.object_path(CLOUD, "not-a-hash")
