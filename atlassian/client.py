@@ -262,7 +262,7 @@ class BaseClient:
                 except ValueError:
                     data = None
         status = response.status_code
-        points = 0 if status == 429 else points_for(method, family, data)
+        points = points_for(method, family, data, status=status)
         self._record(method, family, status, points)
         return Reply(response, data, points)
 

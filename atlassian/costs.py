@@ -65,12 +65,17 @@ _SINGLE_CORE = frozenset(
 _NO_OBJECTS = frozenset({"search/approximate-count", "serverInfo"})
 
 
-def points_for(method: str, endpoint_family: str, response_json: Any = None) -> int:
-    """Points Atlassian charges for one answered request."""
-    if endpoint_family in AUTH_FAMILIES:
+def points_for(
+    method: str, endpoint_family: str, response_json: Any = None, *, status: int = 200
+) -> int:
+    """Points Atlassian charges for one answered request (a 429 refusal costs nothing; any
+    other error costs the base point)."""
+    if endpoint_family in AUTH_FAMILIES or status == 429:
         return 0
     if not is_read_only(method, endpoint_family):
         return WRITE_POINTS
+    if status >= 400:
+        return BASE_POINTS
     core, identity = count_objects(endpoint_family, response_json)
     return BASE_POINTS + CORE_POINTS * core + IDENTITY_POINTS * identity
 
@@ -89,9 +94,11 @@ def count_objects(endpoint_family: str, data: Any) -> tuple[int, int]:
     if endpoint_family == "changelog/bulkfetch" and isinstance(data, dict):
         logs = data.get("issueChangeLogs") or []
         return sum(len(log.get("changeHistories") or []) for log in logs), 0
-    if endpoint_family.startswith("project/{key}/role") and isinstance(data, dict):
-        # {"Administrators": "<url>", ...} for the list; a role object for one role.
-        return 0, (1 if "id" in data else len(data))
+    if endpoint_family == "project/{key}/role/{id}" and isinstance(data, dict):
+        # The role and each of its actors.
+        return 0, 1 + len(data.get("actors") or [])
+    if endpoint_family == "project/{key}/role" and isinstance(data, dict):
+        return 0, len(data)  # {"Administrators": "<role url>", ...}
     n = _count(data)
     if endpoint_family in _IDENTITY_FAMILIES:
         return 0, n

@@ -65,3 +65,52 @@ def call_ledger():
 @pytest.fixture
 def db_limiter(db):
     return RateLimiter(DbHoldStore(refresh_seconds=0))
+
+
+@pytest.fixture
+def atlassian_settings(settings, sandbox):
+    """Point the client at the sandbox (what ATLASSIAN_AUTH_URL/API_URL do in production)."""
+    for name, value in sandbox.settings().items():
+        setattr(settings, name, value)
+    return settings
+
+
+@pytest.fixture
+def client_kwargs(fast_retry, db_limiter, call_ledger):
+    """Fast backoff, database rate-limit state, a private ledger."""
+    return {"retry": fast_retry, "limiter": db_limiter, "ledger": call_ledger}
+
+
+@pytest.fixture
+def auth_client(atlassian_settings, client_kwargs):
+    from atlassian.client import AuthClient
+
+    client = AuthClient(**client_kwargs)
+    yield client
+    client.session.close()
+
+
+@pytest.fixture
+def grant(sandbox):
+    """Tokens of a vendor grant by the sandbox admin on site acme."""
+    return sandbox.connect(sites=["acme"])
+
+
+@pytest.fixture
+def jira(atlassian_settings, sandbox, grant, client_kwargs):
+    """A JiraClient on site acme through the vendor grant."""
+    from atlassian.client import JiraClient
+
+    site = sandbox.site("acme")
+    client = JiraClient.for_grant(site.cloud_id, lambda: grant.access_token, **client_kwargs)
+    yield client
+    client.session.close()
+
+
+@pytest.fixture
+def legacy_allowed(settings):
+    """Move the legacy cutoff into the future (the default one has passed)."""
+    from datetime import UTC, datetime
+
+    settings.LEGACY_CUTOFF = datetime(2099, 1, 1, tzinfo=UTC)
+    return settings

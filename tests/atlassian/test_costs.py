@@ -60,3 +60,14 @@ def test_it_charges_nothing_for_auth_server_calls():
 def test_it_counts_nothing_in_an_empty_body():
     assert count_objects("search/jql", None) == (0, 0)
     assert count_objects("search/jql", {"issues": []}) == (0, 0)
+
+
+def test_it_charges_a_refusal_nothing_and_other_errors_the_base_point():
+    assert points_for("GET", "search/jql", {"errorMessages": ["x"]}, status=429) == 0
+    assert points_for("GET", "issue/{key}", {"errorMessages": ["gone"]}, status=404) == 1
+    assert points_for("POST", "issue", {"errors": {"summary": "x"}}, status=400) == 1
+
+
+def test_it_charges_a_role_and_its_actors_as_identities():
+    role = {"id": 10002, "name": "Administrators", "actors": [{}, {}, {}]}
+    assert points_for("GET", "project/{key}/role/{id}", role) == 1 + 2 * 4
