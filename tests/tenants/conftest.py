@@ -49,3 +49,24 @@ def audited():
         return event
 
     return check
+
+
+@pytest.fixture
+def admin_client(client, db):
+    """A client signed in as a superuser who set up TOTP and used it in this session (staff
+    reach the admin only with MFA, see portal.middleware.StaffMFARequiredMiddleware)."""
+    import time
+
+    from allauth.mfa.models import Authenticator
+
+    user = UserFactory(username="admin", superuser=True)
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    client.force_login(user)
+    session = client.session
+    session["account_authentication_methods"] = [
+        {"method": "mfa", "type": "totp", "at": time.time()}
+    ]
+    session["account_authentication_methods_user"] = str(user.pk)
+    session.save()
+    client.user = user
+    return client
