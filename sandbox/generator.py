@@ -439,6 +439,11 @@ def generate_worklogs(site: Site, issue: Issue, users: list[User] | None = None)
 
 
 def _history_item(rng: random.Random) -> dict[str, Any]:
+    # Jira sends null for absent from/to; the OpenAPI document says strings, so omit them.
+    return {k: v for k, v in _history_change(rng).items() if v is not None}
+
+
+def _history_change(rng: random.Random) -> dict[str, Any]:
     kind = rng.randrange(4)
     if kind == 0:
         a, b = rng.sample(catalog.STATUSES, 2)

@@ -75,7 +75,6 @@ def server_info(ctx: Ctx) -> Result:
             "serverTime": iso(ctx.now),
             "scmInfo": "sandbox",
             "serverTitle": "Jira",
-            "defaultLocale": {"locale": "en_US"},
             "serverTimeZone": "Etc/UTC",
         }
     )
@@ -93,14 +92,19 @@ def project_json(site: Site, project, expand: bool = False) -> dict[str, Any]:
     if lead is not None:
         data["lead"] = lead.json()
     if expand:
-        data["components"] = [component_json(c) for c in project.components]
+        data["components"] = [component_json(c, site) for c in project.components]
         data["versions"] = [version_json(v) for v in project.versions]
         data["issueTypes"] = [catalog.issuetype_json(t[0]) for t in catalog.ISSUE_TYPES]
     return data
 
 
-def component_json(component: dict) -> dict[str, Any]:
-    data = {"self": f"{BASE}/rest/api/3/component/{component['id']}", **component}
+def component_json(component: dict, site: Site | None = None) -> dict[str, Any]:
+    # leadAccountId is write-only in Jira: responses carry the lead as a user object.
+    data = {"self": f"{BASE}/rest/api/3/component/{component['id']}"}
+    data.update((k, v) for k, v in component.items() if k != "leadAccountId")
+    lead = site.state.users.get(component.get("leadAccountId", "")) if site else None
+    if lead is not None:
+        data["lead"] = lead.json()
     return data
 
 
@@ -137,7 +141,7 @@ def project_get(ctx: Ctx, ref: str) -> Result:
 
 
 def project_components(ctx: Ctx, ref: str) -> Result:
-    components = [component_json(c) for c in _project(ctx, ref).components]
+    components = [component_json(c, ctx.site) for c in _project(ctx, ref).components]
     return Result(body=components, core=len(components))
 
 
@@ -212,7 +216,6 @@ def fields(ctx: Ctx) -> Result:
                 "id": custom["id"],
                 "key": custom["id"],
                 "name": custom["name"],
-                "untranslatedName": custom["name"],
                 "custom": True,
                 "orderable": True,
                 "navigable": True,

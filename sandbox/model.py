@@ -56,7 +56,6 @@ class User:
             "displayName": self.name,
             "active": self.active,
             "timeZone": self.timezone,
-            "locale": self.locale,
         }
 
 

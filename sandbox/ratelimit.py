@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from sandbox.clock import hour_start, iso_z
 

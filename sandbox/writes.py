@@ -274,9 +274,7 @@ def touch_issue(state, site: Site, issue: Issue, rng: random.Random, now: float)
                         "field": "summary",
                         "fieldtype": "jira",
                         "fieldId": "summary",
-                        "from": None,
                         "fromString": old,
-                        "to": None,
                         "toString": new,
                     }
                 ],
@@ -399,7 +397,7 @@ def set_property(ctx: Ctx, ref: str, prop: str) -> Result:
         existed = prop in doc["properties"]
         doc["properties"][prop] = value
         ctx.site.touch(issue)
-    return Result(status=200 if existed else 201, body=b"")
+    return Result(status=200 if existed else 201, body=b"{}")
 
 
 def add_attachments(ctx: Ctx, ref: str) -> Result:
@@ -456,7 +454,7 @@ def add_issue_link(ctx: Ctx) -> Result:
         for issue in issues:
             pin(ctx.site, issue)
             _bump(ctx.site, issue, ctx.now)
-    return Result(status=201, body=b"", mimetype="application/json")
+    return Result(status=201, body=b"{}")
 
 
 # ------------------------------------------------------------------ project configuration
@@ -510,9 +508,9 @@ def create_component(ctx: Ctx) -> Result:
             payload.get("description") or "",
         )
         ctx.site.touch()
-    return Result(
-        status=201, body={"self": f"{BASE}/rest/api/3/component/{component['id']}", **component}
-    )
+    from sandbox.jira import component_json  # jira imports nothing from writes
+
+    return Result(status=201, body=component_json(component, ctx.site))
 
 
 def create_project(ctx: Ctx) -> Result:
