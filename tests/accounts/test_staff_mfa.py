@@ -1,0 +1,97 @@
+"""Staff reach the Django admin only through allauth's login, with TOTP set up and used."""
+
+from __future__ import annotations
+
+import pytest
+from allauth.mfa.totp.internal.auth import (
+    TOTP,
+    format_hotp_value,
+    generate_totp_secret,
+    hotp_value,
+    yield_hotp_counters_from_time,
+)
+from django.test import Client
+
+from tests.accounts.conftest import PASSWORD, verified_user
+
+pytestmark = pytest.mark.django_db
+
+
+def current_code(secret: str) -> str:
+    counters = list(yield_hotp_counters_from_time())
+    return format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
+
+
+def sign_in(client: Client, user) -> object:
+    return client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
+
+
+def test_the_admin_login_page_is_allauths(client):
+    response = client.get("/admin/login/?next=/admin/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_an_anonymous_visitor_of_the_admin_is_sent_to_allauths_login(client):
+    response = client.get("/admin/", follow=True)
+
+    assert response.redirect_chain[-1][0].startswith("/accounts/login/")
+
+
+def test_a_staff_user_without_mfa_is_sent_to_set_up_totp(client):
+    staff = verified_user(is_staff=True, is_superuser=True)
+    assert sign_in(client, staff).status_code == 302
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/2fa/totp/activate/")
+    assert client.get("/admin/tenants/tenant/").status_code == 302
+
+
+def test_a_staff_user_signed_in_without_the_second_factor_must_reauthenticate(client):
+    staff = verified_user(is_staff=True, is_superuser=True)
+    TOTP.activate(staff, generate_totp_secret())
+    client.force_login(staff)  # a session that never passed the TOTP step
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/2fa/reauthenticate/")
+
+
+def test_a_staff_user_with_totp_signs_in_with_the_code_and_reaches_the_admin(client):
+    staff = verified_user(is_staff=True, is_superuser=True)
+    secret = generate_totp_secret()
+    TOTP.activate(staff, secret)
+
+    first = sign_in(client, staff)
+    assert first.status_code == 302
+    assert first["Location"] == "/accounts/2fa/authenticate/"
+    assert client.get("/admin/").status_code == 302  # not signed in until the code is given
+
+    second = client.post("/accounts/2fa/authenticate/", {"code": current_code(secret)})
+    assert second.status_code == 302
+
+    assert client.get("/admin/").status_code == 200
+
+
+def test_a_wrong_totp_code_does_not_open_the_admin(client):
+    staff = verified_user(is_staff=True, is_superuser=True)
+    secret = generate_totp_secret()
+    TOTP.activate(staff, secret)
+    sign_in(client, staff)
+    wrong = "000000" if current_code(secret) != "000000" else "111111"
+
+    response = client.post("/accounts/2fa/authenticate/", {"code": wrong})
+
+    assert response.status_code == 200  # the form again, with an error
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_customer_user_gets_no_admin(client):
+    customer = verified_user()
+    sign_in(client, customer)
+
+    assert client.get("/admin/login/").status_code == 403
