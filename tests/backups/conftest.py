@@ -89,3 +89,16 @@ def comparable(reader: SnapshotReader) -> dict:
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def fast_retry_client_for_site(site):
+    """The production factory with millisecond backoff (Retry-After is still honoured)."""
+    from atlassian.retry import RetryPolicy
+    from tenants.access import jira_client_for_site
+
+    return jira_client_for_site(site, retry=RetryPolicy(base=0.02, cap=0.1, max_retries=6))
+
+
+@pytest.fixture
+def fast_retries(settings):
+    settings.BACKUPS_CLIENT_FACTORY = "tests.backups.conftest.fast_retry_client_for_site"
