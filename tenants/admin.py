@@ -7,8 +7,11 @@ here can create a legacy credential, and the audit log cannot be edited.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from tenants import services
@@ -75,8 +78,24 @@ class MembershipInline(admin.TabularInline):
         return False
 
 
+class TenantAdminForm(forms.ModelForm):
+    class Meta:
+        model = Tenant
+        fields = ["name", "slug", "contact_emails"]
+
+    def clean_contact_emails(self):
+        # Refuse here what the service would refuse, so staff see a form error, not a 500.
+        emails = self.cleaned_data["contact_emails"] or []
+        if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
+            raise ValidationError('Enter a JSON list of e-mail addresses, e.g. ["ops@acme.com"].')
+        for email in emails:
+            validate_email(email.strip())
+        return emails
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    form = TenantAdminForm
     list_display = ["name", "slug", "status", "site_count", "created_at"]
     list_filter = ["status"]
     search_fields = ["name", "slug"]
@@ -133,8 +152,33 @@ class TenantAdmin(admin.ModelAdmin):
                 self.message_user(request, str(exc), messages.ERROR)
 
 
+class MembershipAdminForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["user", "tenant", "role"]
+
+    def clean(self):
+        cleaned = super().clean()
+        instance = self.instance
+        if instance.pk is None:
+            if Membership.objects.filter(
+                user=cleaned.get("user"), tenant=cleaned.get("tenant")
+            ).exists():
+                raise ValidationError("This user is already a member of this tenant.")
+        elif (
+            instance.role == Membership.Role.OWNER
+            and cleaned.get("role") != Membership.Role.OWNER
+            and not instance.tenant.memberships.filter(role=Membership.Role.OWNER)
+            .exclude(pk=instance.pk)
+            .exists()
+        ):
+            raise ValidationError("A tenant must keep at least one owner.")
+        return cleaned
+
+
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    form = MembershipAdminForm
     list_display = ["user", "tenant", "role", "created_at"]
     list_filter = ["role", "tenant"]
     search_fields = ["user__username", "user__email", "tenant__name", "tenant__slug"]

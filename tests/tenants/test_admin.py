@@ -127,3 +127,28 @@ def test_every_changelist_filters_and_searches(admin_client, tenant):
     )
     assert sites.status_code == 200
     assert JiraSite.objects.count() == 1
+
+
+def test_the_admin_shows_a_form_error_for_a_bad_contact_email(admin_client):
+    response = admin_client.post(
+        reverse("admin:tenants_tenant_add"),
+        {
+            "name": "Initech",
+            "slug": "initech",
+            "contact_emails": '["not-an-email"]',
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert not Tenant.objects.filter(slug="initech").exists()
+
+
+def test_the_admin_refuses_to_demote_the_last_owner(admin_client, tenant, owner):
+    membership = Membership.objects.get(user=owner)
+    response = admin_client.post(
+        reverse("admin:tenants_membership_change", args=[membership.pk]), {"role": "viewer"}
+    )
+    assert response.status_code == 200
+    assert b"at least one owner" in response.content
+    assert Membership.objects.get(pk=membership.pk).role == "owner"
