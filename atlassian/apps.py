@@ -10,10 +10,7 @@ class AtlassianConfig(AppConfig):
         # and idle; counts must not wait for the next request to be flushed).
         from celery.signals import task_postrun
 
-        from atlassian.ledger import flush
-
         task_postrun.connect(_flush_ledger, weak=False, dispatch_uid="atlassian-ledger-flush")
-        self._flush = flush
 
 
 def _flush_ledger(**_kwargs) -> None:

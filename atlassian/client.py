@@ -69,7 +69,6 @@ LEGACY_KINDS = frozenset({CredentialKind.LEGACY_API_TOKEN, CredentialKind.LEGACY
 DEFAULT_MAX_WAIT_SECONDS = 60.0
 # The token endpoint fails fast: a refresh must finish well within the 10-minute reuse interval.
 TOKEN_TIMEOUT_SECONDS = 10
-TOKEN_RETRY = dict(max_retries=2, base=1.0, cap=4.0)
 INVALID_GRANT_ERRORS = frozenset({"invalid_grant", "unauthorized_client"})
 CHUNK_SIZE = 1024 * 1024
 
@@ -445,9 +444,14 @@ class AuthClient(BaseClient):
         client_id: str | None = None,
         client_secret: str | None = None,
         credential_kind: str = CredentialKind.VENDOR_GRANT,
+        token_retry: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(credential_kind=credential_kind, **kwargs)
+        # Refreshes retry quickly and briefly: the whole attempt stays well under a minute.
+        self.token_retry = token_retry or RetryPolicy(
+            max_retries=2, base=1.0, cap=4.0, sleep=self.retry.sleep, clock=self.retry.clock
+        )
         self.client_id = client_id or settings.ATLASSIAN_CLIENT_ID
         self._client_secret = client_secret or settings.ATLASSIAN_CLIENT_SECRET
         self.auth_url = settings.ATLASSIAN_AUTH_URL.rstrip("/")
@@ -457,15 +461,7 @@ class AuthClient(BaseClient):
         return f"<AuthClient client_id={self.client_id!r}>"
 
     def _token(self, body: dict[str, str], *, retry: bool) -> TokenResponse:
-        policy = RetryPolicy(
-            sleep=self.retry.sleep,
-            clock=self.retry.clock,
-            rng=self.retry.rng,
-            **(TOKEN_RETRY if retry else {"max_retries": 0}),
-        )
-        if retry and self.retry.base < 1.0:
-            # Tests shrink the base; keep the token endpoint's waits proportionally short.
-            policy.base, policy.cap = self.retry.base, self.retry.base * 4
+        policy = self.token_retry if retry else RetryPolicy(max_retries=0)
         reply = self._request(
             "POST",
             "oauth/token",

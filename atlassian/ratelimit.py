@@ -129,11 +129,11 @@ return 1
 
 
 class DbHoldStore:
-    """Holds in ``RateLimitHold``. Reads a snapshot of all active holds at most once per
-    ``refresh_seconds`` (there are few), so the hot path costs one query per second, not one
-    per request."""
+    """Holds in ``RateLimitHold``. Reads a snapshot of all active holds (there are few) at
+    most once per ``refresh_seconds``; the default 0 reads on every request, which keeps state
+    exact across workers and tests (production uses Redis)."""
 
-    def __init__(self, refresh_seconds: float = 1.0) -> None:
+    def __init__(self, refresh_seconds: float = 0.0) -> None:
         self.refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
         self._snapshot: dict[str, Hold] = {}
@@ -178,6 +178,8 @@ class DbHoldStore:
             RateLimitHold.objects.filter(key=key, not_before__lt=not_before).update(
                 not_before=not_before, reason=reason
             )
+            # Expired holds only explain the past; keep the table small.
+            RateLimitHold.objects.filter(not_before__lt=time.time() - 3600).delete()
         except DatabaseError:
             logger.warning("could not store a rate-limit hold in the database (%s)", key)
 
@@ -382,6 +384,11 @@ def _default_limiter(url: str) -> RateLimiter:
     return RateLimiter(store)
 
 
+def clear_shared_state() -> None:
+    """Forget every hold of the default store (tests; an operator after a false alarm)."""
+    default_rate_limiter().store.clear()
+
+
 def default_budget() -> PointsBudget:
     url = getattr(settings, "REDIS_URL", "") or ""
     return PointsBudget(_redis_client(url) if url else None)
@@ -394,6 +401,7 @@ __all__ = [
     "PointsBudget",
     "RateLimiter",
     "RedisHoldStore",
+    "clear_shared_state",
     "default_budget",
     "default_rate_limiter",
     "hour_start",

@@ -85,7 +85,7 @@ def client_kwargs(fast_retry, db_limiter, call_ledger):
 def auth_client(atlassian_settings, client_kwargs):
     from atlassian.client import AuthClient
 
-    client = AuthClient(**client_kwargs)
+    client = AuthClient(token_retry=RetryPolicy(max_retries=2, base=0.01), **client_kwargs)
     yield client
     client.session.close()
 
