@@ -448,9 +448,12 @@ class AuthClient(BaseClient):
         **kwargs: Any,
     ) -> None:
         super().__init__(credential_kind=credential_kind, **kwargs)
-        # Refreshes retry quickly and briefly: the whole attempt stays well under a minute.
+        # Refreshes retry quickly and briefly (two retries, 1 s then 2 s; the same refresh
+        # token stays usable for 10 minutes): the whole attempt stays well under a minute.
+        # A test that shrinks the API backoff base shrinks this one with it.
+        base = min(1.0, self.retry.base)
         self.token_retry = token_retry or RetryPolicy(
-            max_retries=2, base=1.0, cap=4.0, sleep=self.retry.sleep, clock=self.retry.clock
+            max_retries=2, base=base, cap=4 * base, sleep=self.retry.sleep, clock=self.retry.clock
         )
         self.client_id = client_id or settings.ATLASSIAN_CLIENT_ID
         self._client_secret = client_secret or settings.ATLASSIAN_CLIENT_SECRET
