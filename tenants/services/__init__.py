@@ -4,6 +4,7 @@
 from tenants.services.encryption import encryption_rotate_keys
 from tenants.services.grants import (
     grant_mark_needs_reauth,
+    grant_mark_used,
     grant_revoke,
     grant_store_rotated_tokens,
     grant_upsert,
@@ -36,6 +37,7 @@ from tenants.services.tenants import (
 __all__ = [
     "encryption_rotate_keys",
     "grant_mark_needs_reauth",
+    "grant_mark_used",
     "grant_revoke",
     "grant_store_rotated_tokens",
     "grant_upsert",

@@ -153,6 +153,15 @@ def grant_store_rotated_tokens(
     return locked
 
 
+def grant_mark_used(*, grant: OAuthGrant, at: datetime | None = None) -> None:
+    """Note that the grant's access token was just used. Deliberately not audited and not
+    locked: it is a last-seen timestamp written on every API call, not a change of state, and the
+    conditional update never moves it backwards."""
+    at = at or timezone.now()
+    OAuthGrant.objects.filter(pk=grant.pk).exclude(last_used_at__gte=at).update(last_used_at=at)
+    grant.last_used_at = at
+
+
 def _mark_sites(grant: OAuthGrant, status: str, reason: str, acting_user, request) -> list[str]:
     """Put the sites that use ``grant`` into ``status``, one audit row each (for their tenant)."""
     from tenants.services.sites import _set_status

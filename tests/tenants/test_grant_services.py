@@ -144,3 +144,11 @@ def test_a_grant_reaching_two_tenants_is_audited_without_a_tenant():
     from tenants.models import AuditEvent
 
     assert AuditEvent.objects.get(action="grant.needs_reauth").tenant is None
+
+
+def test_marking_a_grant_used_never_moves_the_timestamp_backwards():
+    grant = OAuthGrantFactory()
+    now = timezone.now()
+    services.grant_mark_used(grant=grant, at=now)
+    services.grant_mark_used(grant=grant, at=now - timedelta(minutes=5))
+    assert OAuthGrant.objects.get().last_used_at == now

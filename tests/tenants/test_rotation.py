@@ -103,3 +103,57 @@ def test_it_stops_with_a_clear_error_on_a_secret_it_cannot_decrypt(settings):
 def test_it_refuses_a_batch_size_below_one():
     with pytest.raises(CommandError, match="batch-size"):
         call_command("rotate_encryption_keys", "--batch-size", "0")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_rotation_while_tokens_are_refreshed_loses_nothing(on_postgres, settings):
+    import random
+    import threading
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from tenants import services
+    from tests.factories import secret_value
+
+    grants = OAuthGrantFactory.create_batch(40)
+    latest = {grant.pk: grant.refresh_token for grant in grants}
+    settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY, *settings.FIELD_ENCRYPTION_KEYS]
+    stop = threading.Event()
+    errors = []
+
+    def refresher():
+        try:
+            while not stop.is_set():
+                grant = random.choice(grants)
+                refresh = secret_value("refresh")
+                services.grant_store_rotated_tokens(
+                    grant=OAuthGrant.objects.get(pk=grant.pk),
+                    access_token=secret_value("access"),
+                    refresh_token=refresh,
+                    access_token_expires_at=timezone.now() + timedelta(hours=1),
+                    acting_user=None,
+                )
+                latest[grant.pk] = refresh
+        except Exception as exc:  # noqa: BLE001 (surfaced by the assertion below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=refresher)
+    thread.start()
+    try:
+        from tenants.services.encryption import encryption_rotate_keys
+
+        encryption_rotate_keys(batch_size=5)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+
+    assert not errors
+    assert set(count_by_key_id()) == {"test2"}
+    settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY]
+    for pk, refresh in latest.items():
+        assert OAuthGrant.objects.get(pk=pk).refresh_token == refresh
