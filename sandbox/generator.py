@@ -263,6 +263,60 @@ def _generate_links(site: Site, rng: random.Random) -> None:
 
 
 # ---------------------------------------------------------------- issue content
+#
+# Speed matters here: a cold `search/jql` + `bulkfetch` pass builds every issue once. Text, ADF
+# documents, changelog items and user objects are therefore drawn from per-site pools built once,
+# and each issue only draws indexes from its own seeded Random. Pooled objects are shared
+# between issues and must never be mutated in place (writes replace them).
+
+
+class Pools:
+    """Pre-built pieces each site's issues are assembled from."""
+
+    def __init__(self, site: Site) -> None:
+        rng = rng_for(site.seed, "pools")
+        self.members = len(site.members)
+        self.users = [u.json() for u in _users(site)] or [None]
+        self.sentences = [sentence(rng, 3, 9) for _ in range(1024)]
+        self.descriptions = [rich_adf(rng) for _ in range(256)]
+        self.short_docs = [adf(sentence(rng, 5, 25)) for _ in range(512)]
+        self.two_paragraphs = [adf(sentence(rng), sentence(rng)) for _ in range(128)]
+        self.history_items = [_history_item(rng) for _ in range(512)]
+        self.statuses = [(s[0], catalog.status_json(s[0])) for s in catalog.STATUSES]
+        self.types = [catalog.issuetype_json(t[0]) for t in catalog.ISSUE_TYPES[:4]]
+        self.priorities = [catalog.priority_json(p[0]) for p in catalog.PRIORITIES]
+        self.labels = [
+            sorted({rng.choice(WORDS) for _ in range(rng.randint(0, 3))}) for _ in range(64)
+        ]
+        self.tags = [
+            sorted({rng.choice(WORDS) for _ in range(rng.randint(0, 2))}) for _ in range(64)
+        ]
+        self.tiers = [
+            option_json("customfield_10020", *o)
+            for o in catalog.CUSTOM_OPTIONS["customfield_10020"]
+        ]
+        platforms = catalog.CUSTOM_OPTIONS["customfield_10021"]
+        self.platforms = [
+            [option_json("customfield_10021", *o) for o in rng.sample(platforms, rng.randint(0, 3))]
+            for _ in range(32)
+        ]
+        self.resolution = dict(catalog.RESOLUTION_DONE, self=f"{BASE}/rest/api/3/resolution/10000")
+        self.seed_int = int.from_bytes(
+            site.seed.encode()[-16:].rjust(16, b"\0"), "big"
+        ) ^ hash_seed(site.seed)
+
+
+def hash_seed(text: str) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def pools(site: Site) -> Pools:
+    current = site.pools
+    if current is None or current.members != len(site.members):
+        current = site.pools = Pools(site)
+    return current
 
 
 def issue_doc(site: Site, issue: Issue) -> dict[str, Any]:
@@ -281,6 +335,8 @@ def pin(site: Site, issue: Issue) -> dict[str, Any]:
     """Make the issue's content persistent so that a write to it sticks."""
     if issue.doc is None:
         issue.doc = generate_doc(site, issue)
+        # Pooled objects are shared; give the pinned issue its own top-level containers.
+        issue.doc["fields"] = dict(issue.doc["fields"])
     return issue.doc
 
 
@@ -289,150 +345,164 @@ def _users(site: Site) -> list[User]:
     return [accounts[a] for a in sorted(site.members) if a in accounts]
 
 
+def headline(site: Site, issue: Issue) -> dict[str, Any]:
+    """Summary, status, priority and type: what other issues show of a linked issue. Drawn
+    from a separate stream so rendering a link does not build the linked issue."""
+    if issue.doc is not None:
+        fields = issue.doc["fields"]
+        return {k: fields[k] for k in ("summary", "status", "priority", "issuetype")}
+    p = pools(site)
+    r = random.Random(p.seed_int ^ (issue.id * 0x9E3779B97F4A7C15)).random
+    return {
+        "summary": p.sentences[int(r() * 1024)],
+        "status": p.statuses[int(r() * len(p.statuses))][1],
+        "priority": p.priorities[int(r() * 5)],
+        "issuetype": p.types[int(r() * 4)],
+    }
+
+
 def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
-    rng = rng_for(site.seed, issue.id)
-    users = _users(site)
+    p = pools(site)
+    rng = random.Random(p.seed_int ^ (issue.id * 0xC2B2AE3D27D4EB4F))
+    r = rng.random
+    users = p.users
+    n_users = len(users)
     project = site.projects[issue.project_id]
-
-    def who() -> dict | None:
-        return rng.choice(users).json() if users else None
-
     created, updated = issue.created, issue.updated
-    status_id = rng.choice(catalog.STATUSES)[0]
-    done = status_id == "10002"
-    type_id = rng.choice(catalog.ISSUE_TYPES[:4])[0]
-    reporter = who()
-    options = catalog.CUSTOM_OPTIONS
+    span = max(60.0, updated - created)
+    head = headline(site, issue)
+    done = head["status"]["id"] == "10002"
+    reporter = users[int(r() * n_users)]
+    updated_iso = iso(updated)
     fields: dict[str, Any] = {
-        "summary": sentence(rng, 3, 9),
-        "description": rich_adf(rng),
-        "issuetype": catalog.issuetype_json(type_id),
+        **head,
+        "description": p.descriptions[int(r() * 256)],
         "project": project_ref(project),
-        "status": catalog.status_json(status_id),
-        "priority": catalog.priority_json(rng.choice(catalog.PRIORITIES)[0]),
-        "assignee": who() if rng.random() < 0.8 else None,
+        "assignee": users[int(r() * n_users)] if r() < 0.8 else None,
         "reporter": reporter,
         "creator": reporter,
         "created": iso(created),
-        "updated": iso(updated),
-        "labels": sorted({rng.choice(WORDS) for _ in range(rng.randint(0, 3))}),
-        "components": [component_ref(c) for c in project.components[: rng.randint(0, 1)]],
-        "fixVersions": [version_ref(v) for v in project.versions[: rng.randint(0, 1)]],
+        "updated": updated_iso,
+        "labels": p.labels[int(r() * 64)],
+        "components": [component_ref(c) for c in project.components[: int(r() * 2)]],
+        "fixVersions": [version_ref(v) for v in project.versions[: int(r() * 2)]],
         "versions": [],
-        "resolution": dict(catalog.RESOLUTION_DONE, self=f"{BASE}/rest/api/3/resolution/10000")
-        if done
-        else None,
-        "resolutiondate": iso(updated) if done else None,
-        "duedate": day(updated + rng.randint(1, 60) * 86400) if rng.random() < 0.4 else None,
-        "environment": adf(sentence(rng)) if rng.random() < 0.2 else None,
+        "resolution": p.resolution if done else None,
+        "resolutiondate": updated_iso if done else None,
+        "duedate": day(updated + int(1 + r() * 60) * 86400) if r() < 0.4 else None,
+        "environment": p.short_docs[int(r() * 512)] if r() < 0.2 else None,
         "timetracking": {},
         "subtasks": [],
         "watches": {
             "self": f"{BASE}/rest/api/3/issue/{issue.key}/watchers",
-            "watchCount": rng.randint(0, 5),
+            "watchCount": int(r() * 6),
             "isWatching": False,
         },
         "votes": {
             "self": f"{BASE}/rest/api/3/issue/{issue.key}/votes",
-            "votes": rng.randint(0, 3),
+            "votes": int(r() * 4),
             "hasVoted": False,
         },
-        "statuscategorychangedate": iso(updated),
-        "customfield_10020": option_json(
-            "customfield_10020", *rng.choice(options["customfield_10020"])
-        )
-        if rng.random() < 0.7
-        else None,
-        "customfield_10021": [
-            option_json("customfield_10021", *o)
-            for o in rng.sample(options["customfield_10021"], rng.randint(0, 3))
-        ],
-        "customfield_10022": rng.choice([1, 2, 3, 5, 8, 13, None]),
-        "customfield_10023": day(created + rng.randint(5, 90) * 86400)
-        if rng.random() < 0.5
-        else None,
-        "customfield_10024": who() if rng.random() < 0.5 else None,
-        "customfield_10025": sorted({rng.choice(WORDS) for _ in range(rng.randint(0, 2))}),
-        "customfield_10026": adf(sentence(rng), sentence(rng)) if rng.random() < 0.5 else None,
+        "statuscategorychangedate": updated_iso,
+        "customfield_10020": p.tiers[int(r() * 3)] if r() < 0.7 else None,
+        "customfield_10021": p.platforms[int(r() * 32)],
+        "customfield_10022": (1, 2, 3, 5, 8, 13, None)[int(r() * 7)],
+        "customfield_10023": day(created + int(5 + r() * 85) * 86400) if r() < 0.5 else None,
+        "customfield_10024": users[int(r() * n_users)] if r() < 0.5 else None,
+        "customfield_10025": p.tags[int(r() * 64)],
+        "customfield_10026": p.two_paragraphs[int(r() * 128)] if r() < 0.5 else None,
     }
-    span = max(60.0, updated - created)
-
-    def moment() -> float:
-        return created + rng.random() * span
-
-    heavy = rng.random() < 0.05  # a few issues exceed the 20-item inline caps
+    # Every 17th issue is heavy: over the 20-item inline caps, with a long changelog.
+    heavy = issue.id % 17 == 3
+    n_comments = 21 + int(r() * 20) if heavy else int(r() * 7)
+    stamps = sorted(created + r() * span for _ in range(n_comments))
     comments = [
-        _comment(issue, issue.id * SUB_ID + n, who(), adf(sentence(rng, 5, 25)), moment())
-        for n in range(rng.randint(21, 40) if heavy else rng.randint(0, 6))
-    ]
-    comments.sort(key=lambda c: c["created"])
-    worklogs = generate_worklogs(site, issue, users)
-    histories = []
-    n_histories = rng.randint(60, 150) if heavy else rng.randint(2, 25)
-    for n in range(n_histories):
-        at = created + (n + 1) * span / (n_histories + 1)
-        histories.append(
-            {
-                "id": str(issue.id * SUB_ID + n),
-                "author": who(),
-                "created": iso(at),
-                "items": [_history_item(rng) for _ in range(rng.randint(1, 3))],
-            }
+        comment_json(
+            issue,
+            issue.id * SUB_ID + n,
+            users[int(r() * n_users)],
+            p.short_docs[int(r() * 512)],
+            at,
         )
+        for n, at in enumerate(stamps)
+    ]
+    n_histories = 60 + int(r() * 91) if heavy else 2 + int(r() * 24)
+    step = span / (n_histories + 1)
+    items = p.history_items
+    histories = [
+        {
+            "id": str(issue.id * SUB_ID + n),
+            "author": users[int(r() * n_users)],
+            "created": iso(created + (n + 1) * step),
+            "items": [items[int(r() * 512)] for _ in range(1 + int(r() * 3))],
+        }
+        for n in range(n_histories)
+    ]
     attachments = []
-    for n in range(rng.choice((0, 0, 1, 1, 2, 3))):
-        ext, mime = rng.choice(ATTACHMENT_KINDS)
-        size = int(200 * (1.6 ** rng.randint(0, 20)))  # 200 B .. ~2 MB, mostly small
+    for n in range((0, 0, 1, 1, 2, 3)[int(r() * 6)]):
+        ext, mime = ATTACHMENT_KINDS[int(r() * len(ATTACHMENT_KINDS))]
+        size = int(200 * (1.6 ** int(r() * 21)))  # 200 B .. ~2 MB, mostly small
         if mime == "image/png":
             size = max(size, 8192)  # room for the real image before the padding
-        att_id = issue.id * SUB_ID + n
         attachments.append(
-            attachment_json(att_id, f"{rng.choice(WORDS)}-{n}.{ext}", mime, size, who(), moment())
+            attachment_json(
+                issue.id * SUB_ID + n,
+                f"{WORDS[int(r() * len(WORDS))]}-{n}.{ext}",
+                mime,
+                size,
+                users[int(r() * n_users)],
+                created + r() * span,
+            )
         )
-    remotelinks = [
-        {
-            "id": issue.id * SUB_ID + n,
-            "self": f"{BASE}/rest/api/3/issue/{issue.key}/remotelink/{issue.id * SUB_ID + n}",
-            "globalId": f"system=https://wiki.example.com&id={rng.randint(1000, 9999)}",
-            "application": {"type": "com.atlassian.confluence", "name": "Confluence"},
-            "relationship": "mentioned in",
-            "object": {
-                "url": f"https://wiki.example.com/pages/{rng.randint(1000, 9999)}",
-                "title": sentence(rng, 2, 5),
-                "icon": {"url16x16": "https://wiki.example.com/favicon.ico", "title": "Wiki"},
-            },
-        }
-        for n in range(rng.choice((0, 0, 0, 1, 2)))
-    ]
+    remotelinks = []
+    for n in range((0, 0, 0, 1, 2)[int(r() * 5)]):
+        link_id = issue.id * SUB_ID + n
+        page = 1000 + int(r() * 9000)
+        remotelinks.append(
+            {
+                "id": link_id,
+                "self": f"{BASE}/rest/api/3/issue/{issue.key}/remotelink/{link_id}",
+                "globalId": f"system=https://wiki.example.com&id={page}",
+                "application": {"type": "com.atlassian.confluence", "name": "Confluence"},
+                "relationship": "mentioned in",
+                "object": {
+                    "url": f"https://wiki.example.com/pages/{page}",
+                    "title": p.sentences[int(r() * 1024)],
+                    "icon": {"url16x16": "https://wiki.example.com/favicon.ico", "title": "Wiki"},
+                },
+            }
+        )
     properties = {}
-    if rng.random() < 0.3:
-        properties["sandbox.metadata"] = {"source": "generator", "score": rng.randint(0, 100)}
+    if r() < 0.3:
+        properties["sandbox.metadata"] = {"source": "generator", "score": int(r() * 100)}
     return {
         "fields": fields,
-        "comments": comments,
-        "worklogs": worklogs,
+        "comments": [c for c in comments if c],
+        "worklogs": generate_worklogs(site, issue),
         "histories": histories,
         "attachments": attachments,
         "remotelinks": remotelinks,
         "properties": properties,
-        "next_sub": {"comment": 0, "worklog": 0, "attachment": 0, "remotelink": 0, "history": 0},
+        "next_sub": {},
     }
 
 
-def generate_worklogs(site: Site, issue: Issue, users: list[User] | None = None) -> list[dict]:
+def generate_worklogs(site: Site, issue: Issue) -> list[dict]:
     """Worklogs use their own random stream so `worklog/updated` need not build whole issues."""
-    rng = rng_for(site.seed, issue.id, "worklog")
-    users = users if users is not None else _users(site)
-    heavy = rng.random() < 0.03
-    count = rng.randint(21, 30) if heavy else rng.choice((0, 0, 1, 2, 3))
+    p = pools(site)
+    r = random.Random(p.seed_int ^ (issue.id * 0x165667B19E3779F9)).random
+    users = p.users
+    heavy = issue.id % 29 == 5  # every 29th issue has more worklogs than the inline cap
+    count = 21 + int(r() * 10) if heavy else (0, 0, 1, 2, 3)[int(r() * 5)]
     span = max(60.0, issue.updated - issue.created)
     worklogs = []
     for n in range(count):
-        at = issue.created + rng.random() * span
-        author = rng.choice(users).json() if users else None
-        seconds = rng.choice((900, 1800, 3600, 7200, 14400, 28800))
+        at = issue.created + r() * span
+        seconds = (900, 1800, 3600, 7200, 14400, 28800)[int(r() * 6)]
+        author = users[int(r() * len(users))]
+        comment = p.short_docs[int(r() * 512)]
         worklogs.append(
-            worklog_json(issue, issue.id * SUB_ID + n, author, adf(sentence(rng)), at, at, seconds)
+            worklog_json(issue, issue.id * SUB_ID + n, author, comment, at, at, seconds)
         )
     worklogs.sort(key=lambda w: w["started"])
     return worklogs
@@ -472,18 +542,14 @@ def _history_change(rng: random.Random) -> dict[str, Any]:
             "field": "summary",
             "fieldtype": "jira",
             "fieldId": "summary",
-            "from": None,
             "fromString": sentence(rng, 3, 6),
-            "to": None,
             "toString": sentence(rng, 3, 6),
         }
     return {
         "field": "labels",
         "fieldtype": "jira",
         "fieldId": "labels",
-        "from": None,
         "fromString": "",
-        "to": None,
         "toString": rng.choice(WORDS),
     }
 
@@ -554,21 +620,23 @@ def attachment_json(
     return data
 
 
-def _comment(issue: Issue, cid: int, author: dict | None, body: dict, at: float) -> dict[str, Any]:
+def comment_json(
+    issue: Issue, cid: int, author: dict | None, body: dict, at: float
+) -> dict[str, Any]:
+    stamp = iso(at)
     data = {
         "self": f"{BASE}/rest/api/3/issue/{issue.id}/comment/{cid}",
         "id": str(cid),
         "author": author,
         "body": body,
         "updateAuthor": author,
-        "created": iso(at),
-        "updated": iso(at),
+        "created": stamp,
+        "updated": stamp,
         "jsdPublic": True,
     }
-    return {k: v for k, v in data.items() if v is not None}
-
-
-comment_json = _comment
+    if author is None:
+        del data["author"], data["updateAuthor"]
+    return data
 
 
 def worklog_json(
@@ -580,20 +648,24 @@ def worklog_json(
     created: float,
     seconds: int,
 ) -> dict[str, Any]:
+    stamp = iso(created)
     data = {
         "self": f"{BASE}/rest/api/3/issue/{issue.id}/worklog/{wid}",
         "author": author,
         "updateAuthor": author,
         "comment": comment,
-        "created": iso(created),
-        "updated": iso(created),
-        "started": iso(started),
-        "timeSpent": _duration(seconds),
+        "created": stamp,
+        "updated": stamp,
+        "started": stamp if started == created else iso(started),
+        "timeSpent": _DURATIONS.get(seconds) or _duration(seconds),
         "timeSpentSeconds": seconds,
         "id": str(wid),
         "issueId": str(issue.id),
     }
     return {k: v for k, v in data.items() if v is not None}
+
+
+_DURATIONS: dict[int, str] = {}
 
 
 def _duration(seconds: int) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from sandbox import catalog
-from sandbox.generator import issue_doc
+from sandbox.generator import headline, issue_doc
 from sandbox.model import BASE, Issue, Site
 
 ALL_EXPANDS = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
@@ -149,7 +149,7 @@ def issue_links(site: Site, issue: Issue) -> list[dict[str, Any]]:
         other = site.issues.get(other_id)
         if other is None or other.deleted:
             continue
-        other_fields = issue_doc(site, other)["fields"]
+        other_fields = headline(site, other)
         # From this issue's side: "A blocks B" shows B as A's outwardIssue.
         side = "outwardIssue" if direction == "outward" else "inwardIssue"
         links.append(
