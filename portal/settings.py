@@ -168,6 +168,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.upkeep.reconcile_all_grants",
         "schedule": 6 * 3600,
     },
+    "portal-purge-expired-connect-rows": {
+        "task": "portal.purge_expired_connect_rows",
+        "schedule": 3600,
+    },
 }
 # Rate-limit state shared by all workers; empty means "use the database".
 REDIS_URL = env.str("REDIS_URL", "")

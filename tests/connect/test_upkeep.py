@@ -118,9 +118,45 @@ def test_reconciling_a_revoked_grant_marks_it_needs_reauth(portal_sandbox):
 def test_the_beat_schedule_names_registered_tasks():
     app.loader.import_default_modules()
     names = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "portal.purge_expired_connect_rows" in names
     assert {
         "tenants.upkeep.refresh_idle_grants",
         "tenants.upkeep.invite_expiring_grants",
         "tenants.upkeep.reconcile_all_grants",
     } <= names
     assert names <= set(app.tasks)
+
+
+def test_expired_pending_connections_and_old_states_are_purged(portal_sandbox, people):
+    from portal.models import OAuthState, PendingConnection
+    from portal.tasks import purge_expired_connect_rows
+
+    now = timezone.now()
+    old = OAuthState.objects.create(
+        token_hash="a" * 64,
+        user=people.owner,
+        session_key_hash="b" * 64,
+        tenant=people.tenant,
+        expires_at=now - timedelta(days=2),
+    )
+    recent = OAuthState.objects.create(
+        token_hash="c" * 64,
+        user=people.owner,
+        session_key_hash="b" * 64,
+        tenant=people.tenant,
+        expires_at=now - timedelta(minutes=1),
+    )
+    pending = PendingConnection(
+        state=recent,
+        account_id="acct",
+        access_token_expires_at=now,
+        expires_at=now - timedelta(minutes=1),
+    )
+    pending.access_token = "secret-access"
+    pending.save()
+
+    assert purge_expired_connect_rows() == (1, 1)
+
+    assert not PendingConnection.objects.exists()
+    assert list(OAuthState.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not OAuthState.objects.filter(pk=old.pk).exists()
