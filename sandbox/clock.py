@@ -92,7 +92,7 @@ def iso(ts: float) -> str:
     prefix = _DAY_PREFIX.get(days)
     if prefix is None:
         t = time.gmtime(days * 86400)
-        prefix = _DAY_PREFIX[days] = "%04d-%02d-%02dT" % (t[0], t[1], t[2])
+        prefix = _DAY_PREFIX[days] = f"{t[0]:04d}-{t[1]:02d}-{t[2]:02d}T"
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{prefix}{_TWO[hours]}:{_TWO[minutes]}:{_TWO[secs]}.{_THREE[millis]}+0000"
@@ -104,7 +104,7 @@ def iso_z(ts: float) -> str:
 
 def day(ts: float) -> str:
     t = time.gmtime(ts)
-    return "%04d-%02d-%02d" % (t[0], t[1], t[2])
+    return f"{t[0]:04d}-{t[1]:02d}-{t[2]:02d}"
 
 
 __all__ = ["Clock", "day", "hour_start", "iso", "iso_z"]
