@@ -95,3 +95,51 @@ def test_a_customer_user_gets_no_admin(client):
     sign_in(client, customer)
 
     assert client.get("/admin/login/").status_code == 403
+
+
+def test_a_staff_user_sets_up_totp_gets_recovery_codes_and_then_reaches_the_admin(client):
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
+
+    staff = verified_user(is_staff=True, is_superuser=True)
+    sign_in(client, staff)
+    assert client.get("/admin/")["Location"].startswith("/accounts/2fa/totp/activate/")
+    # allauth asks for the password again before adding an authenticator.
+    confirm = client.get("/accounts/2fa/totp/activate/")
+    assert confirm["Location"].startswith("/accounts/reauthenticate/")
+    client.post("/accounts/reauthenticate/", {"password": PASSWORD})
+    assert client.get("/accounts/2fa/totp/activate/").status_code == 200
+    secret = client.session[SECRET_SESSION_KEY]
+
+    activated = client.post("/accounts/2fa/totp/activate/", {"code": current_code(secret)})
+
+    assert activated.status_code == 302
+    assert Authenticator.objects.filter(user=staff, type="totp").exists()
+    assert Authenticator.objects.filter(user=staff, type="recovery_codes").exists()
+    # The session predates the second factor: prove it once, then the admin opens.
+    reauth = client.get("/admin/")
+    assert reauth["Location"].startswith("/accounts/2fa/reauthenticate/")
+    client.post("/accounts/2fa/reauthenticate/", {"code": current_code(secret)})
+    response = client.get("/admin/")
+    assert response.status_code == 200
+
+
+def test_a_staff_user_can_sign_in_with_a_recovery_code(client):
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+
+    staff = verified_user(is_staff=True, is_superuser=True)
+    TOTP.activate(staff, generate_totp_secret())
+    recovery = RecoveryCodes.activate(staff)
+    sign_in(client, staff)
+
+    client.post("/accounts/2fa/authenticate/", {"code": recovery.get_unused_codes()[0]})
+
+    assert client.get("/admin/").status_code == 200
+
+
+def test_the_sign_in_page_uses_the_portal_layout(client):
+    page = client.get("/accounts/login/")
+
+    assert page.status_code == 200
+    assert b"Skip to content" in page.content and b'<main id="main">' in page.content
+    assert b"<title>" in page.content and b"Jira Backup</title>" in page.content
