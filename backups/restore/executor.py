@@ -1,0 +1,882 @@
+"""Runs a restore job in checkpointed phases, each made of small units of work:
+
+``config``   read the target's fields, users, issue types, priorities and link types; map them;
+``projects`` find or create projects, components and versions (``RestoreItem`` rows);
+``issues``   create issues 50 per ``issue/bulk`` request, each carrying the issue property that
+             records its source; rows are written ``pending`` before the request and
+             ``created`` after it, so a crash in between is resolved by reading the target;
+``parts``    comments, worklogs, remote links and attachments of created issues, paced under
+             the per-issue write limits and interleaved across issues; an issue whose parts were
+             started before a crash is reconciled with what the target already holds;
+``links``    issue links, once both ends exist;
+then the job is finished with counts computed from the id map.
+
+Like the backup runner, ``run_restore`` works for one slice of time and hands the job back;
+every way out is a state. ``crash_hook`` lets tests interrupt it between two writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from atlassian.exceptions import (
+    ApiBadRequest,
+    ApiForbidden,
+    ApiNotFound,
+    ApiRateLimited,
+    AtlassianError,
+)
+from backups import conf
+from backups.engine import fairness
+from backups.engine.runner import _reauth_errors, _transient_errors
+from backups.engine.source import client_for_site
+from backups.restore import lease as leases
+from backups.restore import mapping as maps
+from backups.restore.models import RestoreItem, RestoreJob
+from backups.restore.pacing import IssueWritePacer
+from backups.restore.source import Scope, ScopeError, SnapshotSource, issue_links
+from tenants.audit import record_event
+
+logger = logging.getLogger(__name__)
+
+PHASES = ("config", "projects", "issues", "parts", "links")
+BULK = 50
+PARTS_GROUP = 25
+LINKS_UNIT = 50
+MAX_JOB_ERRORS = 200
+DONE_STATES = (RestoreItem.State.CREATED, RestoreItem.State.COMPLETE, RestoreItem.State.EXISTING)
+
+# Tests set this to interrupt a run at a named point (raise a BaseException to "kill" it).
+crash_hook: Callable[[str], None] | None = None
+
+
+def _hook(point: str) -> None:
+    if crash_hook is not None:
+        crash_hook(point)
+
+
+@dataclass
+class Outcome:
+    state: str  # done | requeue | paused | failed | busy | lost
+    countdown: float = 0.0
+    reason: str = ""
+
+
+def settle_seconds() -> int:
+    """How long after an unanswered create the target's search is trusted to show the issue
+    (Jira's search is eventually consistent)."""
+    return conf._int("RESTORE_SEARCH_SETTLE_SECONDS", 30, minimum=0)
+
+
+def run_restore(job_id: int, *, slice_seconds: float | None = None) -> Outcome:
+    lease = leases.claim(job_id)
+    if lease is None:
+        return Outcome("busy")
+    job = RestoreJob.objects.select_related("snapshot__site", "target_site").get(pk=job_id)
+    try:
+        return _run(
+            job, lease, slice_seconds if slice_seconds is not None else conf.slice_seconds()
+        )
+    except leases.LeaseLost as exc:
+        logger.warning("%s", exc)
+        return Outcome("lost", reason=str(exc))
+
+
+def _run(job: RestoreJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
+    started = time.monotonic()
+    reauth, transient = _reauth_errors(), _transient_errors()
+    client = None
+    try:
+        scope = Scope(tuple(job.project_keys or ()), tuple(job.issue_keys or ()))
+        try:
+            source = SnapshotSource.open(job.snapshot, scope)
+        except Exception as exc:  # noqa: BLE001 - a snapshot we cannot read is a state
+            reason = f"the snapshot cannot be read: {exc}"
+            leases.finish(lease, status=RestoreJob.Status.FAILED, reason=reason)
+            return Outcome("failed", reason=reason)
+        client = client_for_site(job.target_site)
+        if job.dry_run:
+            from backups.restore.planner import plan_restore
+
+            lease.update(current_step="planning")
+            plan = plan_restore(job=job, source=source, client=client)
+            leases.finish(
+                lease,
+                status=RestoreJob.Status.SUCCEEDED,
+                reason="dry run: nothing was written",
+                plan=plan,
+                points_spent=F("points_spent") + client.ledger.take(),
+            )
+            return Outcome("done")
+        executor = Executor(job, lease, client, source)
+        units = 0
+        while True:
+            phase = executor.next_phase()
+            if phase is None:
+                executor.finalize()
+                return Outcome("done")
+            if units and time.monotonic() - started > slice_seconds:
+                leases.release(lease)
+                return Outcome("requeue", 0.0, "slice used")
+            estimate = executor.estimate(phase)
+            wait = fairness.admit(
+                pool=client.pool, tenant_id=job.target_site.tenant_id, estimate=estimate
+            )
+            if wait:
+                leases.release(
+                    lease,
+                    not_before=timezone.now() + timedelta(seconds=wait),
+                    current_step=f"waiting for the tenant's share of points ({phase})",
+                )
+                return Outcome("requeue", wait, "fair share used")
+            lease.heartbeat(current_step=phase)
+            finished = getattr(executor, f"phase_{phase}")()
+            points = client.ledger.take()
+            fairness.settle(
+                pool=client.pool,
+                tenant_id=job.target_site.tenant_id,
+                estimate=estimate,
+                actual=points,
+            )
+            executor.commit(phase if finished else None, points)
+            units += 1
+    except leases.LeaseLost:
+        raise
+    except ScopeError as exc:
+        leases.finish(lease, status=RestoreJob.Status.FAILED, reason=str(exc))
+        return Outcome("failed", reason=str(exc))
+    except ApiRateLimited as exc:
+        leases.release(
+            lease,
+            not_before=timezone.now() + timedelta(seconds=exc.retry_after),
+            current_step=f"waiting for Atlassian's rate limit ({exc.reason or 'no reason'})",
+        )
+        return Outcome("requeue", max(1.0, exc.retry_after), str(exc))
+    except reauth as exc:
+        reason = f"needs re-authorization: {getattr(exc, 'reason', None) or exc}"
+        leases.finish(lease, status=RestoreJob.Status.PAUSED_NEEDS_REAUTH, reason=reason)
+        return Outcome("paused", reason=reason)
+    except ApiForbidden as exc:
+        reason = f"permission missing in the target site: {exc}"
+        leases.finish(lease, status=RestoreJob.Status.FAILED, reason=reason)
+        return Outcome("failed", reason=reason)
+    except transient as exc:
+        return _transient(job, lease, exc)
+    except AtlassianError as exc:
+        reason = f"Atlassian refused a request: {exc}"
+        leases.finish(lease, status=RestoreJob.Status.FAILED, reason=reason)
+        return Outcome("failed", reason=reason)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _transient(job: RestoreJob, lease: leases.Lease, exc: BaseException) -> Outcome:
+    attempts = job.attempts + 1
+    if attempts >= conf.max_attempts():
+        reason = f"gave up after {attempts} transient failures; last: {exc}"
+        leases.finish(lease, status=RestoreJob.Status.FAILED, reason=reason, attempts=attempts)
+        return Outcome("failed", reason=reason)
+    countdown = min(300.0, 5.0 * 2 ** min(attempts, 6))
+    leases.release(
+        lease,
+        attempts=attempts,
+        not_before=timezone.now() + timedelta(seconds=countdown),
+        status_reason=f"retrying after a transient failure: {exc}"[:500],
+    )
+    return Outcome("requeue", countdown, str(exc))
+
+
+class Executor:
+    def __init__(
+        self, job: RestoreJob, lease: leases.Lease, client: Any, source: SnapshotSource
+    ) -> None:
+        self.job = job
+        self.lease = lease
+        self.client = client
+        self.source = source
+        self.done = list(job.done_steps or [])
+        self.errors = list(job.errors or [])
+        self.mapping = maps.Mapping.from_json(job.mapping) if job.mapping else None
+        self.pacer = IssueWritePacer()
+        self._new_errors = False
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def next_phase(self) -> str | None:
+        return next((p for p in PHASES if p not in self.done), None)
+
+    def estimate(self, phase: str) -> int:
+        return {"config": 20, "projects": 20, "issues": 2, "parts": 120, "links": LINKS_UNIT}[phase]
+
+    def commit(self, finished_phase: str | None, points: int) -> None:
+        fields: dict[str, Any] = {"points_spent": F("points_spent") + points}
+        if finished_phase:
+            self.done.append(finished_phase)
+            fields["done_steps"] = self.done
+        if self.mapping is not None:
+            fields["mapping"] = self.mapping.as_json()
+        if self._new_errors:
+            fields["errors"] = self.errors[-MAX_JOB_ERRORS:]
+            self._new_errors = False
+        self.lease.update(**fields)
+
+    def error(self, kind: str, source: str, message: str) -> None:
+        self.errors.append({"kind": kind, "source": source, "error": str(message)[:300]})
+        self._new_errors = True
+
+    def items(self, kind: str):
+        return RestoreItem.objects.filter(
+            target_site_id=self.job.target_site_id,
+            source_cloud_id=self.source.cloud_id,
+            kind=kind,
+        )
+
+    def _save_item(self, kind: str, source_id: str, **fields: Any) -> RestoreItem:
+        item, _ = RestoreItem.objects.update_or_create(
+            target_site_id=self.job.target_site_id,
+            source_cloud_id=self.source.cloud_id,
+            kind=kind,
+            source_id=str(source_id),
+            defaults={"job_id": self.job.pk, **fields},
+        )
+        return item
+
+    @cached_property
+    def records_by_id(self) -> dict[str, dict[str, Any]]:
+        return {str(r["id"]): r for r in self.source.issues}
+
+    @property
+    def same_site(self) -> bool:
+        return self.job.target_site.cloud_id == self.source.cloud_id
+
+    # -- config -----------------------------------------------------------------------------------
+
+    def phase_config(self) -> bool:
+        c = self.client
+        field_mapping = maps.map_fields(self.source.records("fields"), c.fields())
+        users = {u["accountId"] for u in c.users() if u.get("accountId")}
+        self.mapping = maps.Mapping(
+            fields=field_mapping,
+            users=users,
+            user_fallback=self.job.user_fallback,
+            issue_types=maps.by_name(c.issue_types()),
+            priorities=maps.by_name(list(c.priorities())),
+            link_types=maps.by_name(c.issue_link_types()),
+        )
+        if self.job.user_fallback and self.job.user_fallback not in users:
+            self.error("user", self.job.user_fallback, "the fallback user is unknown in the target")
+        return True
+
+    # -- projects, components, versions ---------------------------------------------------------
+
+    def phase_projects(self) -> bool:
+        c = self.client
+        m = self.mapping
+        known = {
+            i.source_id: i
+            for i in self.items(RestoreItem.Kind.PROJECT).filter(state__in=DONE_STATES)
+        }
+        target = {p["key"].upper(): p for p in c.projects(expand="description")}
+        for project in self.source.projects:
+            pid = str(project["id"])
+            item = known.get(pid)
+            if item is not None and item.target_key.upper() in target:
+                m.projects[pid] = {"id": item.target_id, "key": item.target_key}
+            elif project["key"].upper() in target:
+                found = target[project["key"].upper()]
+                self._save_item(
+                    RestoreItem.Kind.PROJECT,
+                    pid,
+                    source_key=project["key"],
+                    target_id=str(found["id"]),
+                    target_key=found["key"],
+                    state=RestoreItem.State.EXISTING,
+                )
+                m.projects[pid] = {"id": str(found["id"]), "key": found["key"]}
+            elif not self.job.create_projects:
+                self.error("project", project["key"], "missing in the target; creation not allowed")
+                continue
+            else:
+                created = self._create_project(project)
+                if created is None:
+                    continue
+                m.projects[pid] = created
+            self._project_parts(project, m.projects[pid])
+        return True
+
+    def _create_project(self, project: dict[str, Any]) -> dict[str, str] | None:
+        lead = self.mapping.user((project.get("lead") or {}).get("accountId"))
+        payload = {
+            "key": project["key"],
+            "name": project.get("name") or project["key"],
+            "projectTypeKey": project.get("projectTypeKey") or "software",
+            "description": project.get("description") or "",
+            "assigneeType": "UNASSIGNED",
+        }
+        if lead:
+            payload["leadAccountId"] = lead
+        try:
+            created = self.client.create_project(payload)
+        except (ApiForbidden, ApiBadRequest) as exc:
+            self._save_item(
+                RestoreItem.Kind.PROJECT,
+                str(project["id"]),
+                source_key=project["key"],
+                state=RestoreItem.State.FAILED,
+                error=str(exc)[:500],
+            )
+            self.error("project", project["key"], f"cannot be created: {exc}")
+            return None
+        self._save_item(
+            RestoreItem.Kind.PROJECT,
+            str(project["id"]),
+            source_key=project["key"],
+            target_id=str(created["id"]),
+            target_key=created["key"],
+            state=RestoreItem.State.CREATED,
+        )
+        return {"id": str(created["id"]), "key": created["key"]}
+
+    def _project_parts(self, project: dict[str, Any], target: dict[str, str]) -> None:
+        c, m = self.client, self.mapping
+        pid = str(project["id"])
+        parts = (
+            (
+                RestoreItem.Kind.COMPONENT,
+                self.source.components(),
+                c.project_components,
+                c.create_component,
+                m.components,
+            ),
+            (
+                RestoreItem.Kind.VERSION,
+                self.source.versions(),
+                c.project_versions,
+                c.create_version,
+                m.versions,
+            ),
+        )
+        for kind, records, list_target, create, table in parts:
+            existing = {str(r["name"]).lower(): str(r["id"]) for r in list_target(target["key"])}
+            for record in records:
+                if str(record.get("projectId")) != pid:
+                    continue
+                name = str(record["name"])
+                if name.lower() in existing:
+                    table[str(record["id"])] = existing[name.lower()]
+                    continue
+                payload: dict[str, Any] = {
+                    "name": name,
+                    "description": record.get("description") or "",
+                }
+                if kind == RestoreItem.Kind.COMPONENT:
+                    payload["project"] = target["key"]
+                    lead = m.user(
+                        record.get("leadAccountId") or (record.get("lead") or {}).get("accountId")
+                    )
+                    if lead:
+                        payload["leadAccountId"] = lead
+                else:
+                    payload["projectId"] = (
+                        int(target["id"]) if str(target["id"]).isdigit() else target["id"]
+                    )
+                    for key in ("released", "archived", "releaseDate", "startDate"):
+                        if record.get(key) is not None:
+                            payload[key] = record[key]
+                try:
+                    created = create(payload)
+                except ApiBadRequest as exc:
+                    self.error(kind, f"{project['key']}/{name}", str(exc))
+                    continue
+                table[str(record["id"])] = str(created["id"])
+                existing[name.lower()] = str(created["id"])
+                self._save_item(
+                    kind,
+                    str(record["id"]),
+                    source_key=name,
+                    target_id=str(created["id"]),
+                    target_key=name,
+                    state=RestoreItem.State.CREATED,
+                )
+
+    # -- issues -----------------------------------------------------------------------------------
+
+    def phase_issues(self) -> bool:
+        self._reconcile_pending()
+        mapped = set(
+            self.items(RestoreItem.Kind.ISSUE)
+            .filter(state__in=DONE_STATES)
+            .values_list("source_id", flat=True)
+        )
+        failed_here = set(
+            self.items(RestoreItem.Kind.ISSUE)
+            .filter(state=RestoreItem.State.FAILED, job_id=self.job.pk)
+            .values_list("source_id", flat=True)
+        )
+        todo = [
+            r
+            for r in self.source.issues
+            if str(r["id"]) not in mapped and str(r["id"]) not in failed_here
+        ]
+        if not todo:
+            return True
+        batch, payloads = [], []
+        for record in todo:
+            built = maps.issue_payload(
+                record,
+                self.mapping,
+                source_cloud_id=self.source.cloud_id,
+                snapshot_id=self.source.snapshot_id,
+            )
+            if built.skipped_reason:
+                self._fail_issue(record, built.skipped_reason)
+                continue
+            batch.append((record, built))
+            payloads.append(built.payload)
+            if len(batch) == BULK:
+                break
+        if not batch:
+            return False
+        with transaction.atomic():
+            for record, built in batch:
+                self._save_item(
+                    RestoreItem.Kind.ISSUE,
+                    str(record["id"]),
+                    source_key=record["key"],
+                    target_id="",
+                    target_key="",
+                    state=RestoreItem.State.PENDING,
+                    detail={"unknown_users": sorted(built.unknown_users)},
+                    error="",
+                )
+        _hook("issues:before-send")
+        result = self.client.bulk_create_issues(payloads)
+        _hook("issues:sent")
+        failures = {}
+        for err in result.errors:
+            element = err.get("elementErrors") or {}
+            text = "; ".join(
+                list(element.get("errorMessages") or [])
+                + [f"{k}: {v}" for k, v in (element.get("errors") or {}).items()]
+            )
+            failures[int(err.get("failedElementNumber", -1))] = (
+                text or f"status {err.get('status')}"
+            )
+        created = iter(result.issues)
+        with transaction.atomic():
+            for index, (record, built) in enumerate(batch):
+                if index in failures:
+                    self._fail_issue(record, failures[index])
+                    continue
+                answer = next(created, None)
+                if answer is None:  # pragma: no cover - Atlassian answered fewer than it created
+                    continue
+                self._save_item(
+                    RestoreItem.Kind.ISSUE,
+                    str(record["id"]),
+                    source_key=record["key"],
+                    target_id=str(answer["id"]),
+                    target_key=answer["key"],
+                    state=RestoreItem.State.CREATED,
+                    detail={"unknown_users": sorted(built.unknown_users)},
+                )
+        return False
+
+    def _fail_issue(self, record: dict[str, Any], reason: str) -> None:
+        self._save_item(
+            RestoreItem.Kind.ISSUE,
+            str(record["id"]),
+            source_key=record["key"],
+            state=RestoreItem.State.FAILED,
+            error=reason[:500],
+        )
+        self.error("issue", record["key"], reason)
+
+    def _reconcile_pending(self) -> None:
+        """Creates sent but not recorded (a crash, a timeout): find them in the target by the
+        source property on issues created since, before anything is created again."""
+        pending = list(self.items(RestoreItem.Kind.ISSUE).filter(state=RestoreItem.State.PENDING))
+        if not pending:
+            return
+        oldest = min(p.updated_at for p in pending)
+        age = (timezone.now() - oldest).total_seconds()
+        if age < settle_seconds():
+            raise _SettleWait(settle_seconds() - age)
+        minutes = int(age // 60) + 10
+        wanted = {p.source_id: p for p in pending}
+        projects = {
+            self.mapping.projects[str(self.records_by_id[p.source_id]["projectId"])]["id"]
+            for p in pending
+            if p.source_id in self.records_by_id
+            and str(self.records_by_id[p.source_id]["projectId"]) in self.mapping.projects
+        }
+        found: dict[str, dict[str, Any]] = {}
+        for project_id in sorted(projects):
+            for issue in self.client.search_jql(
+                f'project = {project_id} AND created >= "-{minutes}m" ORDER BY id ASC',
+                fields=("id",),
+                properties=(maps.SOURCE_PROPERTY,),
+                max_results=100,
+            ):
+                prop = (issue.get("properties") or {}).get(maps.SOURCE_PROPERTY) or {}
+                if prop.get("cloudId") == self.source.cloud_id and prop.get("issueId") in wanted:
+                    found.setdefault(prop["issueId"], issue)
+        with transaction.atomic():
+            for source_id, item in wanted.items():
+                issue = found.get(source_id)
+                if issue is None:
+                    item.delete()  # never created: the next batch creates it
+                    continue
+                item.target_id, item.target_key = str(issue["id"]), issue["key"]
+                item.state = RestoreItem.State.CREATED
+                item.job_id = self.job.pk
+                item.save(update_fields=["target_id", "target_key", "state", "job", "updated_at"])
+
+    # -- comments, worklogs, remote links, attachments --------------------------------------------
+
+    def phase_parts(self) -> bool:
+        scope_ids = list(self.records_by_id)
+        group = list(
+            self.items(RestoreItem.Kind.ISSUE)
+            .filter(state=RestoreItem.State.CREATED, source_id__in=scope_ids)
+            .order_by("id")[:PARTS_GROUP]
+        )
+        if not group:
+            return True
+        queues: list[tuple[RestoreItem, list[tuple[str, Callable[[], Any]]]]] = []
+        for item in group:
+            record = self.records_by_id[item.source_id]
+            existing = self._existing_parts(item) if item.detail.get("parts_started") else None
+            queues.append((item, self._part_writes(item, record, existing)))
+        with transaction.atomic():
+            for item in group:
+                item.detail = {**item.detail, "parts_started": True}
+                RestoreItem.objects.filter(pk=item.pk).update(detail=item.detail)
+        counts = {
+            item.pk: dict.fromkeys(("comments", "worklogs", "remote_links", "attachments"), 0)
+            for item in group
+        }
+        # Round robin over the issues, so one issue's spacing never stalls the others.
+        pending = [(item, list(writes)) for item, writes in queues if writes]
+        while pending:
+            ready = [(i, w) for i, w in pending if self.pacer.wait_time(i.target_key) <= 0]
+            if not ready:
+                wait = min(self.pacer.wait_time(i.target_key) for i, _ in pending)
+                time.sleep(max(0.01, wait))
+                continue
+            for item, writes in ready:
+                kind, write = writes.pop(0)
+                self.pacer.acquire(item.target_key)
+                try:
+                    write()
+                    counts[item.pk][kind] += 1
+                except (ApiBadRequest, ApiNotFound, ApiForbidden) as exc:
+                    self.error(kind.rstrip("s"), item.source_key, str(exc))
+                _hook(f"parts:{kind}")
+            pending = [(i, w) for i, w in pending if w]
+            self.lease.heartbeat()
+        with transaction.atomic():
+            for item in group:
+                detail = {k: v for k, v in item.detail.items() if k != "parts_started"}
+                previous = detail.get("parts") or {}
+                detail["parts"] = {k: previous.get(k, 0) + v for k, v in counts[item.pk].items()}
+                RestoreItem.objects.filter(pk=item.pk).update(
+                    state=RestoreItem.State.COMPLETE, detail=detail, job_id=self.job.pk
+                )
+        return False
+
+    def _existing_parts(self, item: RestoreItem) -> dict[str, list]:
+        """What the target issue already holds (its parts were started before a crash)."""
+        c, key = self.client, item.target_key
+        attachments = (c.get_issue(key, fields=("attachment",)).get("fields") or {}).get(
+            "attachment"
+        ) or []
+        return {
+            "comments": [maps.canonical(x.get("body")) for x in c.comments(key)],
+            "worklogs": [(w.get("started"), w.get("timeSpentSeconds")) for w in c.worklogs(key)],
+            "remote_links": [
+                r.get("globalId") or (r.get("object") or {}).get("url") for r in c.remote_links(key)
+            ],
+            "attachments": [(a.get("filename"), a.get("size")) for a in attachments],
+        }
+
+    def _part_writes(
+        self, item: RestoreItem, record: dict[str, Any], existing: dict[str, list] | None
+    ) -> list[tuple[str, Callable[[], Any]]]:
+        c, m, key = self.client, self.mapping, item.target_key
+        unknown: set[str] = set()
+        writes: list[tuple[str, Callable[[], Any]]] = []
+
+        def already(kind: str, marker: Any) -> bool:
+            if existing is None:
+                return False
+            pool = existing[kind]
+            if marker in pool:
+                pool.remove(marker)
+                return True
+            return False
+
+        for comment in record.get("comments") or []:
+            body = maps.map_adf(comment.get("body"), m, unknown)
+            if already("comments", maps.canonical(body)):
+                continue
+            payload = {
+                "body": body,
+                "properties": [
+                    {
+                        "key": maps.SOURCE_PROPERTY,
+                        "value": {
+                            "commentId": str(comment.get("id")),
+                            "author": (comment.get("author") or {}).get("accountId"),
+                            "created": comment.get("created"),
+                        },
+                    }
+                ],
+            }
+            if comment.get("visibility"):
+                payload["visibility"] = comment["visibility"]
+            writes.append(("comments", lambda p=payload: c.add_comment(key, p)))
+        for worklog in record.get("worklogs") or []:
+            if already("worklogs", (worklog.get("started"), worklog.get("timeSpentSeconds"))):
+                continue
+            payload = {
+                "started": worklog.get("started"),
+                "timeSpentSeconds": worklog.get("timeSpentSeconds"),
+                "properties": [
+                    {
+                        "key": maps.SOURCE_PROPERTY,
+                        "value": {
+                            "worklogId": str(worklog.get("id")),
+                            "author": (worklog.get("author") or {}).get("accountId"),
+                        },
+                    }
+                ],
+            }
+            if worklog.get("comment") is not None:
+                payload["comment"] = maps.map_adf(worklog["comment"], m, unknown)
+            writes.append(("worklogs", lambda p=payload: c.add_worklog(key, p)))
+        for link in record.get("remoteLinks") or []:
+            marker = link.get("globalId") or (link.get("object") or {}).get("url")
+            if already("remote_links", marker):
+                continue
+            payload = {
+                k: link[k]
+                for k in ("globalId", "application", "relationship", "object")
+                if k in link
+            }
+            writes.append(("remote_links", lambda p=payload: c.add_remote_link(key, p)))
+        for att in record.get("attachments") or []:
+            if already("attachments", (att.get("filename"), att.get("size"))):
+                continue
+
+            def upload(att=att):
+                with self.source.reader.open_attachment(att["sha256"]) as fh:
+                    data = fh.read()
+                return c.add_attachment(
+                    key,
+                    att.get("filename") or "attachment",
+                    data,
+                    content_type=att.get("mimeType") or "application/octet-stream",
+                )
+
+            writes.append(("attachments", upload))
+        if unknown:
+            item.detail = {
+                **item.detail,
+                "unknown_users": sorted(set(item.detail.get("unknown_users", [])) | unknown),
+            }
+        return writes
+
+    # -- issue links ------------------------------------------------------------------------------
+
+    def phase_links(self) -> bool:
+        targets = dict(
+            (sid, tkey)
+            for sid, tkey in self.items(RestoreItem.Kind.ISSUE)
+            .filter(state__in=DONE_STATES)
+            .values_list("source_id", "target_key")
+        )
+        links: dict[str, dict[str, Any]] = {}
+        for record in self.source.issues:
+            for link in issue_links(record):
+                links.setdefault(link["id"], link)
+        states = dict(self.items(RestoreItem.Kind.LINK).values_list("source_id", "state"))
+        failed_here = set(
+            self.items(RestoreItem.Kind.LINK)
+            .filter(state=RestoreItem.State.FAILED, job_id=self.job.pk)
+            .values_list("source_id", flat=True)
+        )
+        todo = [
+            link
+            for lid, link in sorted(links.items())
+            if states.get(lid) not in DONE_STATES and lid not in failed_here
+        ]
+        if not todo:
+            return True
+        for link in todo[:LINKS_UNIT]:
+            ends = []
+            for side in ("from", "to"):
+                key = targets.get(link[side])
+                if key is None and self.same_site and link[side] not in self.records_by_id:
+                    key = link["other_key"]  # out of scope: the original issue is still there
+                ends.append(key)
+            if None in ends or not all(ends):
+                self._save_item(
+                    RestoreItem.Kind.LINK,
+                    link["id"],
+                    source_key=f"{link['from']}->{link['to']}",
+                    state=RestoreItem.State.FAILED,
+                    error="the other end of the link was not restored",
+                )
+                self.error("link", link["id"], "the other end of the link was not restored")
+                continue
+            if (link.get("type") or "").lower() not in self.mapping.link_types:
+                self._save_item(
+                    RestoreItem.Kind.LINK,
+                    link["id"],
+                    state=RestoreItem.State.FAILED,
+                    error=f"link type {link.get('type')} missing in the target",
+                )
+                self.error(
+                    "link", link["id"], f"link type {link.get('type')} missing in the target"
+                )
+                continue
+            if states.get(link["id"]) == RestoreItem.State.PENDING and self._link_exists(
+                link, ends
+            ):
+                self._save_item(RestoreItem.Kind.LINK, link["id"], state=RestoreItem.State.CREATED)
+                continue
+            self._save_item(
+                RestoreItem.Kind.LINK,
+                link["id"],
+                source_key=f"{link['from']}->{link['to']}",
+                target_key=f"{ends[0]}->{ends[1]}",
+                state=RestoreItem.State.PENDING,
+            )
+            self.pacer.acquire(*ends)
+            try:
+                self.client.create_issue_link(
+                    {
+                        "type": {"name": link["type"]},
+                        "inwardIssue": {"key": ends[0]},
+                        "outwardIssue": {"key": ends[1]},
+                    }
+                )
+            except (ApiBadRequest, ApiNotFound) as exc:
+                self._save_item(
+                    RestoreItem.Kind.LINK,
+                    link["id"],
+                    state=RestoreItem.State.FAILED,
+                    error=str(exc)[:500],
+                )
+                self.error("link", link["id"], str(exc))
+                continue
+            _hook("links:sent")
+            self._save_item(RestoreItem.Kind.LINK, link["id"], state=RestoreItem.State.CREATED)
+        return False
+
+    def _link_exists(self, link: dict[str, Any], ends: list[str]) -> bool:
+        issue = self.client.get_issue(ends[0], fields=("issuelinks",))
+        for existing in (issue.get("fields") or {}).get("issuelinks") or []:
+            if (existing.get("type") or {}).get("name", "").lower() == str(
+                link["type"]
+            ).lower() and (existing.get("outwardIssue") or {}).get("key") == ends[1]:
+                return True
+        return False
+
+    # -- the end ----------------------------------------------------------------------------------
+
+    def finalize(self) -> None:
+        counters = restore_counters(self.job, self.source)
+        failed = counters["issues_failed"] + counters["links_failed"]
+        status = (
+            RestoreJob.Status.PARTIAL if (failed or self.errors) else RestoreJob.Status.SUCCEEDED
+        )
+        reason = (
+            f"{counters['issues_created']} issues created, {counters['issues_already']} already "
+            f"there, {counters['issues_failed']} failed; {len(self.errors)} problem(s) reported"
+        )
+        with transaction.atomic():
+            if not leases.finish(
+                self.lease,
+                status=status,
+                reason=reason,
+                counters=counters,
+                errors=self.errors[-MAX_JOB_ERRORS:],
+                mapping=self.mapping.as_json() if self.mapping else {},
+            ):
+                raise leases.LeaseLost(f"restore job {self.job.pk} lost its lease before finishing")
+            record_event(
+                actor=None,
+                action="restore.job_finished",
+                target=self.job,
+                tenant=self.job.target_site.tenant,
+                summary={"status": status, **{k: v for k, v in counters.items() if v}},
+            )
+
+
+class _SettleWait(ApiRateLimited):
+    """Unanswered creates younger than the search's settle time: look again a little later."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            "waiting for the target's search to show issues created before an interruption",
+            retry_after=max(1.0, seconds),
+            reason="settle",
+            status=None,
+            endpoint="search/jql",
+            method="POST",
+        )
+
+
+def restore_counters(job: RestoreJob, source: SnapshotSource) -> dict[str, int]:
+    """Exact counts from the id map: what this job created, what it found already restored."""
+    scope_ids = [str(r["id"]) for r in source.issues]
+    issues = RestoreItem.objects.filter(
+        target_site_id=job.target_site_id,
+        source_cloud_id=source.cloud_id,
+        kind=RestoreItem.Kind.ISSUE,
+        source_id__in=scope_ids,
+    )
+    rows = list(issues.values("state", "job_id", "detail"))
+    mine = [r for r in rows if r["job_id"] == job.pk]
+    created = [r for r in mine if r["state"] in DONE_STATES and (r["detail"] or {}).get("parts")]
+    parts: dict[str, int] = {}
+    unknown: set[str] = set()
+    for row in rows:
+        unknown.update((row["detail"] or {}).get("unknown_users") or [])
+    for row in created:
+        for k, v in ((row["detail"] or {}).get("parts") or {}).items():
+            parts[k] = parts.get(k, 0) + int(v)
+    links = RestoreItem.objects.filter(
+        target_site_id=job.target_site_id,
+        source_cloud_id=source.cloud_id,
+        kind=RestoreItem.Kind.LINK,
+        job_id=job.pk,
+    )
+    return {
+        "issues_in_scope": len(scope_ids),
+        "issues_created": len(created),
+        "issues_already": len(rows)
+        - len(mine)
+        + len([r for r in mine if r["state"] == RestoreItem.State.EXISTING]),
+        "issues_failed": len([r for r in mine if r["state"] == RestoreItem.State.FAILED]),
+        "comments": parts.get("comments", 0),
+        "worklogs": parts.get("worklogs", 0),
+        "remote_links": parts.get("remote_links", 0),
+        "attachments": parts.get("attachments", 0),
+        "links_created": links.filter(state=RestoreItem.State.CREATED).count(),
+        "links_failed": links.filter(state=RestoreItem.State.FAILED).count(),
+        "unknown_users": len(unknown),
+    }

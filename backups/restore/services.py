@@ -1,0 +1,172 @@
+"""Writes of restore: create (plan or run) a restore job, cancel, resume. Keyword-only, with the
+acting user (None = the system); audit event in the same transaction; enqueue only on commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from backups.models import Snapshot
+from backups.restore.models import RESTORE_ACTIVE_STATUSES, RestoreJob
+from backups.restore.source import Scope, ScopeError, SnapshotSource
+from tenants.audit import record_event
+from tenants.models import JiraSite
+
+
+class RestoreRefused(Exception):
+    """A restore request refused before anything changed; the message is safe to show."""
+
+
+def _enqueue(job_id: int, countdown: float = 0) -> None:
+    from backups.restore.tasks import run_restore_job
+
+    transaction.on_commit(
+        lambda: run_restore_job.apply_async((job_id,), countdown=max(0, countdown))
+    )
+
+
+def _clean_keys(values: Any) -> list[str]:
+    keys = []
+    for value in values or []:
+        key = str(value).strip().upper()
+        if not key:
+            continue
+        if not all(ch.isalnum() or ch in "-_" for ch in key) or len(key) > 255:
+            raise RestoreRefused(f"{value!r} is not a Jira project or issue key")
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+def restore_job_create(
+    *,
+    snapshot: Snapshot,
+    target_site: JiraSite,
+    project_keys: list[str] | None = None,
+    issue_keys: list[str] | None = None,
+    dry_run: bool = False,
+    user_fallback: str = "",
+    create_projects: bool = True,
+    acting_user: Any,
+    enqueue: bool = True,
+) -> RestoreJob:
+    """Queue a restore (or, with ``dry_run``, a plan that writes nothing to the target).
+
+    Refused with a clear message, and nothing stored, when the snapshot is not restorable, the
+    scope names nothing the snapshot holds, the target cannot be written, belongs to another
+    tenant, or already has a restore running."""
+    project_keys = _clean_keys(project_keys)
+    issue_keys = _clean_keys(issue_keys)
+    if project_keys and issue_keys:
+        raise RestoreRefused("choose projects or issues, not both")
+    if snapshot.status != Snapshot.Status.COMPLETE:
+        raise RestoreRefused(f"snapshot {snapshot.pk} is {snapshot.status}; it cannot be restored")
+    if target_site.tenant_id != snapshot.site.tenant_id:
+        raise RestoreRefused("the target site belongs to another customer than the snapshot")
+    if target_site.status in (JiraSite.Status.DISCONNECTED, JiraSite.Status.OFFBOARDED):
+        raise RestoreRefused(f"site {target_site.url} is {target_site.status}")
+    scope = Scope(tuple(project_keys), tuple(issue_keys))
+    try:
+        source = SnapshotSource.open(snapshot, scope)
+        source.projects  # noqa: B018 - validates the scope against the snapshot
+        if scope.kind == "issues":
+            source.issues  # noqa: B018
+    except ScopeError as exc:
+        raise RestoreRefused(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - an unreadable snapshot is refused, not a crash
+        raise RestoreRefused(f"snapshot {snapshot.pk} cannot be read: {exc}") from None
+    user_fallback = (user_fallback or "").strip()
+    if len(user_fallback) > 128:
+        raise RestoreRefused("the fallback account id is too long")
+    if not dry_run:
+        if RestoreJob.objects.filter(
+            target_site=target_site, status__in=RESTORE_ACTIVE_STATUSES, dry_run=False
+        ).exists():
+            raise RestoreRefused(f"a restore into {target_site.url} is already running")
+    try:
+        with transaction.atomic():
+            job = RestoreJob.objects.create(
+                snapshot=snapshot,
+                target_site=target_site,
+                scope=scope.kind,
+                project_keys=project_keys,
+                issue_keys=issue_keys,
+                dry_run=dry_run,
+                user_fallback=user_fallback,
+                create_projects=create_projects,
+                requested_by=acting_user if getattr(acting_user, "pk", None) else None,
+            )
+            record_event(
+                actor=acting_user,
+                action="restore.dry_run_requested" if dry_run else "restore.job_enqueued",
+                target=job,
+                tenant=target_site.tenant,
+                summary={
+                    "snapshot": str(snapshot.pk),
+                    "target": target_site.cloud_id,
+                    "scope": scope.kind,
+                    "projects": project_keys,
+                    "issues": issue_keys[:50],
+                },
+            )
+            if enqueue:
+                _enqueue(job.pk)
+    except IntegrityError:
+        raise RestoreRefused(f"a restore into {target_site.url} is already running") from None
+    return job
+
+
+def restore_job_cancel(*, job: RestoreJob, acting_user: Any, reason: str = "") -> RestoreJob:
+    with transaction.atomic():
+        changed = RestoreJob.objects.filter(pk=job.pk, status__in=RESTORE_ACTIVE_STATUSES).update(
+            status=RestoreJob.Status.CANCELLED,
+            status_reason=(reason or "cancelled")[:500],
+            lease_token=None,
+            lease_expires_at=None,
+            finished_at=timezone.now(),
+        )
+        if changed:
+            record_event(
+                actor=acting_user,
+                action="restore.job_cancelled",
+                target=job,
+                tenant=job.target_site.tenant,
+                summary={"reason": reason[:200]},
+            )
+    job.refresh_from_db()
+    return job
+
+
+def restore_job_resume(*, job: RestoreJob, acting_user: Any) -> RestoreJob:
+    """Queue again a job paused for re-authorization or interrupted (its lease expired)."""
+    with transaction.atomic():
+        changed = RestoreJob.objects.filter(
+            pk=job.pk, status=RestoreJob.Status.PAUSED_NEEDS_REAUTH
+        ).update(status=RestoreJob.Status.QUEUED, status_reason="resumed", attempts=0)
+        if changed:
+            record_event(
+                actor=acting_user,
+                action="restore.job_resumed",
+                target=job,
+                tenant=job.target_site.tenant,
+                summary={},
+            )
+        if changed or job.status in (RestoreJob.Status.QUEUED, RestoreJob.Status.RUNNING):
+            _enqueue(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def restore_jobs_reap() -> list[int]:
+    """Re-queue running restores whose lease expired (their worker died)."""
+    now = timezone.now()
+    stale = list(
+        RestoreJob.objects.filter(status=RestoreJob.Status.RUNNING, lease_expires_at__lt=now)
+        .exclude(not_before__gt=now)
+        .values_list("pk", flat=True)
+    )
+    for job_id in stale:
+        _enqueue(job_id)
+    return stale

@@ -1,0 +1,24 @@
+"""Celery tasks of restore: thin, ids only (found by autodiscovery through backups.tasks)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from backups.restore.executor import run_restore
+from backups.restore.services import restore_jobs_reap
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, max_retries=0, ignore_result=True)
+def run_restore_job(job_id: int) -> str:
+    """Run one slice of a restore and re-queue it while work remains (a duplicate delivery
+    finds the job leased or finished and does nothing)."""
+    outcome = run_restore(int(job_id))
+    if outcome.state == "requeue":
+        run_restore_job.apply_async((job_id,), countdown=outcome.countdown)
+    return outcome.state
+
+
+@shared_task(max_retries=0, ignore_result=True)
+def reap_stale_restore_jobs() -> int:
+    """Beat, every minute: re-queue restores whose worker died."""
+    return len(restore_jobs_reap())
