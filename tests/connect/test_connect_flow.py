@@ -198,3 +198,24 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(portal_sandbox, people):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_connecting_a_site_known_through_a_legacy_token_cuts_it_over_to_the_grant(
+    portal_sandbox, people, owner_client
+):
+    from tests.factories import LegacyCredentialFactory
+
+    acme = portal_sandbox.site("acme")
+    credential = LegacyCredentialFactory(tenant=people.tenant, site_url=acme.url)
+    site = JiraSiteFactory(
+        tenant=people.tenant, cloud_id=acme.cloud_id, url=acme.url, legacy_credential=credential
+    )
+    portal_sandbox.consent_as(portal_sandbox.admin, sites=["acme"])
+
+    response = owner_client.get(follow_authorize(start_flow(owner_client, people.tenant.slug)))
+
+    assert response.status_code == 200
+    site.refresh_from_db()
+    credential.refresh_from_db()
+    assert site.grant == OAuthGrant.objects.get() and site.legacy_credential is None
+    assert credential.status == "migrated"
