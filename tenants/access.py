@@ -18,11 +18,52 @@ from typing import Any
 
 from atlassian.client import JiraClient
 from tenants.models import JiraSite, LegacyCredential, OAuthGrant
-from tenants.tokens import SiteNeedsReauthorization, access_token_for_grant
+from tenants.tokens import (
+    SiteNeedsReauthorization,
+    access_token_for_grant,
+    grant_unauthorized,
+    report_unauthorized,
+)
 
 
 class SiteUnavailable(SiteNeedsReauthorization):
     """The site is disconnected or offboarded: no credential will be handed out for it."""
+
+
+class GrantTokenProvider:
+    """The token provider of a grant client (``client.token_provider``). It remembers the
+    token it handed out last, so a caller that got ``ApiUnauthorized`` can say so::
+
+        try:
+            client.projects()
+        except ApiUnauthorized:
+            client.token_provider.unauthorized()  # refresh once, or needs_reauth + raise
+            client.projects()                     # retried with the new token
+
+    A revoked grant shows up as ``invalid_grant`` on that refresh; a 401 again with a token
+    refreshed because of a 401 marks the grant ``needs_reauth``. Either way
+    ``SiteNeedsReauthorization`` is raised and the tenant admins are told once.
+    """
+
+    def __init__(self, grant_id: Any) -> None:
+        self.grant_id = grant_id
+        self.last_token: str | None = None
+        # True while the token in use came from a refresh that a 401 caused.
+        self._after_401 = False
+
+    def __call__(self) -> str:
+        token = access_token_for_grant(self.grant_id)
+        if token != self.last_token:  # a rotation since: any 401 history is stale
+            self.last_token, self._after_401 = token, False
+        return token
+
+    def unauthorized(self) -> None:
+        if self._after_401 or self.last_token is None:
+            reason = "Atlassian refused a freshly refreshed access token (401)"
+            grant_unauthorized(self.grant_id, reason=reason)
+            raise SiteNeedsReauthorization(f"{reason}; authorize again", grant_id=self.grant_id)
+        self.last_token = report_unauthorized(self.grant_id, access_token=self.last_token)
+        self._after_401 = True
 
 
 def _legacy_api_token(credential_id: Any) -> str:
@@ -54,13 +95,12 @@ def jira_client_for_site(site: JiraSite | int, **client_kwargs: Any) -> JiraClie
                 site_id=site_id,
                 grant_id=grant.pk,
             )
-        grant_id = grant.pk
-        return JiraClient.for_grant(
-            current.cloud_id,
-            token_provider=lambda: access_token_for_grant(grant_id),
-            site_id=site_id,
-            **client_kwargs,
+        provider = GrantTokenProvider(grant.pk)
+        client = JiraClient.for_grant(
+            current.cloud_id, token_provider=provider, site_id=site_id, **client_kwargs
         )
+        client.token_provider = provider
+        return client
     credential = current.legacy_credential
     if credential is not None:
         if credential.kind != LegacyCredential.Kind.API_TOKEN:
@@ -89,4 +129,9 @@ def jira_client_for_site(site: JiraSite | int, **client_kwargs: Any) -> JiraClie
     )
 
 
-__all__ = ["SiteNeedsReauthorization", "SiteUnavailable", "jira_client_for_site"]
+__all__ = [
+    "GrantTokenProvider",
+    "SiteNeedsReauthorization",
+    "SiteUnavailable",
+    "jira_client_for_site",
+]

@@ -99,3 +99,49 @@ def test_a_disconnected_site_gets_no_client(portal_sandbox):
 
     with pytest.raises(SiteUnavailable, match="site deleted"):
         jira_client_for_site(site)
+
+
+def test_a_401_from_a_revoked_grant_refreshes_once_then_needs_reauth(
+    portal_sandbox, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from atlassian.exceptions import ApiUnauthorized
+    from tests.factories import MembershipFactory
+
+    grant, (site,) = connected_grant(portal_sandbox, expired=False)
+    MembershipFactory(tenant=site.tenant, role="owner")
+    client = jira_client_for_site(site)
+    assert client.has_permission("ADMINISTER")
+    portal_sandbox.revoke_grant(portal_sandbox.admin)  # the user removed the app
+
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(ApiUnauthorized):
+            client.server_info()
+        with pytest.raises(SiteNeedsReauthorization, match="invalid_grant"):
+            client.token_provider.unauthorized()
+    client.close()
+
+    grant.refresh_from_db()
+    site.refresh_from_db()
+    assert grant.status == "needs_reauth" and site.status == "needs_reauth"
+    assert len(token_requests(portal_sandbox)) == 1
+    assert len(mail.outbox) == 1
+
+
+def test_a_401_after_a_rotation_by_another_worker_just_uses_the_new_token(portal_sandbox):
+    from tenants.tokens import refresh_grant
+
+    grant, (site,) = connected_grant(portal_sandbox, expired=False)
+    client = jira_client_for_site(site)
+    assert client.has_permission("ADMINISTER")
+    stale = client.token_provider.last_token
+    refresh_grant(grant.pk, force=True)  # another worker rotated meanwhile
+    token_calls = len(token_requests(portal_sandbox))
+
+    client.token_provider.unauthorized()  # as if the stale token had been refused
+
+    assert client.token_provider.last_token != stale
+    assert len(token_requests(portal_sandbox)) == token_calls  # no second refresh
+    assert client.has_permission("ADMINISTER")
+    client.close()
