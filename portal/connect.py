@@ -90,6 +90,13 @@ def _session_key(request: HttpRequest) -> str:
 
 def start(*, request: HttpRequest, tenant: Tenant, user: User) -> str:
     """Mint a one-time state and return the URL of Atlassian's consent page."""
+    if tenant.status == Tenant.Status.OFFBOARDED:
+        raise ConnectError(
+            "This customer account was closed, so no Jira site can be connected to it.",
+            code="tenant_offboarded",
+            status=403,
+            retry=False,
+        )
     raw = secrets.token_urlsafe(32)
     OAuthState.objects.create(
         token_hash=_hash(raw),
@@ -411,6 +418,13 @@ def complete(
     chosen_ids: list[str],
 ) -> list[JiraSite]:
     """Verify and store. All or nothing: if one chosen site is refused, nothing is stored."""
+    if Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.OFFBOARDED).exists():
+        raise ConnectError(
+            "This customer account was closed, so no Jira site can be connected to it.",
+            code="tenant_offboarded",
+            status=403,
+            retry=False,
+        )
     by_id = {r["id"]: r for r in result.resources}
     chosen = [by_id[c] for c in dict.fromkeys(chosen_ids) if c in by_id]
     if not chosen:

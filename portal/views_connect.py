@@ -41,7 +41,11 @@ def connect_start(request, tenant_slug: str):
         tenant = _managed_tenant(request, tenant_slug)
     except PermissionError:
         return HttpResponseForbidden("Only owners and admins of this customer can connect sites.")
-    return HttpResponseRedirect(connect.start(request=request, tenant=tenant, user=request.user))
+    try:
+        url = connect.start(request=request, tenant=tenant, user=request.user)
+    except ConnectError as error:
+        return _error_page(request, error)
+    return HttpResponseRedirect(url)
 
 
 @never_cache

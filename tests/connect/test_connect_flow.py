@@ -219,3 +219,14 @@ def test_connecting_a_site_known_through_a_legacy_token_cuts_it_over_to_the_gran
     credential.refresh_from_db()
     assert site.grant == OAuthGrant.objects.get() and site.legacy_credential is None
     assert credential.status == "migrated"
+
+
+def test_an_offboarded_customer_cannot_connect_a_site(portal_sandbox, people, owner_client):
+    people.tenant.status = "offboarded"
+    people.tenant.save()
+
+    response = owner_client.get(f"/t/{people.tenant.slug}/connect/")
+
+    assert response.status_code == 403
+    assert b"was closed" in response.content
+    assert not OAuthState.objects.exists()
