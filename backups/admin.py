@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from backups import services
+from backups import admin_actions, services
 from backups.models import BackupJob, BackupSchedule, Checkpoint, Snapshot
+from tenants.admin_actions import OpsPermissions
 
 
 class CheckpointInline(admin.TabularInline):
@@ -67,12 +68,12 @@ class BackupJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(Snapshot)
-class SnapshotAdmin(admin.ModelAdmin):
+class SnapshotAdmin(OpsPermissions, admin.ModelAdmin):
     list_display = ("id", "site", "kind", "status", "completed_at", "bytes_total", "points_spent")
     list_filter = ("status", "kind")
     search_fields = ("site__url", "site__cloud_id", "id")
     readonly_fields = [f.name for f in Snapshot._meta.fields]
-    actions = ["verify_quick"]
+    actions = ["verify_quick", *admin_actions.SNAPSHOT_ACTIONS]
 
     def has_add_permission(self, request) -> bool:
         return False

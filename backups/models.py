@@ -223,4 +223,6 @@ class BackupSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"every {self.interval_hours} h for site {self.site_id}"
-from backups.restore.models import RestoreJob, RestoreItem  # noqa: E402,F401
+
+
+from backups.restore.models import RestoreItem, RestoreJob  # noqa: E402,F401

@@ -32,4 +32,6 @@ def enqueue_due_backups() -> int:
     created = len(schedules_enqueue_due())
     prune_all()
     return created
+
+
 from backups.restore.tasks import reap_stale_restore_jobs, run_restore_job  # noqa: E402,F401
