@@ -281,7 +281,10 @@ class Pools:
         self.descriptions = [rich_adf(rng) for _ in range(256)]
         self.short_docs = [adf(sentence(rng, 5, 25)) for _ in range(512)]
         self.two_paragraphs = [adf(sentence(rng), sentence(rng)) for _ in range(128)]
-        self.history_items = [_history_item(rng) for _ in range(512)]
+        items = [_history_item(rng) for _ in range(512)]
+        self.history_items = [
+            [items[rng.randrange(512)] for _ in range(rng.randint(1, 3))] for _ in range(512)
+        ]
         self.statuses = [(s[0], catalog.status_json(s[0])) for s in catalog.STATUSES]
         self.types = [catalog.issuetype_json(t[0]) for t in catalog.ISSUE_TYPES[:4]]
         self.priorities = [catalog.priority_json(p[0]) for p in catalog.PRIORITIES]
@@ -334,7 +337,9 @@ def issue_doc(site: Site, issue: Issue) -> dict[str, Any]:
 def pin(site: Site, issue: Issue) -> dict[str, Any]:
     """Make the issue's content persistent so that a write to it sticks."""
     if issue.doc is None:
-        issue.doc = generate_doc(site, issue)
+        doc = generate_doc(site, issue)
+        doc["histories"] = generate_histories(site, issue)
+        issue.doc = doc
         # Pooled objects are shared; give the pinned issue its own top-level containers.
         issue.doc["fields"] = dict(issue.doc["fields"])
     return issue.doc
@@ -426,18 +431,6 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
         )
         for n, at in enumerate(stamps)
     ]
-    n_histories = 60 + int(r() * 91) if heavy else 2 + int(r() * 24)
-    step = span / (n_histories + 1)
-    items = p.history_items
-    histories = [
-        {
-            "id": str(issue.id * SUB_ID + n),
-            "author": users[int(r() * n_users)],
-            "created": iso(created + (n + 1) * step),
-            "items": [items[int(r() * 512)] for _ in range(1 + int(r() * 3))],
-        }
-        for n in range(n_histories)
-    ]
     attachments = []
     for n in range((0, 0, 1, 1, 2, 3)[int(r() * 6)]):
         ext, mime = ATTACHMENT_KINDS[int(r() * len(ATTACHMENT_KINDS))]
@@ -479,12 +472,46 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
         "fields": fields,
         "comments": [c for c in comments if c],
         "worklogs": generate_worklogs(site, issue),
-        "histories": histories,
         "attachments": attachments,
         "remotelinks": remotelinks,
         "properties": properties,
         "next_sub": {},
     }
+
+
+def histories_of(site: Site, issue: Issue) -> list[dict]:
+    """The changelog. Generated apart from the rest (own random stream) because only the
+    changelog endpoints and expand=changelog need it, and it is the largest part."""
+    if issue.doc is not None and "histories" in issue.doc:
+        return issue.doc["histories"]
+    key = (issue.id, issue.rev, "histories")
+    histories = site.doc_cache.get(key)
+    if histories is None:
+        histories = generate_histories(site, issue)
+        site.doc_cache.put(key, histories)
+    return histories
+
+
+def generate_histories(site: Site, issue: Issue) -> list[dict]:
+    p = pools(site)
+    r = random.Random(p.seed_int ^ (issue.id * 0x27D4EB2F165667C5)).random
+    users = p.users
+    n_users = len(users)
+    # Every 17th issue is heavy (see generate_doc): a long changelog.
+    n_histories = 60 + int(r() * 91) if issue.id % 17 == 3 else 2 + int(r() * 24)
+    created = issue.created
+    step = max(60.0, issue.updated - created) / (n_histories + 1)
+    items = p.history_items
+    first_id = issue.id * SUB_ID
+    return [
+        {
+            "id": str(first_id + n),
+            "author": users[int(r() * n_users)],
+            "created": iso(created + (n + 1) * step),
+            "items": items[int(r() * 512)],
+        }
+        for n in range(n_histories)
+    ]
 
 
 def generate_worklogs(site: Site, issue: Issue) -> list[dict]:

@@ -12,7 +12,13 @@ import orjson
 from sandbox import catalog, jql, render
 from sandbox.api import ApiError, Ctx, Result, offset_page, to_int
 from sandbox.clock import iso
-from sandbox.generator import SUB_ID, attachment_bytes, generate_worklogs, issue_doc
+from sandbox.generator import (
+    SUB_ID,
+    attachment_bytes,
+    generate_worklogs,
+    histories_of,
+    issue_doc,
+)
 from sandbox.model import BASE, Issue, Site
 
 SEARCH_REMOVED = (
@@ -459,7 +465,7 @@ def issue_get(ctx: Ctx, ref: str) -> Result:
 
 def changelog(ctx: Ctx, ref: str) -> Result:
     issue = ctx.issue(ref)
-    histories = issue_doc(ctx.site, issue)["histories"]
+    histories = histories_of(ctx.site, issue)
     start, size = ctx.int_arg("startAt", 0), ctx.int_arg("maxResults", 100, maximum=100)
     page = offset_page(histories, start, size, f"/rest/api/3/issue/{issue.key}/changelog")
     return Result(body=page, core=len(page["values"]))
@@ -484,7 +490,7 @@ def changelog_bulkfetch(ctx: Ctx) -> Result:
     )
     flat = []
     for issue in issues:
-        for history in issue_doc(ctx.site, issue)["histories"]:
+        for history in histories_of(ctx.site, issue):
             if field_ids:
                 items = [it for it in history["items"] if it.get("fieldId") in field_ids]
                 if not items:

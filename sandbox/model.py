@@ -8,6 +8,7 @@ comments, worklogs, changelog, attachments) is generated deterministically on de
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -150,10 +151,13 @@ class Project:
 
 
 class LRU:
-    """A small thread-safe LRU so that repeated reads skip generation and serialization."""
+    """A small thread-safe LRU so that repeated reads skip generation and serialization.
+    Bounded by entry count, and by total bytes when `max_bytes` is set (values are bytes)."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, max_bytes: int | None = None) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._data: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
@@ -166,14 +170,28 @@ class LRU:
 
     def put(self, key, value) -> None:
         with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None and self.max_bytes is not None:
+                self.bytes -= len(old)
             self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.capacity:
-                self._data.popitem(last=False)
+            if self.max_bytes is not None:
+                self.bytes += len(value)
+            while self._data and (
+                len(self._data) > self.capacity
+                or (self.max_bytes is not None and self.bytes > self.max_bytes)
+            ):
+                _key, evicted = self._data.popitem(last=False)
+                if self.max_bytes is not None:
+                    self.bytes -= len(evicted)
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self.bytes = 0
+
+
+# Serialized issues kept per site; raise it (SANDBOX_JSON_CACHE_MB) for big benchmark sites.
+JSON_CACHE_BYTES = int(os.environ.get("SANDBOX_JSON_CACHE_MB", "256")) * 1024 * 1024
 
 
 @dataclass(eq=False)
@@ -202,7 +220,7 @@ class Site:
     rev: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
     doc_cache: LRU = field(default_factory=lambda: LRU(4000))
-    json_cache: LRU = field(default_factory=lambda: LRU(60000))
+    json_cache: LRU = field(default_factory=lambda: LRU(200_000, JSON_CACHE_BYTES))
     query_cache: LRU = field(default_factory=lambda: LRU(32))
 
     @property

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from sandbox import catalog
-from sandbox.generator import headline, issue_doc
+from sandbox.generator import headline, histories_of, issue_doc
 from sandbox.model import BASE, Issue, Site
 
 ALL_EXPANDS = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
@@ -92,10 +92,10 @@ def issue_json(
         "self": f"{BASE}/rest/api/3/issue/{issue.id}",
         "key": issue.key,
     }
-    selected: dict[str, Any] = {}
-    for name, value in doc["fields"].items():
-        if fields.wants(name):
-            selected[name] = value
+    if fields.all and not fields.exclude:
+        selected = dict(doc["fields"])  # the common backup case, without per-field checks
+    else:
+        selected = {k: v for k, v in doc["fields"].items() if fields.wants(k)}
     if fields.wants("issuelinks"):
         selected["issuelinks"] = issue_links(site, issue)
     if fields.wants("attachment"):
@@ -119,7 +119,7 @@ def issue_json(
         }
     data["fields"] = selected
     if "changelog" in expand:
-        histories = doc["histories"]
+        histories = histories_of(site, issue)
         data["changelog"] = {
             "startAt": 0,
             "maxResults": min(cap, len(histories)),

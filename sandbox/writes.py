@@ -264,7 +264,7 @@ def touch_issue(state, site: Site, issue: Issue, rng: random.Random, now: float)
         author = rng.choice(
             [state.users[a] for a in sorted(site.members) if a in state.users]
         ).json()
-        doc["histories"].append(
+        doc["histories"].append(  # pinned docs always hold their changelog
             {
                 "id": str(_next_sub_id(site, issue, "history")),
                 "author": author,

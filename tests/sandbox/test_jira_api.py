@@ -162,9 +162,9 @@ def test_inline_comments_are_capped_at_20_but_the_comment_endpoint_pages_all(con
 
 
 def heavy_issue(site):
-    from sandbox.generator import issue_doc
+    from sandbox.generator import histories_of
 
-    return next(i for i in site.live_issues() if len(issue_doc(site, i)["histories"]) > 40)
+    return next(i for i in site.live_issues() if len(histories_of(site, i)) > 40)
 
 
 def test_changelogs_are_long_and_paged(connected):
