@@ -3,6 +3,7 @@ snapshots (to bring a deleted issue back)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,8 @@ from backups.models import Snapshot
 from backups.restore.models import RestoreItem, RestoreJob
 from backups.snapshots.reader import SnapshotReader
 from tenants.models import JiraSite
+
+logger = logging.getLogger(__name__)
 
 
 def snapshot_by_reference(reference: str) -> Snapshot:
@@ -59,7 +62,8 @@ def find_issue_in_snapshots(*, site: JiraSite, key: str, limit: int = 20) -> lis
                 (r for r in reader.records("issues") if str(r.get("key", "")).upper() == key),
                 None,
             )
-        except Exception:  # noqa: BLE001 - an unreadable snapshot just holds nothing here
+        except Exception as exc:  # noqa: BLE001 - an unreadable snapshot holds nothing here
+            logger.warning("snapshot %s cannot be read: %s", snapshot.pk, exc)
             continue
         if record is None:
             continue
