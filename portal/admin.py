@@ -1,6 +1,29 @@
-from django.contrib import admin
+"""Admin of the portal app, and the staff operations console (``portal.ops``): the dashboard and
+the admin pages that span both domains. ``portal`` is the only app that may import both
+``tenants`` and ``backups``, so the tenant page (which shows backup jobs and snapshots), "run a
+backup now" on tenants and sites, and the dashboard's site filters are added here, by
+subclassing the domains' own admins."""
 
+from django.contrib import admin
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+
+from backups import admin_actions as backup_actions
+from backups.admin import BackupJobAdmin, SnapshotAdmin
+from backups.models import BackupJob, Snapshot
 from portal.models import Invitation, OAuthState, SecurityFlag
+from portal.ops import tenant_page
+from portal.ops.dashboard import dashboard
+from portal.ops.filters import SiteAttentionFilter
+from portal.ops.models import Operations
+from portal.ops.paginator import EstimatedCountPaginator
+from tenants.admin import (
+    JiraSiteAdmin,
+    MigrationCaseAdmin,
+    OAuthGrantAdmin,
+    TenantAdmin,
+)
+from tenants.models import JiraSite, MigrationCase, OAuthGrant, Tenant
 
 
 @admin.register(SecurityFlag)
@@ -29,3 +52,108 @@ class InvitationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# ---------------------------------------------------------------------------------------------
+# The operations console.
+
+
+class ScalableChangelist:
+    """Changelists that stay fast on large tables: no exact COUNT(*) of the whole table, and
+    an estimate instead of an exact count above ``portal.ops.paginator.ESTIMATE_ABOVE``."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(Operations)
+class OperationsDashboardAdmin(admin.ModelAdmin):
+    """The operations dashboard, at /admin/portal/operations/ (linked from the admin index)."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.has_perm("portal.view_dashboard")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            **dashboard(),
+            "title": "Operations dashboard",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/ops/dashboard.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return redirect("admin:portal_operations_changelist")
+
+
+admin.site.unregister(Tenant)
+
+
+@admin.register(Tenant)
+class TenantOpsAdmin(ScalableChangelist, TenantAdmin):
+    inlines = [*TenantAdmin.inlines, *tenant_page.INLINES]
+    readonly_fields = [*TenantAdmin.readonly_fields, *tenant_page.SECTIONS]
+    actions = [*TenantAdmin.actions, *backup_actions.BACKUP_ACTIONS]
+
+
+admin.site.unregister(JiraSite)
+
+
+@admin.register(JiraSite)
+class JiraSiteOpsAdmin(ScalableChangelist, JiraSiteAdmin):
+    list_filter = [SiteAttentionFilter, *JiraSiteAdmin.list_filter]
+    actions = [*JiraSiteAdmin.actions, *backup_actions.BACKUP_ACTIONS]
+
+
+admin.site.unregister(OAuthGrant)
+
+
+@admin.register(OAuthGrant)
+class OAuthGrantOpsAdmin(ScalableChangelist, OAuthGrantAdmin):
+    pass
+
+
+admin.site.unregister(MigrationCase)
+
+
+@admin.register(MigrationCase)
+class MigrationCaseOpsAdmin(ScalableChangelist, MigrationCaseAdmin):
+    pass
+
+
+class _TenantLookups:
+    """The tenant page links to "all jobs / snapshots of this tenant"."""
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if lookup == "site__tenant__id__exact":
+            return True
+        return super().lookup_allowed(lookup, value, request)
+
+
+admin.site.unregister(BackupJob)
+
+
+@admin.register(BackupJob)
+class BackupJobOpsAdmin(_TenantLookups, ScalableChangelist, BackupJobAdmin):
+    list_select_related = ("site",)
+
+
+admin.site.unregister(Snapshot)
+
+
+@admin.register(Snapshot)
+class SnapshotOpsAdmin(_TenantLookups, ScalableChangelist, SnapshotAdmin):
+    list_select_related = ("site",)

@@ -13,8 +13,9 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Count
 
-from tenants import services
+from tenants import admin_actions, services
 from tenants.exceptions import DomainError
 from tenants.models import (
     AuditEvent,
@@ -94,14 +95,17 @@ class TenantAdminForm(forms.ModelForm):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
     form = TenantAdminForm
     list_display = ["name", "slug", "status", "site_count", "created_at"]
     list_filter = ["status"]
     search_fields = ["name", "slug"]
     readonly_fields = ["status", "status_reason", "created_at", "updated_at"]
     inlines = [MembershipInline]
-    actions = ["suspend", "reactivate"]
+    actions = [*admin_actions.TENANT_ACTIONS, "reactivate"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_site_count=Count("sites"))
 
     def get_readonly_fields(self, request, obj=None):
         # The slug is in URLs and storage paths: set once.
@@ -109,7 +113,8 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.display(description="sites")
     def site_count(self, obj: Tenant) -> int:
-        return obj.sites.count()
+        count = getattr(obj, "_site_count", None)
+        return obj.sites.count() if count is None else count
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -143,7 +148,7 @@ class TenantAdmin(admin.ModelAdmin):
                 request=request,
             )
 
-    @admin.action(description="Reactivate selected tenants")
+    @admin.action(description="Reactivate selected tenants", permissions=["suspend_tenants"])
     def reactivate(self, request, queryset):
         for tenant in queryset:
             try:
@@ -230,13 +235,14 @@ class SiteGrantInline(ReadOnlyInline):
 
 
 @admin.register(JiraSite)
-class JiraSiteAdmin(admin.ModelAdmin):
+class JiraSiteAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
     list_display = ["url", "name", "cloud_id", "tenant", "status", "credential", "updated_at"]
     list_filter = ["status", "legacy_credential__kind", "tenant"]
     search_fields = ["name", "url", "cloud_id", "tenant__name", "tenant__slug"]
     list_select_related = ["tenant", "grant", "legacy_credential"]
     autocomplete_fields = ["tenant"]
     inlines = [SiteGrantInline]
+    actions = admin_actions.SITE_ACTIONS
     _always_readonly = [
         "grant",
         "legacy_credential",
@@ -306,7 +312,7 @@ def _secret_display(name: str, description: str):
 
 
 @admin.register(OAuthGrant)
-class OAuthGrantAdmin(ReadOnlyAdmin):
+class OAuthGrantAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
     list_display = [
         "account_email",
         "account_name",
@@ -345,7 +351,7 @@ class OAuthGrantAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     inlines = [GrantSiteInline]
-    actions = ["revoke"]
+    actions = [*admin_actions.GRANT_ACTIONS, "revoke"]
 
     access_token_state = _secret_display("access_token", "access token")
     refresh_token_state = _secret_display("refresh_token", "refresh token")
@@ -372,7 +378,7 @@ class GrantSiteAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LegacyCredential)
-class LegacyCredentialAdmin(ReadOnlyAdmin):
+class LegacyCredentialAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
     list_display = [
         "__str__",
         "tenant",
@@ -405,7 +411,8 @@ class LegacyCredentialAdmin(ReadOnlyAdmin):
         "purged_at",
     ]
     readonly_fields = fields
-    actions = ["purge"]
+    # Purging is for security admins only (portal.purge_legacy_credentials), with a reason.
+    actions = admin_actions.LEGACY_CREDENTIAL_ACTIONS
 
     api_token_state = _secret_display("api_token", "API token")
     client_secret_state = _secret_display("client_secret", "client secret")
@@ -436,7 +443,7 @@ class MigrationNoticeInline(ReadOnlyInline):
 
 
 @admin.register(MigrationCase)
-class MigrationCaseAdmin(ReadOnlyAdmin):
+class MigrationCaseAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
     list_display = ["site", "tenant", "state", "due_at", "state_changed_at", "failure_reason"]
     list_filter = ["state", "site__tenant"]
     search_fields = ["site__name", "site__url", "site__cloud_id", "site__tenant__slug"]
@@ -461,6 +468,7 @@ class MigrationCaseAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     inlines = [MigrationNoticeInline]
+    actions = admin_actions.CASE_ACTIONS
 
     @admin.display(description="tenant", ordering="site__tenant__name")
     def tenant(self, obj: MigrationCase):
