@@ -145,3 +145,25 @@ def test_the_prune_command_deletes_rows_older_than_the_retention(call_ledger):
     assert CallStat.objects.count() == 2
     call_command("prune_call_ledger", "--days", "5")
     assert CallStat.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_process_ledger_is_written_at_the_end_of_every_celery_task():
+    from celery.signals import task_postrun
+
+    from atlassian.ledger import ledger
+
+    ledger.discard()
+    _record(ledger, family="myself")
+    task_postrun.send(sender=None, task_id="t", task=None, args=(), kwargs={}, retval=None)
+    assert CallStat.objects.get(endpoint_family="myself").requests == 1
+    assert ledger.pending() == {}
+
+
+@pytest.mark.django_db
+def test_closing_a_client_writes_the_ledger(call_ledger):
+    from atlassian.client import AuthClient
+
+    _record(call_ledger, family="serverInfo")
+    AuthClient(ledger=call_ledger).close()
+    assert CallStat.objects.get(endpoint_family="serverInfo").requests == 1
