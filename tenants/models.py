@@ -484,3 +484,29 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditEvent.AppendOnly("audit events are append-only: delete refused")
+
+
+class BrownoutWindow(models.Model):
+    """A window in which legacy credentials are refused before ``LEGACY_CUTOFF``, to nudge the
+    customers who have not migrated yet (read by ``tenants.brownouts``; edited in the admin)."""
+
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=500)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="brownout_ends_after_start"
+            ),
+        ]
+        indexes = [models.Index(fields=["starts_at", "ends_at"], name="brownout_window")]
+
+    def __str__(self) -> str:
+        return f"brownout {self.starts_at:%Y-%m-%d %H:%M} – {self.ends_at:%Y-%m-%d %H:%M} UTC"
