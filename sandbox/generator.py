@@ -14,6 +14,8 @@ import uuid
 import zlib
 from typing import Any
 
+import orjson
+
 from sandbox import catalog
 from sandbox.clock import day, iso
 from sandbox.model import BASE, Issue, Project, Site, User
@@ -304,9 +306,36 @@ class Pools:
             for _ in range(32)
         ]
         self.resolution = dict(catalog.RESOLUTION_DONE, self=f"{BASE}/rest/api/3/resolution/10000")
+        # Serialized once: orjson copies these into every issue instead of re-encoding them.
+        self.user_frags = [fragment(u) for u in self.users]
+        self.description_frags = [fragment(d) for d in self.descriptions]
+        self.short_doc_frags = [fragment(d) for d in self.short_docs]
+        self.two_paragraph_frags = [fragment(d) for d in self.two_paragraphs]
+        self.tier_frags = [fragment(t) for t in self.tiers]
+        self.platform_frags = [fragment(pl) for pl in self.platforms]
         self.seed_int = int.from_bytes(
             site.seed.encode()[-16:].rjust(16, b"\0"), "big"
         ) ^ hash_seed(site.seed)
+
+
+# id(fragment) -> (fragment, the object it encodes); the fragment is kept so ids stay unique.
+_ORIGINALS: dict[int, tuple[orjson.Fragment, Any]] = {}
+
+
+def fragment(value: Any) -> Any:
+    """Pre-serialized JSON for a pooled object (None stays None)."""
+    if value is None:
+        return None
+    frag = orjson.Fragment(orjson.dumps(value))
+    _ORIGINALS[id(frag)] = (frag, value)
+    return frag
+
+
+def plain(value: Any) -> Any:
+    """The Python object behind a pooled fragment (anything else is returned as is)."""
+    if isinstance(value, orjson.Fragment):
+        return _ORIGINALS[id(value)][1]
+    return value
 
 
 def hash_seed(text: str) -> int:
@@ -377,15 +406,17 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
     span = max(60.0, updated - created)
     head = headline(site, issue)
     done = head["status"]["id"] == "10002"
-    reporter = users[int(r() * n_users)]
+    frags = p.user_frags
+    reporter_index = int(r() * n_users)
+    reporter = users[reporter_index]
     updated_iso = iso(updated)
     fields: dict[str, Any] = {
         **head,
-        "description": p.descriptions[int(r() * 256)],
+        "description": p.description_frags[int(r() * 256)],
         "project": project_ref(project),
         "assignee": users[int(r() * n_users)] if r() < 0.8 else None,
         "reporter": reporter,
-        "creator": reporter,
+        "creator": frags[reporter_index],
         "created": iso(created),
         "updated": updated_iso,
         "labels": p.labels[int(r() * 64)],
@@ -395,7 +426,7 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
         "resolution": p.resolution if done else None,
         "resolutiondate": updated_iso if done else None,
         "duedate": day(updated + int(1 + r() * 60) * 86400) if r() < 0.4 else None,
-        "environment": p.short_docs[int(r() * 512)] if r() < 0.2 else None,
+        "environment": p.short_doc_frags[int(r() * 512)] if r() < 0.2 else None,
         "timetracking": {},
         "subtasks": [],
         "watches": {
@@ -409,13 +440,13 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
             "hasVoted": False,
         },
         "statuscategorychangedate": updated_iso,
-        "customfield_10020": p.tiers[int(r() * 3)] if r() < 0.7 else None,
-        "customfield_10021": p.platforms[int(r() * 32)],
+        "customfield_10020": p.tier_frags[int(r() * 3)] if r() < 0.7 else None,
+        "customfield_10021": p.platform_frags[int(r() * 32)],
         "customfield_10022": (1, 2, 3, 5, 8, 13, None)[int(r() * 7)],
         "customfield_10023": day(created + int(5 + r() * 85) * 86400) if r() < 0.5 else None,
-        "customfield_10024": users[int(r() * n_users)] if r() < 0.5 else None,
+        "customfield_10024": frags[int(r() * n_users)] if r() < 0.5 else None,
         "customfield_10025": p.tags[int(r() * 64)],
-        "customfield_10026": p.two_paragraphs[int(r() * 128)] if r() < 0.5 else None,
+        "customfield_10026": p.two_paragraph_frags[int(r() * 128)] if r() < 0.5 else None,
     }
     # Every 17th issue is heavy: over the 20-item inline caps, with a long changelog.
     heavy = issue.id % 17 == 3
@@ -425,8 +456,8 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
         comment_json(
             issue,
             issue.id * SUB_ID + n,
-            users[int(r() * n_users)],
-            p.short_docs[int(r() * 512)],
+            frags[int(r() * n_users)],
+            p.short_doc_frags[int(r() * 512)],
             at,
         )
         for n, at in enumerate(stamps)
@@ -443,7 +474,7 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
                 f"{WORDS[int(r() * len(WORDS))]}-{n}.{ext}",
                 mime,
                 size,
-                users[int(r() * n_users)],
+                frags[int(r() * n_users)],
                 created + r() * span,
             )
         )
@@ -518,7 +549,7 @@ def generate_worklogs(site: Site, issue: Issue) -> list[dict]:
     """Worklogs use their own random stream so `worklog/updated` need not build whole issues."""
     p = pools(site)
     r = random.Random(p.seed_int ^ (issue.id * 0x165667B19E3779F9)).random
-    users = p.users
+    users = p.user_frags
     heavy = issue.id % 29 == 5  # every 29th issue has more worklogs than the inline cap
     count = 21 + int(r() * 10) if heavy else (0, 0, 1, 2, 3)[int(r() * 5)]
     span = max(60.0, issue.updated - issue.created)
@@ -527,7 +558,7 @@ def generate_worklogs(site: Site, issue: Issue) -> list[dict]:
         at = issue.created + r() * span
         seconds = (900, 1800, 3600, 7200, 14400, 28800)[int(r() * 6)]
         author = users[int(r() * len(users))]
-        comment = p.short_docs[int(r() * 512)]
+        comment = p.short_doc_frags[int(r() * 512)]
         worklogs.append(
             worklog_json(issue, issue.id * SUB_ID + n, author, comment, at, at, seconds)
         )

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from sandbox import catalog
-from sandbox.generator import headline, histories_of, issue_doc
+from sandbox.generator import headline, histories_of, issue_doc, plain
 from sandbox.model import BASE, Issue, Site
 
 ALL_EXPANDS = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
@@ -187,6 +187,7 @@ def field_schemas(site: Site, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def adf_to_html(node: Any) -> str | None:
+    node = plain(node)
     if node is None:
         return None
     texts: list[str] = []
