@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from backups.engine.runner import run_job
 from backups.services import backup_jobs_reap, schedules_enqueue_due
@@ -32,6 +33,13 @@ def enqueue_due_backups() -> int:
     created = len(schedules_enqueue_due())
     prune_all()
     return created
+
+
+@worker_ready.connect
+def _reap_when_a_worker_starts(**_kwargs) -> None:
+    # A restarted worker picks up jobs its predecessor was killed in (their leases expired)
+    # without waiting for beat: the broker may hold their messages unacked for much longer.
+    reap_stale_backup_jobs.delay()
 
 
 from backups.restore.tasks import reap_stale_restore_jobs, run_restore_job  # noqa: E402,F401
