@@ -106,3 +106,6 @@ class BackupScheduleAdmin(admin.ModelAdmin):
     )
     list_filter = ("enabled",)
     readonly_fields = ("last_enqueued_at",)
+
+
+from backups import restore_admin  # noqa: E402,F401

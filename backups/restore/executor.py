@@ -448,6 +448,11 @@ class Executor:
                 break
         if not batch:
             return False
+        if self.same_site:
+            batch = self._skip_still_present(batch)
+            payloads = [built.payload for _record, built in batch]
+            if not batch:
+                return False
         with transaction.atomic():
             for record, built in batch:
                 self._save_item(
@@ -492,6 +497,28 @@ class Executor:
                     detail={"unknown_users": sorted(built.unknown_users)},
                 )
         return False
+
+    def _skip_still_present(self, batch: list) -> list:
+        """Restoring into the snapshot's own site: issues that still exist there (same id) are
+        not created again, only recorded as existing."""
+        ids = [str(record["id"]) for record, _built in batch]
+        found = self.client.bulkfetch_issues(ids, fields=("id",)).get("issues") or []
+        present = {str(i["id"]): i for i in found}
+        remaining = []
+        for record, built in batch:
+            issue = present.get(str(record["id"]))
+            if issue is None:
+                remaining.append((record, built))
+                continue
+            self._save_item(
+                RestoreItem.Kind.ISSUE,
+                str(record["id"]),
+                source_key=record["key"],
+                target_id=str(issue["id"]),
+                target_key=issue.get("key", record["key"]),
+                state=RestoreItem.State.EXISTING,
+            )
+        return remaining
 
     def _fail_issue(self, record: dict[str, Any], reason: str) -> None:
         self._save_item(

@@ -66,3 +66,23 @@ def restore(snapshot, target, **kwargs) -> RestoreJob:
         snapshot=snapshot, target_site=target, acting_user=None, enqueue=False, **kwargs
     )
     return run_restore_to_end(job)
+
+
+@pytest.fixture
+def staff_client(client, db):
+    """A superuser who used TOTP in this session (staff reach the admin only with MFA)."""
+    from allauth.mfa.models import Authenticator
+
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="restorer", superuser=True)
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    client.force_login(user)
+    session = client.session
+    session["account_authentication_methods"] = [
+        {"method": "mfa", "type": "totp", "at": time.time()}
+    ]
+    session["account_authentication_methods_user"] = str(user.pk)
+    session.save()
+    client.user = user
+    return client
