@@ -20,6 +20,7 @@ from portal.ops import campaign
 from portal.ops.outcomes import Outcome
 from tenants.exceptions import DomainError
 from tenants.models import JiraSite, LegacyCredential, MigrationCase, OAuthGrant, Tenant, User
+from tenants.services import campaigns
 
 Progress = Callable[[int], Any] | None
 
@@ -29,8 +30,8 @@ INVITABLE = (
     MigrationCase.State.INVITE_EXPIRED,
     MigrationCase.State.FAILED,
 )
-# Cases to remind: invited (or consented but not verified yet).
-REMINDABLE = (MigrationCase.State.INVITED, MigrationCase.State.CONSENTED)
+# Cases waiting for the customer (the campaign service decides which get reminders).
+REMINDABLE = campaigns.REMINDABLE
 CLOSED = (MigrationCase.State.COMPLETED, MigrationCase.State.EXEMPT)
 
 
@@ -90,8 +91,8 @@ def send_invitations_or_reminders(
     """Invite cases that were not invited yet, remind the ones that were (the admin action)."""
     outcome = Outcome("invitations or reminders sent")
     for case in cases:
-        if case.state in REMINDABLE:
-            _remind_one(case, outcome, acting_user, request, dry_run)
+        if case.state in REMINDABLE and case.state != MigrationCase.State.FAILED:
+            _remind_one(case, None, outcome, acting_user, request, dry_run)
         else:
             _invite_one(case, outcome, acting_user, request, dry_run)
         _tick(progress)
@@ -114,16 +115,18 @@ def send_invitations(
 
 
 def send_reminders(
-    cases: Iterable[MigrationCase],
+    due: Iterable[tuple[MigrationCase, str | None]],
     *,
     acting_user: User | None,
     request: HttpRequest | None = None,
     dry_run: bool = False,
     progress: Progress = None,
 ) -> Outcome:
+    """``due`` pairs a case with its reminder key (``migration_reminders_due``), or None for
+    the service's choice."""
     outcome = Outcome("reminders sent" if not dry_run else "reminders would be sent")
-    for case in cases:
-        _remind_one(case, outcome, acting_user, request, dry_run)
+    for case, key in due:
+        _remind_one(case, key, outcome, acting_user, request, dry_run)
         _tick(progress)
     return outcome
 
@@ -154,7 +157,7 @@ def _invite_one(case, outcome, acting_user, request, dry_run) -> None:
         outcome.skip(label, result.reason)
 
 
-def _remind_one(case, outcome, acting_user, request, dry_run) -> None:
+def _remind_one(case, key, outcome, acting_user, request, dry_run) -> None:
     label = _label(case)
     if case.state not in REMINDABLE:
         outcome.skip(label, f"case is {case.state}, not waiting for the customer")
@@ -163,7 +166,7 @@ def _remind_one(case, outcome, acting_user, request, dry_run) -> None:
         outcome.ok(label)
         return
     try:
-        result = campaign.remind(case=case, acting_user=acting_user, request=request)
+        result = campaign.remind(case=case, key=key, acting_user=acting_user, request=request)
     except DomainError as exc:
         outcome.fail(label, str(exc))
         return

@@ -1,9 +1,8 @@
-"""The one seam between the operations console and the migration campaign services.
-
-The wizard's campaign services (``tenants.services.campaigns``) send the invitation and the
-reminders; the admin actions and the commands reach them only through ``invite`` and ``remind``
-here, which turn their answer into "sent" or "skipped: <reason>".
-"""
+"""The one seam between the operations console and the migration campaign services
+(``tenants.services.campaigns``, the wizard's): the admin actions and the commands reach them
+only through ``invite`` and ``remind``, which turn the service's answer into "sent" or
+"skipped: <reason>". A service refusal (``DomainError``: nobody to write to, a case in the wrong
+state) propagates, and the caller lists it as failed."""
 
 from __future__ import annotations
 
@@ -12,6 +11,10 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 
 from tenants.models import MigrationCase, User
+from tenants.services.campaigns import migration_invite_send, migration_reminder_send
+
+ALREADY_INVITED_TODAY = "already sent today"
+ALREADY_REMINDED = "this reminder was already sent"
 
 
 @dataclass(frozen=True)
@@ -23,16 +26,18 @@ class Sent:
 def invite(
     *, case: MigrationCase, acting_user: User | None, request: HttpRequest | None = None
 ) -> Sent:
-    from tenants.services.campaigns import migration_invite_send
-
     notice = migration_invite_send(case=case, acting_user=acting_user, request=request)
-    return Sent(True) if notice is not None else Sent(False, "already sent today")
+    return Sent(True) if notice is not None else Sent(False, ALREADY_INVITED_TODAY)
 
 
 def remind(
-    *, case: MigrationCase, acting_user: User | None, request: HttpRequest | None = None
+    *,
+    case: MigrationCase,
+    acting_user: User | None,
+    key: str | None = None,
+    request: HttpRequest | None = None,
 ) -> Sent:
-    from tenants.services.campaigns import migration_reminder_send
-
-    notice = migration_reminder_send(case=case, acting_user=acting_user, request=request)
-    return Sent(True) if notice is not None else Sent(False, "already sent today")
+    """``key`` is the cadence point (``migration_reminders_due``); staff reminding by hand
+    leave it out and the service picks today's."""
+    notice = migration_reminder_send(case=case, acting_user=acting_user, key=key, request=request)
+    return Sent(True) if notice is not None else Sent(False, ALREADY_REMINDED)
