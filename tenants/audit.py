@@ -13,9 +13,8 @@ from django.http import HttpRequest
 from tenants.models import AuditEvent, Tenant, User
 
 # Keys a summary must never carry: a secret in an audit row would live forever (append-only).
-_SECRET_KEY = re.compile(
-    r"(^|_)(token|access_token|refresh_token|api_token|secret|client_secret|password|code)$", re.I
-)
+# ("code" alone is an OAuth authorization code; "status_code" is fine.)
+_SECRET_KEY = re.compile(r"^(code|token|secret|password)$|(_token|_secret|password)$", re.I)
 
 
 def _check_summary(value: Any, path: str = "summary") -> None:

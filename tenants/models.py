@@ -9,6 +9,7 @@ encryption binds every ciphertext to (see ``tenants.fields`` and docs/domain-mod
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -197,7 +198,9 @@ class OAuthGrant(SecretsMixin, models.Model):
     def __repr__(self) -> str:
         return f"<OAuthGrant {self.pk} account={self.account_id} status={self.status}>"
 
-    def set_tokens(self, *, access_token: str, refresh_token: str | None, expires_at) -> None:
+    def set_tokens(
+        self, *, access_token: str, refresh_token: str | None, expires_at: datetime | None
+    ) -> None:
         """Set both tokens (encrypted) and the access-token expiry; the caller saves."""
         self.access_token = access_token
         if refresh_token:
@@ -509,4 +512,4 @@ class BrownoutWindow(models.Model):
         indexes = [models.Index(fields=["starts_at", "ends_at"], name="brownout_window")]
 
     def __str__(self) -> str:
-        return f"brownout {self.starts_at:%Y-%m-%d %H:%M} – {self.ends_at:%Y-%m-%d %H:%M} UTC"
+        return f"brownout {self.starts_at:%Y-%m-%d %H:%M} to {self.ends_at:%Y-%m-%d %H:%M} UTC"

@@ -13,6 +13,7 @@ from django.utils import timezone
 from tenants.audit import record_event
 from tenants.exceptions import DomainError, InvalidStatusChange
 from tenants.models import GrantSite, JiraSite, OAuthGrant, Tenant, User
+from tenants.services.sites import apply_site_status
 
 logger = logging.getLogger(__name__)
 
@@ -164,15 +165,13 @@ def grant_mark_used(*, grant: OAuthGrant, at: datetime | None = None) -> None:
 
 def _mark_sites(grant: OAuthGrant, status: str, reason: str, acting_user, request) -> list[str]:
     """Put the sites that use ``grant`` into ``status``, one audit row each (for their tenant)."""
-    from tenants.services.sites import _set_status
-
     marked = []
     sites = JiraSite.objects.select_for_update().select_related("tenant").filter(grant=grant)
     for site in sites:
         if site.status in (JiraSite.Status.OFFBOARDED, JiraSite.Status.DISCONNECTED):
             continue
         previous = site.status
-        if _set_status(site, status, reason):
+        if apply_site_status(site, status, reason):
             marked.append(site.cloud_id)
             record_event(
                 actor=acting_user,

@@ -22,6 +22,8 @@ from django.utils import timezone
 from tenants.audit import record_event
 from tenants.exceptions import DomainError, IllegalTransition
 from tenants.models import JiraSite, MigrationCase, MigrationNotice, User
+from tenants.selectors import grant_for_site
+from tenants.services.legacy import legacy_credential_purge
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +57,6 @@ _STAMP = {
 
 def _guard(case: MigrationCase, to: str) -> str:
     """What must hold before entering ``to``; returns why not, or "" when it holds."""
-    from tenants.selectors import grant_for_site
-
     site = case.site
     if to == S.VERIFIED and grant_for_site(site=site) is None:
         return "no active vendor grant reaches the site yet"
@@ -75,8 +75,6 @@ def transition_locked(
     exemption: tuple[str, User] | None = None,
 ) -> MigrationCase:
     """The transition itself; ``case`` must be locked by the caller's transaction."""
-    from tenants.services.legacy import legacy_credential_purge
-
     if to not in TRANSITIONS:
         raise IllegalTransition(from_state=case.state, to_state=to, why="unknown state")
     if to not in TRANSITIONS[case.state]:

@@ -19,6 +19,7 @@ from tenants.models import (
     Tenant,
     User,
 )
+from tenants.services.migration import transition_locked
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,8 @@ def site_link_to_tenant(
     return site
 
 
-def _set_status(site: JiraSite, status: str, reason: str) -> bool:
+def apply_site_status(site: JiraSite, status: str, reason: str) -> bool:
+    """Set a locked site's status (no audit: the calling service writes it)."""
     if site.status == status and site.status_reason == reason:
         return False
     site.status, site.status_reason, site.status_changed_at = status, reason, timezone.now()
@@ -142,7 +144,7 @@ def site_set_status(
     previous = locked.status
     if locked.status == JiraSite.Status.OFFBOARDED and status != JiraSite.Status.OFFBOARDED:
         raise DomainError("an offboarded site cannot change status")
-    if not _set_status(locked, status, reason):
+    if not apply_site_status(locked, status, reason):
         return False
     record_event(
         actor=acting_user,
@@ -167,8 +169,6 @@ def site_use_grant(
     becomes active, a legacy credential no other site uses becomes ``migrated`` (its secret is
     kept until the case completes, so a failed cut-over can still be rolled back), and a
     ``verified`` migration case moves to ``cut_over``."""
-    from tenants.services.migration import transition_locked
-
     locked = JiraSite.objects.select_for_update().select_related("tenant").get(pk=site.pk)
     locked_grant = OAuthGrant.objects.select_for_update().get(pk=grant.pk)
     if locked_grant.status != OAuthGrant.Status.ACTIVE:

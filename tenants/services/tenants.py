@@ -13,7 +13,9 @@ from django.utils import timezone
 
 from tenants.audit import record_event
 from tenants.exceptions import DomainError, InvalidStatusChange, LastOwner
-from tenants.models import JiraSite, Membership, Tenant, User
+from tenants.models import JiraSite, Membership, OAuthGrant, Tenant, User
+from tenants.services.grants import grant_revoke
+from tenants.services.legacy import legacy_credential_purge
 
 logger = logging.getLogger(__name__)
 
@@ -174,9 +176,6 @@ def tenant_offboard(
 ) -> bool:
     """Offboard a tenant: its sites stop, its legacy secrets are shredded, and grants that reach
     only its sites are revoked (a grant reaching another tenant's site stays for that tenant)."""
-    from tenants.services.grants import grant_revoke
-    from tenants.services.legacy import legacy_credential_purge
-
     if not reason.strip():
         raise DomainError("offboarding a tenant needs a reason")
     locked, changed = _set_tenant_status(
@@ -206,8 +205,6 @@ def tenant_offboard(
             acting_user=acting_user,
             request=request,
         )
-    from tenants.models import OAuthGrant
-
     grants = OAuthGrant.objects.filter(grant_sites__site__tenant=locked).distinct()
     for grant in grants:
         if not grant.grant_sites.exclude(site__tenant=locked).exists():
