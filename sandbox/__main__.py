@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 import threading
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         clients=[client],
     )
     state.rate_limits_enabled = not args.no_rate_limits
+    # The world is built: keep the collector from rescanning it on every cycle.
+    gc.freeze()
     running = start(state, port=args.port, host=args.host)
     print(f"Atlassian sandbox ready at {running.url}", flush=True)
     print(

@@ -25,6 +25,7 @@ class Result:
     identity: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     mimetype: str = "application/json"
+    based: bool = False  # True when the body already has the base URL in place of BASE
 
 
 class ApiError(Exception):
@@ -66,6 +67,7 @@ class Ctx:
     credential: str
     client_id: str | None = None
     scopes: frozenset[str] | None = None  # None for Basic auth (API tokens carry every scope)
+    base: str = ""  # what `self` links start with: .../ex/jira/{cloudid} or .../site/{name}
     _json: Any = None
 
     @property

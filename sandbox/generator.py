@@ -172,7 +172,7 @@ def build_site(
         project = project_list[n % len(project_list)]
         created = DATA_ANCHOR - YEAR + rng.random() * (YEAR - 86400)
         updated = created + rng.random() * (DATA_ANCHOR - created)
-        new_issue(site, project, created, updated)
+        new_issue(site, project, created, updated).head = rng.getrandbits(32)
     _generate_links(site, rng)
     return site
 
@@ -386,12 +386,12 @@ def headline(site: Site, issue: Issue) -> dict[str, Any]:
         fields = issue.doc["fields"]
         return {k: fields[k] for k in ("summary", "status", "priority", "issuetype")}
     p = pools(site)
-    r = random.Random(p.seed_int ^ (issue.id * 0x9E3779B97F4A7C15)).random
+    bits = issue.head
     return {
-        "summary": p.sentences[int(r() * 1024)],
-        "status": p.statuses[int(r() * len(p.statuses))][1],
-        "priority": p.priorities[int(r() * 5)],
-        "issuetype": p.types[int(r() * 4)],
+        "summary": p.sentences[bits & 1023],
+        "status": p.statuses[(bits >> 10) % len(p.statuses)][1],
+        "priority": p.priorities[(bits >> 13) % 5],
+        "issuetype": p.types[(bits >> 16) % 4],
     }
 
 
@@ -502,7 +502,7 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
     return {
         "fields": fields,
         "comments": [c for c in comments if c],
-        "worklogs": generate_worklogs(site, issue),
+        "worklogs": generate_worklogs(site, issue, r),
         "attachments": attachments,
         "remotelinks": remotelinks,
         "properties": properties,
@@ -545,10 +545,8 @@ def generate_histories(site: Site, issue: Issue) -> list[dict]:
     ]
 
 
-def generate_worklogs(site: Site, issue: Issue) -> list[dict]:
-    """Worklogs use their own random stream so `worklog/updated` need not build whole issues."""
+def generate_worklogs(site: Site, issue: Issue, r: Any) -> list[dict]:
     p = pools(site)
-    r = random.Random(p.seed_int ^ (issue.id * 0x165667B19E3779F9)).random
     users = p.user_frags
     heavy = issue.id % 29 == 5  # every 29th issue has more worklogs than the inline cap
     count = 21 + int(r() * 10) if heavy else (0, 0, 1, 2, 3)[int(r() * 5)]

@@ -15,11 +15,10 @@ from sandbox.clock import iso
 from sandbox.generator import (
     SUB_ID,
     attachment_bytes,
-    generate_worklogs,
     histories_of,
     issue_doc,
 )
-from sandbox.model import BASE, Issue, Site
+from sandbox.model import BASE, BASE_BYTES, Issue, Site
 
 SEARCH_REMOVED = (
     "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
@@ -379,12 +378,16 @@ def _decode_token(ctx: Ctx, token: str, text: str) -> int:
     return offset
 
 
-def _with_issues(items: list[bytes], key: str, extra: dict[str, Any]) -> bytes:
-    """Splice cached issue bytes into a JSON object without re-serializing them."""
-    head = b'{"' + key.encode() + b'":[' + b",".join(items) + b"]"
-    if not extra:
-        return head + b"}"
-    return head + b"," + orjson.dumps(extra)[1:]
+def _with_issues(ctx: Ctx, items: list[bytes], key: str, extra: dict[str, Any]) -> bytes:
+    """Splice cached issue bytes (already based) into a JSON object in one copy."""
+    tail = orjson.dumps(extra).replace(BASE_BYTES, ctx.base.encode()) if extra else b"{}"
+    parts = [b'{"', key.encode(), b'":[']
+    for n, item in enumerate(items):
+        if n:
+            parts.append(b",")
+        parts.append(item)
+    parts.append(b"]," + tail[1:] if extra else b"]}")
+    return b"".join(parts)
 
 
 def search_jql(ctx: Ctx) -> Result:
@@ -401,7 +404,10 @@ def search_jql(ctx: Ctx) -> Result:
     token = params.get("nextPageToken")
     offset = _decode_token(ctx, token, text) if token else 0
     chunk = issues[offset : offset + size]
-    items = [render.issue_bytes(ctx.site, i, selection, expand, properties) for i in chunk]
+    base = ctx.base.encode()
+    items = [
+        render.issue_bytes(ctx.site, i, selection, expand, properties, base=base) for i in chunk
+    ]
     is_last = offset + len(chunk) >= len(issues)
     extra: dict[str, Any] = {"isLast": is_last}
     if not is_last:
@@ -416,7 +422,7 @@ def search_jql(ctx: Ctx) -> Result:
             extra["names"] = render.field_names(ctx.site, sample)
         if "schema" in expand:
             extra["schema"] = render.field_schemas(ctx.site, sample)
-    return Result(body=_with_issues(items, "issues", extra), core=len(chunk))
+    return Result(body=_with_issues(ctx, items, "issues", extra), core=len(chunk), based=True)
 
 
 def approximate_count(ctx: Ctx) -> Result:
@@ -447,8 +453,12 @@ def bulkfetch(ctx: Ctx) -> Result:
         else:
             found.append(issue)
     found = sorted({i.id: i for i in found}.values(), key=lambda i: i.id)
-    items = [render.issue_bytes(ctx.site, i, selection, expand, properties) for i in found]
-    return Result(body=_with_issues(items, "issues", {"issueErrors": errors}), core=len(found))
+    base = ctx.base.encode()
+    items = [
+        render.issue_bytes(ctx.site, i, selection, expand, properties, base=base) for i in found
+    ]
+    body = _with_issues(ctx, items, "issues", {"issueErrors": errors})
+    return Result(body=body, core=len(found), based=True)
 
 
 def issue_get(ctx: Ctx, ref: str) -> Result:
@@ -456,8 +466,9 @@ def issue_get(ctx: Ctx, ref: str) -> Result:
     selection = render.FieldSelection(ctx.request.args.getlist("fields") or None, default="*all")
     expand = render.parse_list(ctx.arg("expand"))
     properties = render.parse_list(ctx.request.args.getlist("properties") or None)
-    body = render.issue_bytes(ctx.site, issue, selection, expand, properties, cap=100)
-    return Result(body=body, core=1)
+    base = ctx.base.encode()
+    body = render.issue_bytes(ctx.site, issue, selection, expand, properties, cap=100, base=base)
+    return Result(body=body, core=1, based=True)
 
 
 # ------------------------------------------------------------------ issue parts
@@ -565,10 +576,7 @@ def worklog_updated(ctx: Ctx) -> Result:
     since = ctx.int_arg("since", 0)
     changes = []
     for issue in ctx.site.live_issues():
-        items = (
-            issue.doc["worklogs"] if issue.doc is not None else generate_worklogs(ctx.site, issue)
-        )
-        for worklog in items:
+        for worklog in issue_doc(ctx.site, issue)["worklogs"]:
             updated = _parse_ms(worklog["updated"])
             if updated > since:
                 changes.append((updated, int(worklog["id"])))

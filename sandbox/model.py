@@ -122,7 +122,7 @@ class AccessToken:
 class Issue:
     """The small always-present part of an issue; `doc` holds content once pinned."""
 
-    __slots__ = ("created", "deleted", "doc", "id", "key", "project_id", "rev", "updated")
+    __slots__ = ("created", "deleted", "doc", "head", "id", "key", "project_id", "rev", "updated")
 
     def __init__(self, id: int, key: str, project_id: int, created: float, updated: float):
         self.id = id
@@ -133,6 +133,9 @@ class Issue:
         self.rev = 0
         self.deleted = False
         self.doc: dict | None = None
+        # Random bits choosing summary/status/priority/type, drawn when the site is built so
+        # that showing a linked issue's headline costs no generation.
+        self.head = 0
 
 
 @dataclass(eq=False)

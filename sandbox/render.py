@@ -13,7 +13,7 @@ import orjson
 
 from sandbox import catalog
 from sandbox.generator import headline, histories_of, issue_doc, plain
-from sandbox.model import BASE, Issue, Site
+from sandbox.model import BASE, BASE_BYTES, Issue, Site
 
 ALL_EXPANDS = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 
@@ -62,11 +62,15 @@ def issue_bytes(
     expand: frozenset[str] = frozenset(),
     properties: frozenset[str] = frozenset(),
     cap: int = 20,
+    base: bytes = BASE_BYTES,
 ) -> bytes:
-    key = (issue.id, issue.rev, fields.key, expand, properties, cap)
+    """The issue's JSON with `self` links starting with `base` (cached per base URL)."""
+    key = (issue.id, issue.rev, fields.key, expand, properties, cap, base)
     cached = site.json_cache.get(key)
     if cached is None:
         cached = orjson.dumps(issue_json(site, issue, fields, expand, properties, cap))
+        if base != BASE_BYTES:
+            cached = cached.replace(BASE_BYTES, base)
         site.json_cache.put(key, cached)
     return cached
 

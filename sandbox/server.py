@@ -312,7 +312,10 @@ class SandboxApp:
                     limited.headers(now),
                 )
 
-        ctx = Ctx(state, site, user, request, record["credential"], client_id, scopes)
+        base = request.host_url.rstrip("/") + (
+            f"/ex/jira/{site.cloud_id}" if client_id is not None else f"/site/{site.name}"
+        )
+        ctx = Ctx(state, site, user, request, record["credential"], client_id, scopes, base)
         try:
             result = route.handler(ctx, *params.values())
         except RateLimitedError as exc:
@@ -335,10 +338,7 @@ class SandboxApp:
         body = result.body
         if not isinstance(body, bytes):
             body = b"" if body is None else orjson.dumps(body)
-        if BASE_BYTES in body:
-            base = request.host_url.rstrip("/") + (
-                f"/ex/jira/{site.cloud_id}" if client_id is not None else f"/site/{site.name}"
-            )
+        if not result.based and BASE_BYTES in body:
             body = body.replace(BASE_BYTES, base.encode())
         return Response(body, status=result.status, headers=headers, mimetype=result.mimetype)
 
