@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 from atlassian.ratelimit import PointsBudget, default_budget, hour_start
@@ -54,8 +55,12 @@ class CallLedger:
         interval_seconds: float = 5.0,
         budget: Callable[[], PointsBudget | None] = default_budget,
         using: str = DEFAULT_DB_ALIAS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.batch_size = batch_size
+        # Which UTC hour a request counts in. Tests and replays may point it at another clock
+        # (the sandbox's), so the ledger's hours line up with the far side's log.
+        self.clock = clock
         self.interval_seconds = interval_seconds
         self.budget = budget
         self.using = using
@@ -76,8 +81,10 @@ class CallLedger:
         at: float | None = None,
     ) -> None:
         """Count one request (cheap: a dict update under a lock, sometimes a flush)."""
+        if not recording_enabled():
+            return
         key = LedgerKey(
-            hour_start(at),
+            hour_start(self.clock() if at is None else at),
             site_cloud_id or "",
             pool or "",
             credential_kind,
@@ -168,7 +175,8 @@ def write_call_stats(
     table = qn(CallStat._meta.db_table)
     columns = [*_KEY_COLUMNS, "requests", "points"]
     placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    rows = list(rows)
+    # A fixed order, so two workers upserting overlapping keys cannot deadlock each other.
+    rows = sorted(rows, key=lambda row: _sort_key(row[0]))
     with transaction.atomic(using=using):
         for start in range(0, len(rows), _ROWS_PER_STATEMENT):
             chunk = rows[start : start + _ROWS_PER_STATEMENT]
@@ -196,6 +204,23 @@ def write_call_stats(
                 cursor.execute(sql, params)
 
 
+def _sort_key(key: LedgerKey) -> tuple:
+    return (
+        key.hour,
+        key.site_cloud_id,
+        key.pool,
+        key.credential_kind,
+        key.endpoint_family,
+        key.status_class,
+    )
+
+
+def recording_enabled() -> bool:
+    """``ATLASSIAN_LEDGER_ENABLED`` (default on). Off only to measure what the ledger costs
+    (``bench/ledger_bench.py``): with it off there is no compliance evidence."""
+    return bool(getattr(settings, "ATLASSIAN_LEDGER_ENABLED", True))
+
+
 # The process-wide ledger every client records into.
 ledger = CallLedger()
 
@@ -210,4 +235,11 @@ def flush() -> int:
 
 atexit.register(flush)
 
-__all__ = ["CallLedger", "LedgerKey", "flush", "ledger", "write_call_stats"]
+__all__ = [
+    "CallLedger",
+    "LedgerKey",
+    "flush",
+    "ledger",
+    "recording_enabled",
+    "write_call_stats",
+]

@@ -347,7 +347,7 @@ return 1
         PointsUsage.objects.bulk_create(
             [PointsUsage(pool=pool, hour=hour) for pool, hour in spent], ignore_conflicts=True
         )
-        for (pool, hour), points in spent.items():
+        for (pool, hour), points in sorted(spent.items()):
             PointsUsage.objects.filter(pool=pool, hour=hour).update(spent=F("spent") + points)
 
     def usage(self, pool: str, *, hour: datetime | None = None) -> tuple[int, int]:

@@ -167,3 +167,33 @@ def test_closing_a_client_writes_the_ledger(call_ledger):
     _record(call_ledger, family="serverInfo")
     AuthClient(ledger=call_ledger).close()
     assert CallStat.objects.get(endpoint_family="serverInfo").requests == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_flushes_add_up_without_deadlocks(on_postgres):
+    from django.db import DatabaseError, connection
+
+    errors = []
+
+    def worker(n):
+        ledger = CallLedger(batch_size=10**9, interval_seconds=10**9, budget=lambda: None)
+        try:
+            for round_ in range(5):
+                # Overlapping keys in opposite orders.
+                sites = [f"cloud-{i}" for i in range(20)]
+                for site in sites if (n + round_) % 2 else reversed(sites):
+                    _record(ledger, site=site)
+                ledger.flush()
+        except DatabaseError as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert CallStat.objects.count() == 20
+    assert {r.requests for r in CallStat.objects.all()} == {30}
