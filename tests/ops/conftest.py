@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from tests.backups.conftest import backup_env  # noqa: F401 (a fixture)
 from tests.factories import UserFactory
 
 ROLES = ("Support", "Operator", "Security admin")
