@@ -203,6 +203,22 @@ ATLASSIAN_SCOPES = (
 ATLASSIAN_TIER1_POINTS_PER_HOUR = env.int("ATLASSIAN_TIER1_POINTS_PER_HOUR", 65000, minimum=1)
 ATLASSIAN_TIMEOUT_SECONDS = env.int("ATLASSIAN_TIMEOUT_SECONDS", 30, minimum=1)
 LEGACY_CUTOFF = env.datetime("LEGACY_CUTOFF", "2026-01-01T00:00:00Z")
+# Staff-scheduled brownouts refuse legacy credentials early (tenants/brownouts.py).
+ATLASSIAN_LEGACY_BROWNOUT_HOOK = env.str(
+    "ATLASSIAN_LEGACY_BROWNOUT_HOOK", "tenants.brownouts.brownout_hook"
+)
+
+# Migration campaign (tenants/services/campaigns.py): reminders N days before a case's due
+# date, then every MIGRATION_PAST_DUE_REMINDER_DAYS while past due; invitation links expire.
+try:
+    MIGRATION_REMINDER_DAYS = sorted(
+        {int(d) for d in env.list("MIGRATION_REMINDER_DAYS", ["14", "7", "3", "1"])},
+        reverse=True,
+    )
+except ValueError:
+    raise ConfigError("MIGRATION_REMINDER_DAYS", "must be comma-separated whole days") from None
+MIGRATION_PAST_DUE_REMINDER_DAYS = env.int("MIGRATION_PAST_DUE_REMINDER_DAYS", 7, minimum=1)
+MIGRATION_INVITE_MAX_AGE_DAYS = env.int("MIGRATION_INVITE_MAX_AGE_DAYS", 14, minimum=1)
 
 # Accounts (django-allauth).
 LOGIN_URL = "account_login"

@@ -21,4 +21,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include((portal_patterns, "portal"))),
+    path("", include("portal.wizard.urls")),
 ]

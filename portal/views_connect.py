@@ -52,6 +52,11 @@ def connect_start(request, tenant_slug: str):
 @login_required
 @require_http_methods(["GET"])
 def connect_callback(request):
+    # A state minted by the migration wizard (purpose "migration") returns to the wizard.
+    from portal.wizard.views import migration_callback_or_none
+
+    if (migrated := migration_callback_or_none(request)) is not None:
+        return migrated
     try:
         state = connect.consume_state(request=request, raw_state=request.GET.get("state"))
         connect.check_membership(state=state, user=request.user)

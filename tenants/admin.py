@@ -19,6 +19,7 @@ from tenants import admin_actions, services
 from tenants.exceptions import DomainError
 from tenants.models import (
     AuditEvent,
+    BrownoutWindow,
     GrantSite,
     JiraSite,
     LegacyCredential,
@@ -505,3 +506,28 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "request_id",
     ]
     readonly_fields = fields
+
+
+@admin.register(BrownoutWindow)
+class BrownoutWindowAdmin(admin.ModelAdmin):
+    """Staff schedule windows in which legacy credentials are refused early (see
+    ``tenants.brownouts``); saves and deletes go through its services (audited)."""
+
+    list_display = ["starts_at", "ends_at", "reason", "created_by"]
+    fields = ["starts_at", "ends_at", "reason", "created_by", "created_at"]
+    readonly_fields = ["created_by", "created_at"]
+    date_hierarchy = "starts_at"
+
+    def save_model(self, request, obj, form, change):
+        from tenants.brownouts import brownout_window_save
+
+        brownout_window_save(window=obj, acting_user=request.user, request=request)
+
+    def delete_model(self, request, obj):
+        from tenants.brownouts import brownout_window_delete
+
+        brownout_window_delete(window=obj, acting_user=request.user, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for window in queryset:
+            self.delete_model(request, window)

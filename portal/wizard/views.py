@@ -1,0 +1,263 @@
+"""Thin views of the migration wizard: parse input, check permission, call ``flow``.
+
+Server-rendered, no JavaScript needed: every action is a plain form POST followed by a
+redirect to the case's current step.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from portal.connect import ConnectError
+from portal.selectors import managing_membership, membership_for
+from portal.wizard import flow
+from tenants.models import LegacyCredential, Membership, MigrationCase, Tenant
+from tenants.services.campaigns import (
+    InviteLinkExpired,
+    InviteLinkInvalid,
+    case_deadline,
+    read_invite_token,
+)
+from tenants.services.tenants import membership_add
+
+
+class _Forbidden(Exception):
+    pass
+
+
+def _case_for(request, tenant_slug: str, case_id: int) -> MigrationCase:
+    """Owners/admins of the case's tenant only: other members 403, everyone else 404."""
+    tenant = get_object_or_404(Tenant, slug=tenant_slug)
+    if membership_for(user=request.user, tenant=tenant) is None:
+        raise Http404("no such customer")
+    if managing_membership(user=request.user, tenant=tenant) is None:
+        raise _Forbidden
+    return get_object_or_404(
+        MigrationCase.objects.select_related("site__tenant", "legacy_credential"),
+        pk=case_id,
+        site__tenant=tenant,
+    )
+
+
+def _forbidden(request) -> HttpResponse:
+    return render(
+        request,
+        "wizard/forbidden.html",
+        status=403,
+    )
+
+
+def _step_url(case: MigrationCase, step: str) -> str:
+    return reverse("wizard:step", args=[case.site.tenant.slug, case.pk, step])
+
+
+def _render_step(request, case: MigrationCase, step: str, *, status: int = 200, **extra):
+    credential = case.legacy_credential
+    context = {
+        "case": case,
+        "site": case.site,
+        "tenant": case.site.tenant,
+        "deadline": case_deadline(case),
+        "steps": [
+            {"key": key, "label": label, "number": n, "url": _step_url(case, key)}
+            for n, (key, label) in enumerate(flow.STEPS, start=1)
+        ],
+        "current": step,
+        "current_number": flow.STEP_KEYS.index(step) + 1,
+        "reachable": {key for key in flow.STEP_KEYS if flow.step_allowed(case, key)},
+        "resume": flow.resume_step(case),
+        "is_customer_app": credential is not None
+        and credential.kind == LegacyCredential.Kind.CUSTOMER_APP,
+        "required_scopes": sorted(flow.required_scopes()),
+        **extra,
+    }
+    return render(request, f"wizard/{step}.html", context, status=status)
+
+
+@never_cache
+@login_required
+def wizard_list(request, tenant_slug: str):
+    tenant = get_object_or_404(Tenant, slug=tenant_slug)
+    if membership_for(user=request.user, tenant=tenant) is None:
+        raise Http404("no such customer")
+    if managing_membership(user=request.user, tenant=tenant) is None:
+        return _forbidden(request)
+    cases = MigrationCase.objects.filter(site__tenant=tenant).select_related("site")
+    return render(
+        request,
+        "wizard/list.html",
+        {"tenant": tenant, "cases": [(c, case_deadline(c)) for c in cases]},
+    )
+
+
+@never_cache
+@login_required
+def wizard_resume(request, tenant_slug: str, case_id: int):
+    try:
+        case = _case_for(request, tenant_slug, case_id)
+    except _Forbidden:
+        return _forbidden(request)
+    return redirect(_step_url(case, flow.resume_step(case)))
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET"])
+def wizard_step(request, tenant_slug: str, case_id: int, step: str):
+    try:
+        case = _case_for(request, tenant_slug, case_id)
+    except _Forbidden:
+        return _forbidden(request)
+    if step not in flow.STEP_KEYS:
+        raise Http404("no such step")
+    if not flow.step_allowed(case, step):
+        return redirect(_step_url(case, flow.resume_step(case)))
+    return _render_step(request, case, step)
+
+
+@never_cache
+@login_required
+@require_POST
+def wizard_authorize(request, tenant_slug: str, case_id: int):
+    try:
+        case = _case_for(request, tenant_slug, case_id)
+    except _Forbidden:
+        return _forbidden(request)
+    try:
+        url = flow.authorize_start(request=request, case=case, user=request.user)
+    except flow.WizardError as exc:
+        messages.error(request, exc.message)
+        return redirect(_step_url(case, flow.resume_step(case)))
+    return HttpResponseRedirect(url)
+
+
+@never_cache
+@login_required
+@require_POST
+def wizard_cutover(request, tenant_slug: str, case_id: int):
+    try:
+        case = _case_for(request, tenant_slug, case_id)
+    except _Forbidden:
+        return _forbidden(request)
+    try:
+        flow.cut_over(request=request, case=case, user=request.user)
+    except flow.WizardError as exc:
+        messages.error(request, exc.message)
+        return redirect(_step_url(case, flow.resume_step(case)))
+    messages.success(request, f"{case.site.url} now uses our app. Backups continue without a gap.")
+    return redirect(_step_url(case, "remove"))
+
+
+@never_cache
+@login_required
+@require_POST
+def wizard_remove(request, tenant_slug: str, case_id: int):
+    try:
+        case = _case_for(request, tenant_slug, case_id)
+    except _Forbidden:
+        return _forbidden(request)
+    try:
+        flow.remove_legacy(
+            request=request,
+            case=case,
+            user=request.user,
+            confirmed=request.POST.get("revoked") == "yes",
+        )
+    except flow.WizardError as exc:
+        if exc.code == "not_confirmed" and case.state == MigrationCase.State.CUT_OVER:
+            return _render_step(request, case, "remove", status=400, form_error=exc.message)
+        messages.error(request, exc.message)
+        return redirect(_step_url(case, flow.resume_step(case)))
+    return redirect(_step_url(case, "done"))
+
+
+def migration_callback_or_none(request) -> HttpResponse | None:
+    """The hook of the shared OAuth callback (``portal.views_connect.connect_callback``):
+    handles the answer when its ``state`` was minted by this session's wizard, else None."""
+    case_id = flow.callback_case_id(request)
+    if case_id is None:
+        return None
+    try:
+        case, outcome = flow.complete_authorization(
+            request=request, case_id=case_id, user=request.user
+        )
+    except ConnectError as error:
+        return render(
+            request,
+            "portal/connect_error.html",
+            {"error": error, "tenant": error.tenant},
+            status=error.status,
+        )
+    except flow.WizardError as exc:
+        messages.error(request, exc.message)
+        case = MigrationCase.objects.select_related("site__tenant").get(pk=case_id)
+        return redirect(_step_url(case, flow.resume_step(case)))
+    if outcome == "denied":
+        return _render_step(request, case, "authorize", denied=True)
+    if outcome == "failed":
+        return redirect(_step_url(case, "authorize"))
+    return redirect(_step_url(case, "verify"))
+
+
+# ---------------------------------------------------------------------- invitations
+
+
+def _has_verified_email(user, email: str) -> bool:
+    from allauth.account.models import EmailAddress
+
+    return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def invite_accept(request, token: str):
+    """The link of an invitation or reminder e-mail. The signed-in user must own the invited
+    address (verified in allauth); they join the tenant as owner (if it has none) or admin."""
+    try:
+        case_id, email = read_invite_token(token)
+    except (InviteLinkInvalid, InviteLinkExpired) as exc:
+        return render(request, "wizard/invite.html", {"error": str(exc)}, status=400)
+    case = MigrationCase.objects.select_related("site__tenant").filter(pk=case_id).first()
+    if case is None:
+        return render(
+            request, "wizard/invite.html", {"error": "This migration no longer exists."}, status=400
+        )
+    tenant = case.site.tenant
+    wizard_url = reverse("wizard:resume", args=[tenant.slug, case.pk])
+    if managing_membership(user=request.user, tenant=tenant) is not None:
+        return redirect(wizard_url)
+    context = {"case": case, "tenant": tenant, "email": email}
+    if not _has_verified_email(request.user, email):
+        context["error"] = (
+            f"This invitation is for {email}. Sign out and sign in (or sign up) with that "
+            "address to continue."
+        )
+        return render(request, "wizard/invite.html", context, status=403)
+    if membership_for(user=request.user, tenant=tenant) is not None:
+        context["error"] = (
+            f"You are a viewer of {tenant.name}; ask an owner to make you an admin to migrate."
+        )
+        return render(request, "wizard/invite.html", context, status=403)
+    if request.method == "POST":
+        with transaction.atomic():
+            has_owner = Membership.objects.filter(
+                tenant=tenant, role=Membership.Role.OWNER
+            ).exists()
+            membership_add(
+                tenant=tenant,
+                user=request.user,
+                role=Membership.Role.ADMIN if has_owner else Membership.Role.OWNER,
+                acting_user=request.user,
+                request=request,
+            )
+        messages.success(request, f"You joined {tenant.name}.")
+        return redirect(wizard_url)
+    return render(request, "wizard/invite.html", context)
