@@ -1,0 +1,182 @@
+"""Invitations and reminders: signed single-purpose expiring links to the tenant's contacts,
+a reminder cadence that never sends the same notice twice, and accepting an invitation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.core import mail, signing
+from django.test import Client
+from django.utils import timezone
+
+from tenants.exceptions import DomainError
+from tenants.models import Membership, MigrationCase, MigrationNotice
+from tenants.services.campaigns import (
+    INVITE_SALT,
+    InviteLinkExpired,
+    InviteLinkInvalid,
+    invite_token,
+    migration_invite_send,
+    migration_reminder_send,
+    migration_reminders_due,
+    read_invite_token,
+    reminder_key_for,
+)
+from tests.factories import MembershipFactory, MigrationCaseFactory, TenantFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+S = MigrationCase.State
+
+
+@pytest.fixture
+def case(settings):
+    settings.MIGRATION_REMINDER_DAYS = [14, 7, 3, 1]
+    settings.MIGRATION_PAST_DUE_REMINDER_DAYS = 7
+    tenant = TenantFactory(slug="acme", contact_emails=["ops@acme.example", "it@acme.example"])
+    return MigrationCaseFactory(site__tenant=tenant, due_at=timezone.now() + timedelta(days=30))
+
+
+def test_an_invitation_mails_each_contact_a_signed_link_and_marks_the_case_invited(
+    case, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        notice = migration_invite_send(case=case, acting_user=None)
+
+    case.refresh_from_db()
+    assert case.state == S.INVITED and case.invited_at is not None
+    assert notice.kind == MigrationNotice.Kind.INVITATION
+    assert notice.recipients == ["ops@acme.example", "it@acme.example"]
+    assert [m.to for m in mail.outbox] == [["ops@acme.example"], ["it@acme.example"]]
+    message = mail.outbox[0]
+    html, mimetype = message.alternatives[0]
+    assert mimetype == "text/html" and case.site.url in html
+    link = next(w for w in message.body.split() if "/migrate/invite/" in w)
+    token = link.rsplit("/migrate/invite/", 1)[1].strip("/")
+    assert read_invite_token(token) == (case.pk, "ops@acme.example")
+    assert "days left" in message.body
+
+
+def test_a_second_invitation_the_same_day_sends_nothing(case, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert migration_invite_send(case=case, acting_user=None) is not None
+        assert migration_invite_send(case=case, acting_user=None) is None
+
+    assert len(mail.outbox) == 2  # one per contact, once
+    assert case.notices.count() == 1
+
+
+def test_a_completed_case_is_not_invited(case):
+    case.state = S.COMPLETED
+    case.save()
+    with pytest.raises(DomainError):
+        migration_invite_send(case=case, acting_user=None)
+
+
+def test_links_are_single_purpose_and_expire(case, settings):
+    token = invite_token(case=case, email="ops@acme.example")
+    other_purpose = signing.dumps({"case": case.pk, "email": "x@y.z"}, salt="something-else")
+    with pytest.raises(InviteLinkInvalid):
+        read_invite_token(other_purpose)
+    with pytest.raises(InviteLinkInvalid):
+        read_invite_token(token[:-2] + "xx")
+    with pytest.raises(InviteLinkExpired):
+        read_invite_token(token, max_age=timedelta(seconds=-1))
+    assert INVITE_SALT not in token
+
+
+def test_the_reminder_cadence_counts_down_then_goes_weekly_while_past_due(case):
+    due = case.due_at
+    assert reminder_key_for(case, now=due - timedelta(days=20)) is None
+    assert reminder_key_for(case, now=due - timedelta(days=14)) == "reminder:-14d"
+    assert reminder_key_for(case, now=due - timedelta(days=5)) == "reminder:-7d"
+    assert reminder_key_for(case, now=due - timedelta(hours=2)) == "reminder:-1d"
+    assert reminder_key_for(case, now=due + timedelta(hours=1)) == "reminder:past-due:w0"
+    assert reminder_key_for(case, now=due + timedelta(days=15)) == "reminder:past-due:w2"
+
+
+def test_due_reminders_are_sent_once_and_recorded_on_the_case(
+    case, django_capture_on_commit_callbacks
+):
+    case.state = S.INVITED
+    case.save()
+    now = case.due_at - timedelta(days=6)
+
+    [(due_case, key)] = migration_reminders_due(now)
+    assert (due_case.pk, key) == (case.pk, "reminder:-7d")
+    with django_capture_on_commit_callbacks(execute=True):
+        notice = migration_reminder_send(case=due_case, key=key, acting_user=None, now=now)
+        again = migration_reminder_send(case=due_case, key=key, acting_user=None, now=now)
+
+    assert notice.key == "reminder:-7d" and again is None
+    assert migration_reminders_due(now) == []
+    assert len(mail.outbox) == 2
+    assert "reminder" in mail.outbox[0].subject.lower()
+    assert list(case.notices.values_list("key", flat=True)) == ["reminder:-7d"]
+    # The next cadence point is due later.
+    [(_, next_key)] = migration_reminders_due(case.due_at - timedelta(days=2))
+    assert next_key == "reminder:-3d"
+
+
+def test_pending_and_finished_cases_get_no_reminder(case):
+    done = MigrationCaseFactory(state=S.COMPLETED, due_at=case.due_at)
+    assert migration_reminders_due(case.due_at) == []  # case is pending, done is completed
+    assert done.notices.count() == 0
+
+
+# ---------------------------------------------------------------------- accepting
+
+
+def _verified_user(email: str):
+    user = UserFactory(email=email)
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    return user
+
+
+def test_an_invited_contact_joins_as_owner_and_lands_in_the_wizard(case):
+    user = _verified_user("ops@acme.example")
+    client = Client()
+    client.force_login(user)
+    url = f"/migrate/invite/{invite_token(case=case, email='ops@acme.example')}/"
+
+    assert client.get(url).status_code == 200
+    response = client.post(url)
+
+    wizard = f"/t/{case.site.tenant.slug}/migrate/{case.pk}/"
+    assert response["Location"] == wizard
+    membership = Membership.objects.get(user=user, tenant=case.site.tenant)
+    assert membership.role == Membership.Role.OWNER
+    assert client.get(url)["Location"] == wizard  # a member goes straight on
+
+
+def test_a_second_contact_joins_as_admin(case):
+    MembershipFactory(tenant=case.site.tenant, role="owner")
+    user = _verified_user("it@acme.example")
+    client = Client()
+    client.force_login(user)
+
+    client.post(f"/migrate/invite/{invite_token(case=case, email='it@acme.example')}/")
+
+    assert Membership.objects.get(user=user).role == Membership.Role.ADMIN
+
+
+def test_a_forwarded_link_does_not_work_for_another_address(case):
+    client = Client()
+    client.force_login(_verified_user("someone@else.example"))
+    url = f"/migrate/invite/{invite_token(case=case, email='ops@acme.example')}/"
+
+    assert client.post(url).status_code == 403
+    assert not Membership.objects.filter(tenant=case.site.tenant).exists()
+
+
+def test_a_signed_out_visitor_is_sent_to_sign_in_first(case):
+    url = f"/migrate/invite/{invite_token(case=case, email='ops@acme.example')}/"
+    response = Client().get(url)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_tampered_link_is_refused(case):
+    client = Client()
+    client.force_login(_verified_user("ops@acme.example"))
+    assert client.get("/migrate/invite/not-a-token/").status_code == 400
