@@ -1,4 +1,4 @@
-""""Are we compliant?" answered from data: the vendor's 3LO app is the only way into our
+""" "Are we compliant?" answered from data: the vendor's 3LO app is the only way into our
 customers' Jira sites.
 
 ``build_compliance_report(since=..., now=...)`` is the one implementation behind
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from atlassian import selectors
 from atlassian.client import LEGACY_KINDS, user_agent
-from atlassian.models import CallStat, CredentialKind
+from atlassian.models import CredentialKind
 from atlassian.ratelimit import hour_start
 from atlassian.services import retention_days
 
@@ -128,6 +128,18 @@ class ComplianceReport:
         for line, raw in zip(self.lines, data["lines"], strict=True):
             raw["status"] = line.status
         return _jsonable(data)
+
+
+def parse_since(value: str) -> datetime:
+    """``2026-01-01`` (midnight UTC) or an ISO-8601 date-time (UTC when no zone is given);
+    ``ValueError`` with a readable message otherwise."""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD) or an ISO-8601 date-time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 def default_since(now: datetime) -> datetime:
@@ -297,9 +309,13 @@ def _customer_apps() -> list[dict[str, Any]]:
     rows = []
     referenced = (
         LegacyCredential.objects.filter(kind="customer_app")
-        .filter(Exists(JiraSite.objects.filter(legacy_credential=OuterRef("pk")).exclude(
-            status="offboarded"
-        )))
+        .filter(
+            Exists(
+                JiraSite.objects.filter(legacy_credential=OuterRef("pk")).exclude(
+                    status="offboarded"
+                )
+            )
+        )
         .select_related("tenant")
         .prefetch_related("sites")
         .order_by("tenant__name", "created_at")
@@ -376,8 +392,10 @@ def _secrets_line(report: ComplianceReport, deviations: list[Deviation]) -> Line
         figure=total,
         ok=bad == 0,
         columns=("tenant", "kind", "count", "tenant_migrated"),
-        rows=[{k: row[k] for k in ("tenant", "kind", "count", "tenant_migrated")}
-              for row in report.legacy_secrets],
+        rows=[
+            {k: row[k] for k in ("tenant", "kind", "count", "tenant_migrated")}
+            for row in report.legacy_secrets
+        ],
         evidence_url=_changelist("tenants", "legacycredential", status__in="active,migrated"),
         note=f"{bad} of {total} violate the goal",
     )
@@ -539,8 +557,10 @@ def _sites_line(report: ComplianceReport, deviations: list[Deviation]) -> Line:
         figure=len(report.sites),
         ok=None,
         columns=("tenant", "site", "status", "credential", "reason"),
-        rows=[{k: s[k] for k in ("tenant", "site", "status", "credential", "reason")}
-              for s in report.sites],
+        rows=[
+            {k: s[k] for k in ("tenant", "site", "status", "credential", "reason")}
+            for s in report.sites
+        ],
         evidence_url=_changelist("tenants", "jirasite", status__in=",".join(LIVE_SITE_STATUSES)),
         note=(
             f"{summary}; "
@@ -585,8 +605,10 @@ def _quota_line(
         figure=len(report.vendor_hours),
         ok=None,
         columns=("hour", "pool", "requests", "points", "quota", "percent"),
-        rows=[{k: r[k] for k in ("hour", "pool", "requests", "points", "quota", "percent")}
-              for r in report.vendor_hours],
+        rows=[
+            {k: r[k] for k in ("hour", "pool", "requests", "points", "quota", "percent")}
+            for r in report.vendor_hours
+        ],
         evidence_url=_changelist(
             "atlassian",
             "callstat",
@@ -656,4 +678,5 @@ __all__ = [
     "Line",
     "build_compliance_report",
     "default_since",
+    "parse_since",
 ]

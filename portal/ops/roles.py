@@ -3,7 +3,8 @@ break-glass account and need no group.
 
 * Support: view everything except the audit log; send invitations and reminders; run backups.
 * Operator: also restore, retention (schedules), refresh grants, exempt cases, suspend tenants.
-* Security admin: also purge legacy credentials, rotate keys, read the audit log.
+* Security admin: also purge legacy credentials, rotate keys, read the audit log and the
+  compliance report.
 
 ``sync_roles`` is idempotent: the data migration calls it, and so does ``seed_demo``. It only
 adds permissions to the three groups (and removes ones that no longer belong to a role), so a
@@ -29,7 +30,13 @@ _OPERATOR_EXTRA = [
     "portal.suspend_tenants",
     "backups.change_backupschedule",
 ]
-_SECURITY_EXTRA = ["portal.purge_legacy_credentials", "portal.rotate_keys", AUDIT_VIEW]
+_SECURITY_EXTRA = [
+    "portal.purge_legacy_credentials",
+    "portal.rotate_keys",
+    AUDIT_VIEW,
+    # The compliance report (atlassian.compliance; /admin/atlassian/callstat/compliance/).
+    "atlassian.view_compliance_report",
+]
 
 
 def role_permissions(apps=None) -> dict[str, set[str]]:

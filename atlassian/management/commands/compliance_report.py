@@ -6,22 +6,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from atlassian.compliance import ComplianceReport, build_compliance_report
+from atlassian.compliance import ComplianceReport, build_compliance_report, parse_since
 
 TABLE_ROWS = 25  # evidence rows per line in the table format (json/csv carry them all)
 
 
-def parse_since(value: str) -> datetime:
-    """``2026-01-01`` (midnight UTC) or an ISO-8601 date-time (UTC when no zone is given)."""
+def _since(value: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise CommandError(
-            f"--since: {value!r} is not a date (YYYY-MM-DD) or ISO-8601 date-time", returncode=2
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
+        return parse_since(value)
+    except ValueError as exc:
+        raise CommandError(f"--since: {exc}", returncode=2) from None
 
 
 class Command(BaseCommand):
@@ -45,7 +39,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, since=None, format="table", **options):
         now = timezone.now()
-        since_at = parse_since(since) if since else None
+        since_at = _since(since) if since else None
         if since_at is not None and since_at > now:
             raise CommandError(f"--since {since} is in the future", returncode=2)
         report = build_compliance_report(since=since_at, now=now)
@@ -121,8 +115,16 @@ class Command(BaseCommand):
                 )
         for d in report.deviations:
             writer.writerow(
-                ["deviation", d.line, d.severity, d.tenant, d.subject, "", d.message,
-                 _absolute(d.url)]
+                [
+                    "deviation",
+                    d.line,
+                    d.severity,
+                    d.tenant,
+                    d.subject,
+                    "",
+                    d.message,
+                    _absolute(d.url),
+                ]
             )
 
 
