@@ -237,6 +237,13 @@ class SandboxApp:
         if site is None or site.deleted:
             return _json_error(404, {"errorMessages": ["Site not found"], "errors": {}})
         record["site"] = site.cloud_id
+        if record["credential"] == "none" and rest.rstrip("/") == API_PREFIX + "serverInfo":
+            # Jira answers serverInfo anonymously (the portal uses it to check a site URL).
+            ctx = Ctx(state, site, None, request, "none", base=f"{request.host_url}site/{name}")
+            result = jira.server_info(ctx)
+            state.ledger.record(state.clock.time(), API_TOKEN_POOL, site.cloud_id, None, 1)
+            record["points"] = 1
+            return Response(orjson.dumps(result.body), mimetype="application/json")
         user = self._basic_user(request)
         if user is None or user.account_id not in site.members:
             # A site URL never accepts 3LO bearer tokens, only Basic email:API token.

@@ -442,3 +442,11 @@ def test_configuration_endpoints_answer(connected):
     assert connected.get(f"project/ALPHA/role/{role_id}").json()["actors"]
     assert connected.get("serverInfo").json()["deploymentType"] == "Cloud"
     assert len(connected.get("users/search", params={"maxResults": 3}).json()) == 3
+
+
+def test_server_info_answers_anonymously_at_the_site_url(sandbox):
+    site = sandbox.site("acme")
+    answer = requests.get(f"{site.url}/rest/api/3/serverInfo", timeout=10)
+    assert answer.status_code == 200
+    assert answer.json()["baseUrl"] == site.url
+    assert requests.get(f"{site.url}/rest/api/3/myself", timeout=10).status_code == 401
