@@ -1,0 +1,133 @@
+"""One deleted issue back: found across the site's snapshots in the admin and restored, with its
+comments and attachments, into its original project; and users unknown in a target site."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from backups.restore.executor import run_restore
+from backups.restore.models import RestoreItem, RestoreJob
+from backups.restore.selectors import find_issue_in_snapshots
+from sandbox.generator import issue_doc
+from tests.backups.conftest import connect_site
+from tests.restore.conftest import restore, run_restore_to_end
+
+
+def _issue_with_parts(snapshot):
+    from tests.backups.conftest import snapshot_reader
+
+    return next(
+        r
+        for r in snapshot_reader(snapshot.job).records("issues")
+        if r["comments"] and r["attachments"]
+    )
+
+
+def test_a_deleted_issue_is_found_in_the_admin_and_restored_into_its_project(
+    snapshot_a, acme, backup_env, staff_client
+):
+    record = _issue_with_parts(snapshot_a)
+    sb_site = backup_env.site("acme")
+    deleted = sb_site.issues_by_key[record["key"]]
+    expected_bodies = [c["body"] for c in record["comments"]]
+    expected_files = sorted((a["filename"], a["size"]) for a in record["attachments"])
+    del sb_site.issues[deleted.id], sb_site.issues_by_key[deleted.key]
+    count_before = len(sb_site.issues)
+
+    page = staff_client.get(
+        reverse("admin:backups_restore_find_issue"), {"site": acme.pk, "key": record["key"]}
+    )
+    assert page.status_code == 200
+    assert str(snapshot_a.pk) in page.content.decode()
+    answer = staff_client.post(
+        reverse("admin:backups_restore_find_issue"),
+        {"snapshot": str(snapshot_a.pk), "key": record["key"]},
+    )
+    assert answer.status_code == 302
+    job = RestoreJob.objects.get()
+    assert job.issue_keys == [record["key"]] and job.target_site == acme
+    job = run_restore_to_end(job)
+
+    assert job.status == RestoreJob.Status.SUCCEEDED, (job.status_reason, job.errors[:3])
+    assert len(sb_site.issues) == count_before + 1
+    item = RestoreItem.objects.get(kind="issue")
+    restored = sb_site.issues_by_key[item.target_key]
+    assert restored.project_id == deleted.project_id
+    restored_doc = issue_doc(sb_site, restored)
+    assert [c["body"] for c in restored_doc["comments"]] == expected_bodies
+    assert sorted((a["filename"], a["size"]) for a in restored_doc["attachments"]) == expected_files
+    assert restored_doc["fields"]["summary"] == record["fields"]["summary"]
+
+
+def test_restoring_an_issue_that_still_exists_in_its_site_creates_nothing(
+    snapshot_a, acme, backup_env
+):
+    record = _issue_with_parts(snapshot_a)
+    count_before = len(backup_env.site("acme").issues)
+
+    job = restore(snapshot_a, acme, issue_keys=[record["key"]], create_projects=False)
+
+    assert job.status == RestoreJob.Status.SUCCEEDED, job.errors[:3]
+    assert len(backup_env.site("acme").issues) == count_before
+    assert RestoreItem.objects.get(kind="issue").state == RestoreItem.State.EXISTING
+
+
+def test_finding_an_issue_key_lists_only_snapshots_that_hold_it(snapshot_a, acme):
+    assert find_issue_in_snapshots(site=acme, key="NOPE-1") == []
+    found = find_issue_in_snapshots(site=acme, key=_issue_with_parts(snapshot_a)["key"].lower())
+    assert [f.snapshot.pk for f in found] == [snapshot_a.pk]
+
+
+def test_users_unknown_in_the_target_get_the_fallback_and_are_reported(
+    snapshot_a, acme, backup_env
+):
+    state = backup_env.state
+    site_c = state.add_site("charlie", projects=0, issues=0, admins=[state.admin])
+    target = connect_site(backup_env, "charlie", tenant=acme.tenant)
+    fallback = state.admin.account_id
+
+    job = restore(snapshot_a, target, user_fallback=fallback)
+
+    assert job.status == RestoreJob.Status.SUCCEEDED, job.errors[:3]
+    assert job.counters["unknown_users"] > 0
+    strangers = set(backup_env.site("acme").members) - set(site_c.members)
+    for issue in site_c.issues.values():
+        fields = issue_doc(site_c, issue)["fields"]
+        for name in ("assignee", "reporter", "customfield_10024"):
+            if fields.get(name):
+                assert fields[name]["accountId"] not in strangers
+    assignees = {
+        (issue_doc(site_c, i)["fields"].get("assignee") or {}).get("accountId")
+        for i in site_c.issues.values()
+    }
+    assert fallback in assignees
+
+
+def test_the_admin_restore_page_shows_the_plan_before_anything_is_written(
+    snapshot_a, site_b, backup_env, staff_client
+):
+    url = reverse("admin:backups_restore_snapshot", args=[snapshot_a.pk])
+    assert staff_client.get(url).status_code == 200
+
+    page = staff_client.post(url, {"target_site": site_b.pk, "plan": "1", "create_projects": "on"})
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert f"issues: {snapshot_a.counts['issues']} to create" in text
+    assert len(backup_env.site("bravo").issues) == 0
+    confirm = staff_client.post(
+        url, {"target_site": site_b.pk, "confirm": "1", "create_projects": "on"}
+    )
+    assert confirm.status_code == 302
+    job = RestoreJob.objects.get(dry_run=False)
+    assert run_restore(job.pk).state == "done"
+    assert len(backup_env.site("bravo").issues) == snapshot_a.counts["issues"]
+
+
+def test_the_snapshot_admin_offers_the_restore_action(snapshot_a, staff_client):
+    answer = staff_client.post(
+        reverse("admin:backups_snapshot_changelist"),
+        {"action": "restore_snapshot_action", "_selected_action": [str(snapshot_a.pk)]},
+    )
+    assert answer.status_code == 302
+    assert answer["Location"] == reverse("admin:backups_restore_snapshot", args=[snapshot_a.pk])
