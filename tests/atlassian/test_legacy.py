@@ -15,11 +15,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def legacy(atlassian_settings, sandbox, client_kwargs):
-    def build(**kwargs):
+    def build(api_token=None, **kwargs):
         return JiraClient.for_legacy_api_token(
             f"{sandbox.url}/site/acme",
             "admin@acme.test",
-            lambda: sandbox.state.demo_api_token,
+            lambda: api_token or sandbox.state.demo_api_token,
             site_id=7,
             **{**client_kwargs, **kwargs},
         )
@@ -37,21 +37,22 @@ def test_a_legacy_api_token_works_before_the_cutoff(legacy_allowed, legacy, sand
     assert key.pool.startswith("api-token:")
 
 
-def test_a_wrong_api_token_is_unauthorized(legacy_allowed, atlassian_settings, sandbox):
-    client = JiraClient.for_legacy_api_token(
-        f"{sandbox.url}/site/acme", "admin@acme.test", lambda: "wrong"
-    )
+def test_a_wrong_api_token_is_unauthorized(legacy_allowed, legacy):
+    client = legacy(api_token="wrong")
     with pytest.raises(ApiUnauthorized):
         client.myself()
 
 
-def test_nothing_is_sent_with_a_legacy_credential_after_the_cutoff(settings, legacy, sandbox):
+def test_nothing_is_sent_with_a_legacy_credential_after_the_cutoff(
+    settings, atlassian_settings, sandbox, client_kwargs
+):
     settings.LEGACY_CUTOFF = datetime(2026, 1, 1, tzinfo=UTC)
     token_reads = []
     client = JiraClient.for_legacy_api_token(
         f"{sandbox.url}/site/acme",
         "admin@acme.test",
         lambda: token_reads.append(1) or sandbox.state.demo_api_token,
+        **client_kwargs,
     )
     with pytest.raises(LegacyAccessRefused) as caught:
         client.myself()
@@ -88,12 +89,15 @@ def test_a_brownout_refuses_legacy_requests(legacy_allowed, legacy, sandbox):
     assert sandbox.requests_where(credential="basic") == []
 
 
-def test_a_customer_owned_oauth_app_is_legacy_too(settings, atlassian_settings, sandbox, grant):
+def test_a_customer_owned_oauth_app_is_legacy_too(
+    settings, atlassian_settings, sandbox, grant, client_kwargs
+):
     settings.LEGACY_CUTOFF = datetime(2026, 1, 1, tzinfo=UTC)
     client = JiraClient.for_grant(
         sandbox.site("acme").cloud_id,
         lambda: grant.access_token,
         credential_kind=CredentialKind.LEGACY_CUSTOMER_APP,
+        **client_kwargs,
     )
     with pytest.raises(LegacyAccessRefused):
         client.myself()
