@@ -288,13 +288,21 @@ def _refresh(state: SandboxState, client_id: str, body: dict) -> Response:
         # A rotated token came back after the reuse interval: assume it leaked.
         state.revoke_grant(old.account_id, client_id, reason="refresh token reused after rotation")
         return invalid
+    if state.faults.take_omit_refresh():
+        # No rotation: the old refresh token stays valid, the answer lacks a new one.
+        return _issue_tokens(state, grant, grant.scopes, old.family, old.family_started, False)
     if old.used_at is None:
         old.used_at = now
     return _issue_tokens(state, grant, grant.scopes, old.family, old.family_started)
 
 
 def _issue_tokens(
-    state: SandboxState, grant: Grant, scopes: list[str], family: str, family_started: float
+    state: SandboxState,
+    grant: Grant,
+    scopes: list[str],
+    family: str,
+    family_started: float,
+    with_refresh: bool = True,
 ) -> Response:
     now = state.clock.time()
     access = AccessToken(
@@ -312,7 +320,7 @@ def _issue_tokens(
         "token_type": "Bearer",
         "scope": " ".join(scopes),
     }
-    if "offline_access" in scopes:
+    if with_refresh and "offline_access" in scopes:
         refresh = RefreshToken(
             "sbx_rt_" + secrets.token_urlsafe(32),
             grant.client_id,

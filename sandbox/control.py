@@ -83,6 +83,8 @@ def faults(state: SandboxState, request: Request, body: dict) -> Any:
         f.fail_token_endpoint(**body["fail_token_endpoint"])
     if "fail_next_requests" in body:
         f.fail_next_requests(**body["fail_next_requests"])
+    if "omit_refresh_token" in body:
+        f.omit_refresh_token(**body["omit_refresh_token"])
     return f.summary()
 
 

@@ -46,6 +46,7 @@ class Faults:
     _drops: list[_Counted] = field(default_factory=list)
     _token_failures: list[_Counted] = field(default_factory=list)
     _errors_next: list[_Counted] = field(default_factory=list)
+    _omit_refresh: int = 0
 
     def error_rate(
         self,
@@ -84,6 +85,19 @@ class Faults:
 
     fail_next_token_requests = fail_token_endpoint
 
+    def omit_refresh_token(self, n: int = 1) -> None:
+        """The next `n` successful refreshes answer without `refresh_token` and do not rotate:
+        the client must keep using the one it has."""
+        with self._lock:
+            self._omit_refresh += n
+
+    def take_omit_refresh(self) -> bool:
+        with self._lock:
+            if self._omit_refresh > 0:
+                self._omit_refresh -= 1
+                return True
+            return False
+
     def clear(self) -> None:
         with self._lock:
             self._rates.clear()
@@ -91,6 +105,7 @@ class Faults:
             self._drops.clear()
             self._token_failures.clear()
             self._errors_next.clear()
+            self._omit_refresh = 0
 
     def summary(self) -> dict:
         with self._lock:
@@ -103,6 +118,7 @@ class Faults:
                 "drops_pending": sum(d.remaining for d in self._drops),
                 "token_failures_pending": sum(d.remaining for d in self._token_failures),
                 "failures_pending": sum(d.remaining for d in self._errors_next),
+                "omit_refresh_token_pending": self._omit_refresh,
             }
 
     def decide(self, path: str, is_token_endpoint: bool = False) -> Fault | None:

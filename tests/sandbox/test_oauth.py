@@ -350,6 +350,15 @@ def test_me_needs_the_read_me_scope(sandbox):
     assert answer.status_code == 401
 
 
+def test_a_refresh_can_answer_without_a_refresh_token_and_the_old_one_stays_valid(sandbox):
+    tokens = sandbox.connect()
+    sandbox.faults.omit_refresh_token(1)
+    answer = refresh(sandbox, tokens.refresh_token)
+    assert answer.status_code == 200 and "refresh_token" not in answer.json()
+    sandbox.clock.advance(minutes=30)  # well past the reuse interval: it was never rotated
+    assert refresh(sandbox, tokens.refresh_token).status_code == 200
+
+
 def test_the_token_endpoint_can_be_made_to_fail_without_touching_tokens(sandbox):
     tokens = sandbox.connect()
     sandbox.faults.fail_token_endpoint(2, status=503)
