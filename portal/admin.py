@@ -14,7 +14,7 @@ from backups.models import BackupJob, Snapshot
 from portal.models import Invitation, OAuthState, SecurityFlag
 from portal.ops import tenant_page
 from portal.ops.dashboard import dashboard
-from portal.ops.filters import SiteAttentionFilter
+from portal.ops.filters import SiteAttentionFilter, tenant_filter, without_tenant_links
 from portal.ops.models import Operations
 from portal.ops.paginator import EstimatedCountPaginator
 from tenants.admin import (
@@ -104,6 +104,7 @@ admin.site.unregister(Tenant)
 
 @admin.register(Tenant)
 class TenantOpsAdmin(ScalableChangelist, TenantAdmin):
+    list_filter = without_tenant_links(TenantAdmin.list_filter, "tenant")
     inlines = [*TenantAdmin.inlines, *tenant_page.INLINES]
     readonly_fields = [*TenantAdmin.readonly_fields, *tenant_page.SECTIONS]
     actions = [*TenantAdmin.actions, *backup_actions.BACKUP_ACTIONS]
@@ -114,7 +115,7 @@ admin.site.unregister(JiraSite)
 
 @admin.register(JiraSite)
 class JiraSiteOpsAdmin(ScalableChangelist, JiraSiteAdmin):
-    list_filter = [SiteAttentionFilter, *JiraSiteAdmin.list_filter]
+    list_filter = [SiteAttentionFilter, *without_tenant_links(JiraSiteAdmin.list_filter, "tenant")]
     actions = [*JiraSiteAdmin.actions, *backup_actions.BACKUP_ACTIONS]
 
 
@@ -123,7 +124,7 @@ admin.site.unregister(OAuthGrant)
 
 @admin.register(OAuthGrant)
 class OAuthGrantOpsAdmin(ScalableChangelist, OAuthGrantAdmin):
-    pass
+    list_filter = without_tenant_links(OAuthGrantAdmin.list_filter, "grant_sites__site__tenant")
 
 
 admin.site.unregister(MigrationCase)
@@ -131,29 +132,22 @@ admin.site.unregister(MigrationCase)
 
 @admin.register(MigrationCase)
 class MigrationCaseOpsAdmin(ScalableChangelist, MigrationCaseAdmin):
-    pass
-
-
-class _TenantLookups:
-    """The tenant page links to "all jobs / snapshots of this tenant"."""
-
-    def lookup_allowed(self, lookup, value, request=None):
-        if lookup == "site__tenant__id__exact":
-            return True
-        return super().lookup_allowed(lookup, value, request)
+    list_filter = without_tenant_links(MigrationCaseAdmin.list_filter, "site__tenant")
 
 
 admin.site.unregister(BackupJob)
 
 
 @admin.register(BackupJob)
-class BackupJobOpsAdmin(_TenantLookups, ScalableChangelist, BackupJobAdmin):
+class BackupJobOpsAdmin(ScalableChangelist, BackupJobAdmin):
     list_select_related = ("site",)
+    list_filter = [*BackupJobAdmin.list_filter, tenant_filter("site__tenant")]
 
 
 admin.site.unregister(Snapshot)
 
 
 @admin.register(Snapshot)
-class SnapshotOpsAdmin(_TenantLookups, ScalableChangelist, SnapshotAdmin):
+class SnapshotOpsAdmin(ScalableChangelist, SnapshotAdmin):
     list_select_related = ("site",)
+    list_filter = [*SnapshotAdmin.list_filter, tenant_filter("site__tenant")]

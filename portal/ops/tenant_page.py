@@ -114,7 +114,7 @@ def grants_section(tenant) -> str:
             )
             for g in grants
         ),
-        changelist(OAuthGrant, grant_sites__site__tenant__id__exact=tenant.pk),
+        changelist(OAuthGrant, tenant=tenant.slug),
     )
 
 
@@ -126,7 +126,7 @@ def cases_section(tenant) -> str:
     return _table(
         ["site", "state", "due", "reason"],
         ((_link(c, c.site.url), c.get_state_display(), c.due_at, c.failure_reason) for c in cases),
-        changelist(MigrationCase, site__tenant__id__exact=tenant.pk),
+        changelist(MigrationCase, tenant=tenant.slug),
     )
 
 
@@ -152,7 +152,7 @@ def jobs_section(tenant) -> str:
             )
             for j in jobs
         ),
-        changelist(BackupJob, site__tenant__id__exact=tenant.pk),
+        changelist(BackupJob, tenant=tenant.slug),
     )
 
 
@@ -171,7 +171,7 @@ def snapshots_section(tenant) -> str:
             (_link(s, str(s.pk)[:8]), s.site.url, s.kind, s.status, s.completed_at, s.objects_count)
             for s in snaps
         ),
-        changelist(Snapshot, site__tenant__id__exact=tenant.pk),
+        changelist(Snapshot, tenant=tenant.slug),
     )
 
 
