@@ -112,3 +112,12 @@ def test_the_client_secret_never_appears_in_errors(sandbox, atlassian_settings, 
         client.refresh("whatever")
     assert "wrong-secret-value" not in str(caught.value)
     assert "wrong-secret-value" not in repr(client)
+
+
+def test_a_refresh_without_a_new_refresh_token_says_keep_the_old_one(sandbox, auth_client, grant):
+    sandbox.faults.omit_refresh_token(1)
+    fresh = auth_client.refresh(grant.refresh_token)
+    assert fresh.access_token
+    assert fresh.refresh_token is None
+    # The old refresh token still works.
+    assert auth_client.refresh(grant.refresh_token).refresh_token
