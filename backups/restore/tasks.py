@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from backups.restore.executor import run_restore
 from backups.restore.services import restore_jobs_reap
@@ -22,3 +23,10 @@ def run_restore_job(job_id: int) -> str:
 def reap_stale_restore_jobs() -> int:
     """Beat, every minute: re-queue restores whose worker died."""
     return len(restore_jobs_reap())
+
+
+@worker_ready.connect
+def _reap_restores_when_a_worker_starts(**_kwargs) -> None:
+    # A restarted worker picks up restores its predecessor was killed in (leases expired)
+    # without waiting for beat.
+    reap_stale_restore_jobs.delay()
