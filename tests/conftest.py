@@ -26,3 +26,14 @@ def on_postgres(settings):
     from django.db import connection
 
     require(connection.vendor == "postgresql", "this test needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture(autouse=True)
+def _forget_shared_rate_limit_state(settings):
+    """Rate-limit holds and points budgets in Redis outlive a test's database rollback: start
+    every test from an empty REDIS_URL database (a test-only one in CI)."""
+    if settings.REDIS_URL:
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    yield
