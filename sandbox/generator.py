@@ -8,6 +8,7 @@ derived from the attachment id on download.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import struct
 import uuid
@@ -307,46 +308,50 @@ class Pools:
         ]
         self.resolution = dict(catalog.RESOLUTION_DONE, self=f"{BASE}/rest/api/3/resolution/10000")
         # Serialized once: orjson copies these into every issue instead of re-encoding them.
+        # id(fragment) -> (fragment, the object it encodes), to read pooled values back.
+        # Kept per site (and carried over when the pools are rebuilt, since pinned issues
+        # may still hold older fragments), so it goes away with the site.
+        previous = site.pools
+        self.originals: dict[int, tuple[orjson.Fragment, Any]] = (
+            dict(previous.originals) if previous is not None else {}
+        )
+        fragment = self.fragment
         self.user_frags = [fragment(u) for u in self.users]
         self.description_frags = [fragment(d) for d in self.descriptions]
         self.short_doc_frags = [fragment(d) for d in self.short_docs]
         self.two_paragraph_frags = [fragment(d) for d in self.two_paragraphs]
         self.tier_frags = [fragment(t) for t in self.tiers]
         self.platform_frags = [fragment(pl) for pl in self.platforms]
-        self.seed_int = int.from_bytes(
-            site.seed.encode()[-16:].rjust(16, b"\0"), "big"
-        ) ^ hash_seed(site.seed)
+        # Each issue's Random is seeded with seed_int ^ (issue id * a large odd constant).
+        self.seed_int = hash_seed(site.seed)
+
+    def fragment(self, value: Any) -> Any:
+        """Pre-serialized JSON for a pooled object (None stays None)."""
+        if value is None:
+            return None
+        frag = orjson.Fragment(orjson.dumps(value))
+        self.originals[id(frag)] = (frag, value)  # keeping the fragment keeps its id unique
+        return frag
 
 
-# id(fragment) -> (fragment, the object it encodes); the fragment is kept so ids stay unique.
-_ORIGINALS: dict[int, tuple[orjson.Fragment, Any]] = {}
-
-
-def fragment(value: Any) -> Any:
-    """Pre-serialized JSON for a pooled object (None stays None)."""
-    if value is None:
-        return None
-    frag = orjson.Fragment(orjson.dumps(value))
-    _ORIGINALS[id(frag)] = (frag, value)
-    return frag
-
-
-def plain(value: Any) -> Any:
+def plain(site: Site, value: Any) -> Any:
     """The Python object behind a pooled fragment (anything else is returned as is)."""
     if isinstance(value, orjson.Fragment):
-        return _ORIGINALS[id(value)][1]
+        return pools(site).originals[id(value)][1]
     return value
 
 
 def hash_seed(text: str) -> int:
-    import hashlib
-
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
 def pools(site: Site) -> Pools:
     current = site.pools
     if current is None or current.members != len(site.members):
+        if current is not None:
+            # Content generated with the old member list would no longer match fresh content.
+            site.doc_cache.clear()
+            site.json_cache.clear()
         current = site.pools = Pools(site)
     return current
 

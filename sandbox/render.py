@@ -132,7 +132,7 @@ def issue_json(
         }
     if "renderedFields" in expand:
         data["renderedFields"] = {
-            name: adf_to_html(doc["fields"].get(name))
+            name: adf_to_html(site, doc["fields"].get(name))
             for name in ("description", "environment", "customfield_10026")
             if fields.wants(name)
         }
@@ -190,8 +190,8 @@ def field_schemas(site: Site, fields: dict[str, Any]) -> dict[str, Any]:
     return {k: schemas[k] for k in fields if k in schemas}
 
 
-def adf_to_html(node: Any) -> str | None:
-    node = plain(node)
+def adf_to_html(site: Site, node: Any) -> str | None:
+    node = plain(site, node)
     if node is None:
         return None
     texts: list[str] = []

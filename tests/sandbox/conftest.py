@@ -13,6 +13,13 @@ if TYPE_CHECKING:
     from sandbox.pytest_plugin import Sandbox, Tokens
 
 
+@pytest.fixture(autouse=True)
+def _forget_shared_rate_limit_state():
+    """Overrides the root conftest's autouse fixture, which needs Django's `settings`: the
+    sandbox's tests touch neither Django nor Redis and run with `-p no:django`."""
+    yield
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Idempotent: a no-op when the root conftest already lists the plugin.
     config.pluginmanager.import_plugin("sandbox.pytest_plugin")

@@ -31,7 +31,7 @@ def test_issues_carry_realistic_content():
     state = SandboxState(seed=3, projects=2, issues=200)
     site = state.site("acme")
     docs = [issue_doc(site, i) for i in site.live_issues()]
-    assert all(plain(d["fields"]["description"])["type"] == "doc" for d in docs)
+    assert all(plain(site, d["fields"]["description"])["type"] == "doc" for d in docs)
     assert any(len(histories_of(site, i)) > 50 for i in site.live_issues())
     assert any(d["comments"] for d in docs) and any(d["worklogs"] for d in docs)
     assert any(d["attachments"] for d in docs) and any(d["remotelinks"] for d in docs)
@@ -47,7 +47,7 @@ def test_issues_carry_realistic_content():
         "textarea": "customfield_10026",
     }
     for field in kinds.values():
-        assert any(plain(d["fields"][field]) for d in docs), field
+        assert any(plain(site, d["fields"][field]) for d in docs), field
 
 
 def test_a_large_site_is_generated_lazily_and_fast():
