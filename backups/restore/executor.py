@@ -616,7 +616,7 @@ class Executor:
         with transaction.atomic():
             for item in group:
                 detail = {k: v for k, v in item.detail.items() if k != "parts_started"}
-                previous = detail.get("parts") or {}
+                previous = detail.pop("parts_found", None) or {}
                 detail["parts"] = {k: previous.get(k, 0) + v for k, v in counts[item.pk].items()}
                 RestoreItem.objects.filter(pk=item.pk).update(
                     state=RestoreItem.State.COMPLETE, detail=detail, job_id=self.job.pk
@@ -644,6 +644,8 @@ class Executor:
         c, m, key = self.client, self.mapping, item.target_key
         unknown: set[str] = set()
         writes: list[tuple[str, Callable[[], Any]]] = []
+        # Parts written before an interruption count as restored (found in the target).
+        found: dict[str, int] = item.detail.setdefault("parts_found", {})
 
         def already(kind: str, marker: Any) -> bool:
             if existing is None:
@@ -651,6 +653,7 @@ class Executor:
             pool = existing[kind]
             if marker in pool:
                 pool.remove(marker)
+                found[kind] = found.get(kind, 0) + 1
                 return True
             return False
 

@@ -114,8 +114,13 @@ def test_a_restore_killed_at_a_write_and_resumed_leaves_no_duplicates(
     job = run_restore_to_end(job)
 
     assert job.status == RestoreJob.Status.SUCCEEDED, (job.status_reason, job.errors[:3])
-    assert totals_in_sandbox(backup_env.site("bravo")) == totals_in_snapshot(snapshot_a)
+    expected = totals_in_snapshot(snapshot_a)
+    assert totals_in_sandbox(backup_env.site("bravo")) == expected
     assert not RestoreItem.objects.filter(state=RestoreItem.State.PENDING).exists()
+    # The counters include what was written before the kill (found again in the target).
+    for name in ("issues", "comments", "worklogs", "attachments", "remote_links"):
+        counter = "issues_created" if name == "issues" else name
+        assert job.counters[counter] == expected[name], name
 
 
 def test_issues_created_before_a_kill_are_found_by_their_property_not_created_again(
