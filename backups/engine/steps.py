@@ -192,6 +192,7 @@ def complete_issues(
             )
     records, attachment_refs = [], []
     known = _known_attachments(ctx.site_pk, issues)
+    stored: dict[str, tuple[str, int]] = {}
     for issue in issues:
         try:
             record = _issue_record(ctx, issue, project_id, changelogs)
@@ -201,12 +202,23 @@ def complete_issues(
             continue
         record["attachments"] = []
         for meta in (issue.get("fields") or {}).get("attachment") or []:
-            ref = _attachment(ctx, meta, known)
+            ref = _attachment(ctx, meta, known, stored)
             if ref is not None:
                 record["attachments"].append(ref)
                 attachment_refs.append({"sha256": ref["sha256"], "size": ref["size"]})
         records.append(record)
         ctx.heartbeat()
+    if stored:
+        # One statement per page (not one transaction per attachment).
+        StoredAttachment.objects.bulk_create(
+            [
+                StoredAttachment(site_id=ctx.site_pk, attachment_id=k, sha256=v[0], size=v[1])
+                for k, v in stored.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["site", "attachment_id"],
+            update_fields=["sha256", "size"],
+        )
     return records, attachment_refs
 
 
@@ -249,7 +261,10 @@ def _known_attachments(site_pk: int, issues: list[dict[str, Any]]) -> dict[str, 
 
 
 def _attachment(
-    ctx: StepContext, meta: dict[str, Any], known: dict[str, tuple[str, int]]
+    ctx: StepContext,
+    meta: dict[str, Any],
+    known: dict[str, tuple[str, int]],
+    stored: dict[str, tuple[str, int]],
 ) -> dict[str, Any] | None:
     att_id = str(meta["id"])
     ref = {"id": att_id, "filename": meta.get("filename"), "mimeType": meta.get("mimeType")}
@@ -258,16 +273,12 @@ def _attachment(
         if ctx.store.size(sha) == size:
             return {**ref, "sha256": sha, "size": size}
     try:
-        stored = ctx.store.put_chunks(ctx.client.attachment_content(att_id))
+        blob = ctx.store.put_chunks(ctx.client.attachment_content(att_id))
     except ApiNotFound:
         logger.info("attachment %s vanished during the backup; skipped", att_id)
         return None
-    StoredAttachment.objects.update_or_create(
-        site_id=ctx.site_pk,
-        attachment_id=att_id,
-        defaults={"sha256": stored.sha256, "size": stored.size},
-    )
-    return {**ref, "sha256": stored.sha256, "size": stored.size}
+    stored[att_id] = (blob.sha256, blob.size)
+    return {**ref, "sha256": blob.sha256, "size": blob.size}
 
 
 def project_jql(project_id: str) -> str:
