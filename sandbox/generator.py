@@ -1,7 +1,7 @@
 """Deterministic test data: the same seed always yields the same sites, users and issues.
 
-Only issue *records* are created up front. An issue's content is derived from
-`Random(f"{site.seed}/{issue.id}")` each time it is needed (and cached), so generating a
+Only issue *records* are created up front. An issue's content is derived from a Random seeded
+with the site's seed and the issue id each time it is needed (and cached), so generating a
 50,000-issue site costs well under a second and little memory; attachment bytes are likewise
 derived from the attachment id on download.
 """
