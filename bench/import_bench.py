@@ -111,9 +111,10 @@ def main(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             book = Path(tmp) / "legacy.csv"
             write_csv(book, legacy_book_rows(args.rows))
-            started = time.perf_counter()
+            load = os.getloadavg()[0]
+            started, cpu = time.perf_counter(), time.process_time()
             report = import_legacy_file(book)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             cases = MigrationCase.objects.count()
             secrets = LegacyCredential.objects.exclude(api_token_ciphertext=None).count()
             events = AuditEvent.objects.count()
@@ -151,6 +152,10 @@ def main(argv: list[str]) -> int:
         f"{reimport:.1f} s | {reimport / TARGET_SECONDS:.2f} |",
         f"| bad rows reported by line (1,000 rows, every 10th bad) | 100 | {len(bad.errors)} | "
         f"{len(bad.errors) / 100:.2f} |",
+        "",
+        f"Wall clock {elapsed:.1f} s of which {cpu:.1f} s CPU in this process; the machine's "
+        f"1-minute load average was {load:.1f} on {os.cpu_count()} cores when it started "
+        "(other test suites share the machine).",
         "",
         f"Rows imported: {report.imported:,}; migration cases: {cases:,}; stored API-token "
         f"ciphertexts: {secrets:,}; audit events written: {events:,}. Re-import: "

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Max, Q
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -245,7 +246,7 @@ def migration_reminder_send(
         raise DomainError(f"the case is {case.state}; there is nothing to remind the customer of")
     key = key or reminder_key_for(case, now=now) or f"reminder:manual:{now:%Y-%m-%d}"
     recipients = _recipients_or_fail(case)
-    return migration_notice_record(
+    notice = migration_notice_record(
         case=case,
         kind=MigrationNotice.Kind.REMINDER,
         key=key,
@@ -254,6 +255,30 @@ def migration_reminder_send(
         acting_user=acting_user,
         request=request,
     )
+    if notice is not None and case.state == S.INVITE_EXPIRED:
+        # The reminder carries fresh links: the invitation is open again.
+        migration_case_transition(case, to=S.INVITED, acting_user=acting_user, request=request)
+    return notice
+
+
+def migration_invites_expire(
+    *, acting_user: User | None = None, now: datetime | None = None
+) -> list[int]:
+    """``invited`` cases whose every link has expired (nothing sent for
+    ``MIGRATION_INVITE_MAX_AGE_DAYS``) become ``invite_expired``; the next invitation or
+    reminder opens them again. Returns the case ids."""
+    now = now or timezone.now()
+    horizon = now - timedelta(days=settings.MIGRATION_INVITE_MAX_AGE_DAYS)
+    stale = (
+        MigrationCase.objects.filter(state=S.INVITED)
+        .annotate(last_sent=Max("notices__sent_at"))
+        .filter(Q(last_sent__lt=horizon) | Q(last_sent__isnull=True, invited_at__lt=horizon))
+    )
+    expired = []
+    for case in stale.select_related("site__tenant"):
+        migration_case_transition(case, to=S.INVITE_EXPIRED, acting_user=acting_user, request=None)
+        expired.append(case.pk)
+    return expired
 
 
 @transaction.atomic
@@ -317,6 +342,7 @@ __all__ = [
     "legacy_sites_pause_after_cutoff",
     "migration_confirmation_send",
     "migration_invite_send",
+    "migration_invites_expire",
     "migration_recipients",
     "migration_reminder_send",
     "migration_reminders_due",

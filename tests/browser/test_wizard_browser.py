@@ -52,6 +52,13 @@ def sign_in_through_invitation(page, link, shots, contact):
     page.wait_for_url(re.compile(r"/migrate/\d+/why/$"))
     shots(page, "03-why")
     assert page.locator('[aria-current="step"]').inner_text() == "Why"
+    # Keyboard: the first stop is the skip link; the page reflows on a phone-sized screen.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.set_viewport_size({"width": 375, "height": 740})
+    shots(page, "03-why-narrow")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375 + 1
+    page.set_viewport_size({"width": 1024, "height": 800})
     assert "days left" in page.locator("[data-deadline]").inner_text()
 
 

@@ -180,3 +180,56 @@ def test_a_tampered_link_is_refused(case):
     client = Client()
     client.force_login(_verified_user("ops@acme.example"))
     assert client.get("/migrate/invite/not-a-token/").status_code == 400
+
+
+def test_an_invited_contact_without_an_account_signs_up_and_joins(
+    case, django_capture_on_commit_callbacks
+):
+    import re
+
+    invite = f"/migrate/invite/{invite_token(case=case, email='ops@acme.example')}/"
+    client = Client()
+    login = client.get(invite)["Location"]
+    assert login.startswith("/accounts/login/")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/accounts/signup/?next={invite}",
+            {
+                "email": "ops@acme.example",
+                "password1": "a long enough passphrase 7",
+                "password2": "a long enough passphrase 7",
+            },
+        )
+    assert response.status_code == 302
+    confirm = re.search(r"/accounts/confirm-email/[^\s/]+/", mail.outbox[-1].body).group(0)
+    assert client.post(confirm).status_code == 302
+    signed_in = client.post(
+        f"/accounts/login/?next={invite}",
+        {"login": "ops@acme.example", "password": "a long enough passphrase 7"},
+    )
+    assert signed_in["Location"] == invite
+    response = client.post(invite)
+
+    assert response["Location"] == f"/t/{case.site.tenant.slug}/migrate/{case.pk}/"
+    membership = Membership.objects.get(tenant=case.site.tenant)
+    assert (membership.user.email, membership.role) == ("ops@acme.example", "owner")
+
+
+def test_invitations_nobody_acted_on_expire_and_a_reminder_reopens_them(
+    case, settings, django_capture_on_commit_callbacks
+):
+    from tenants.services.campaigns import migration_invites_expire
+
+    settings.MIGRATION_INVITE_MAX_AGE_DAYS = 14
+    migration_invite_send(case=case, acting_user=None)
+    later = timezone.now() + timedelta(days=15)
+
+    assert migration_invites_expire(now=timezone.now()) == []
+    assert migration_invites_expire(now=later) == [case.pk]
+    case.refresh_from_db()
+    assert case.state == S.INVITE_EXPIRED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        migration_reminder_send(case=case, acting_user=None, now=later)
+    case.refresh_from_db()
+    assert case.state == S.INVITED
