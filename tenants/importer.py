@@ -63,9 +63,15 @@ from tenants.models import (
     Tenant,
     User,
 )
+from tenants.services.campaigns import reauth_required_reason
 from tenants.services.legacy import legacy_credential_create, legacy_credential_purge
 from tenants.services.migration import migration_case_open
-from tenants.services.sites import site_create, site_link_to_tenant, site_use_legacy_credential
+from tenants.services.sites import (
+    site_create,
+    site_link_to_tenant,
+    site_set_status,
+    site_use_legacy_credential,
+)
 from tenants.services.tenants import tenant_update
 
 logger = logging.getLogger(__name__)
@@ -479,15 +485,21 @@ def _insert_new_sites(ctx: _Context, rows: list[LegacyRow], keys: list[str]) -> 
         elif row.has_secret:
             ctx.report.secrets_withheld += 1
         credentials.append(credential)
-        sites.append(
-            JiraSite(
-                tenant=tenant,
-                cloud_id=key,
-                url=row.site_url or f"https://{key}.invalid",
-                name=urlsplit(row.site_url).netloc.split(".")[0] if row.site_url else "",
-                legacy_credential=credential,
-            )
+        site = JiraSite(
+            tenant=tenant,
+            cloud_id=key,
+            url=row.site_url or f"https://{key}.invalid",
+            name=urlsplit(row.site_url).netloc.split(".")[0] if row.site_url else "",
+            legacy_credential=credential,
         )
+        if withheld:
+            # Imported after the cutoff: it cannot be backed up until the customer migrates.
+            site.status, site.status_reason, site.status_changed_at = (
+                JiraSite.Status.NEEDS_REAUTH,
+                reauth_required_reason(),
+                ctx.now,
+            )
+        sites.append(site)
     LegacyCredential.objects.bulk_create(credentials)
     JiraSite.objects.bulk_create(sites)
     cases = [
@@ -519,6 +531,7 @@ def _insert_new_sites(ctx: _Context, rows: list[LegacyRow], keys: list[str]) -> 
                     "cloud_id": site.cloud_id,
                     "url": site.url,
                     "name": site.name,
+                    "status": site.status,
                     "legacy_credential": str(credential.pk),
                     "kind": credential.kind,
                     "client_id": credential.client_id,
@@ -613,6 +626,8 @@ def _row_changes_anything(ctx: _Context, row: LegacyRow, site: JiraSite) -> bool
         return True  # refused or reported by _apply_row
     if row.site_url and site.url != row.site_url:
         return True
+    if ctx.now >= settings.LEGACY_CUTOFF and site.status == JiraSite.Status.ACTIVE:
+        return True  # to be paused: re-authorization required
     current = site.legacy_credential
     if current is None or current.status == LegacyCredential.Status.PURGED:
         return True
@@ -673,6 +688,14 @@ def _apply_row(ctx: _Context, row: LegacyRow, site: JiraSite | None) -> None:
                 reason=f"replaced by a {row.kind} credential on re-import",
                 acting_user=ctx.acting_user,
             )
+    if ctx.now >= settings.LEGACY_CUTOFF and site.status == JiraSite.Status.ACTIVE:
+        site_set_status(
+            site=site,
+            status=JiraSite.Status.NEEDS_REAUTH,
+            reason=reauth_required_reason(),
+            acting_user=ctx.acting_user,
+        )
+        touched = True
     if not MigrationCase.objects.filter(site_id=site.pk).exists():
         migration_case_open(
             site=site, due_at=row.due_at or settings.LEGACY_CUTOFF, acting_user=ctx.acting_user

@@ -233,6 +233,9 @@ def test_after_the_cutoff_the_connection_is_recorded_but_its_secret_refused(afte
     site = JiraSite.objects.get(cloud_id="11111111-1111-4111-8111-111111111111")
     assert site.legacy_credential.email == "jira-admin@acme.example"
     assert MigrationCase.objects.filter(site=site).exists()
+    # It cannot be backed up until the customer migrates, and says so.
+    assert site.status == JiraSite.Status.NEEDS_REAUTH
+    assert site.status_reason.startswith("re-authorization required")
     # Re-importing after the cutoff does not sneak the secret in either.
     import_legacy_file(book)
     assert not any(c.has_secret for c in LegacyCredential.objects.all())
@@ -271,3 +274,17 @@ def test_a_site_known_only_by_url_gets_a_placeholder_cloud_id(before_cutoff, tmp
 
     site = JiraSite.objects.get()
     assert site.cloud_id == "unresolved:acme.atlassian.net"
+
+
+def test_a_site_imported_before_the_cutoff_is_paused_by_a_re_import_after_it(
+    before_cutoff, tmp_path, settings
+):
+    book = write_csv(tmp_path / "book.csv", [token_row()])
+    import_legacy_file(book)
+    settings.LEGACY_CUTOFF = datetime(2026, 1, 1, tzinfo=UTC)
+
+    report = import_legacy_file(book)
+
+    site = JiraSite.objects.get()
+    assert site.status == JiraSite.Status.NEEDS_REAUTH
+    assert report.unchanged == 0
