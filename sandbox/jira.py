@@ -11,10 +11,10 @@ import orjson
 
 from sandbox import catalog, jql, render
 from sandbox.api import ApiError, Ctx, Result, offset_page, to_int
+from sandbox.attachments import attachment_bytes
 from sandbox.clock import iso
-from sandbox.generator import (
+from sandbox.content import (
     SUB_ID,
-    attachment_bytes,
     histories_of,
     issue_doc,
 )
@@ -89,7 +89,7 @@ def server_info(ctx: Ctx) -> Result:
 
 
 def project_json(site: Site, project, expand: bool = False) -> dict[str, Any]:
-    from sandbox.generator import project_ref
+    from sandbox.content import project_ref
 
     data = project_ref(project)
     data.update({"description": project.description, "style": "classic", "isPrivate": False})

@@ -212,7 +212,7 @@ class Site:
     # issue id -> [(link id, link type id, "outward" | "inward", other issue id)]
     links: dict[int, list[tuple[int, int, str, int]]] = field(default_factory=dict)
     custom_fields: list[dict] = field(default_factory=list)
-    pools: Any = None  # sandbox.generator.Pools, built on first use
+    pools: Any = None  # sandbox.content.Pools, built on first use
     uploads: dict[int, bytes] = field(default_factory=dict)
     next_issue_id: int = 10000
     next_project_id: int = 10000

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from sandbox import catalog
-from sandbox.generator import headline, histories_of, issue_doc, plain
+from sandbox.content import headline, histories_of, issue_doc, plain
 from sandbox.model import BASE, BASE_BYTES, Issue, Site
 
 ALL_EXPANDS = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"

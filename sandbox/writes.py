@@ -8,10 +8,10 @@ from typing import Any
 
 import orjson
 
-from sandbox import catalog, generator
+from sandbox import catalog, content, generator
 from sandbox.api import ApiError, Ctx, Result
 from sandbox.clock import iso
-from sandbox.generator import SUB_ID, WRITTEN_BASE, pin
+from sandbox.content import SUB_ID, WRITTEN_BASE, pin
 from sandbox.model import BASE, Issue, Site
 
 MAX_PROPERTY_BYTES = 32768
@@ -82,7 +82,7 @@ def build_fields(ctx: Ctx, fields: Any) -> tuple[dict[str, Any], dict[str, str],
     if type_id:
         out["issuetype"] = catalog.issuetype_json(type_id)
     if project is not None:
-        out["project"] = generator.project_ref(project)
+        out["project"] = content.project_ref(project)
     priority_id = catalog.find_by_name(catalog.PRIORITIES, fields.get("priority")) or "3"
     out["priority"] = catalog.priority_json(priority_id)
     out["assignee"] = _resolve_user(ctx, fields.get("assignee"), "assignee", errors)
@@ -115,9 +115,9 @@ def build_fields(ctx: Ctx, fields: Any) -> tuple[dict[str, Any], dict[str, str],
                 errors[name] = f"{name}: the value {ref} is not valid."
             else:
                 resolved.append(
-                    generator.component_ref(match)
+                    content.component_ref(match)
                     if name == "components"
-                    else generator.version_ref(match)
+                    else content.version_ref(match)
                 )
         out[name] = resolved
     for custom in ctx.site.custom_fields:
@@ -141,7 +141,7 @@ def _custom_value(ctx: Ctx, custom: dict, value: Any) -> tuple[Any, str | None]:
             return None
         for oid, label in options.items():
             if str(ref.get("id")) == oid or ref.get("value") == label:
-                return generator.option_json(fid, oid, label)
+                return content.option_json(fid, oid, label)
         return None
 
     if kind == "select":
@@ -282,7 +282,7 @@ def touch_issue(state, site: Site, issue: Issue, rng: random.Random, now: float)
         )
         cid = _next_sub_id(site, issue, "comment")
         doc["comments"].append(
-            generator.comment_json(issue, cid, author, generator.adf(generator.sentence(rng)), now)
+            content.comment_json(issue, cid, author, generator.adf(generator.sentence(rng)), now)
         )
         _bump(site, issue, now)
 
@@ -304,7 +304,7 @@ def add_comment(ctx: Ctx, ref: str) -> Result:
         if len(doc["comments"]) >= MAX_COMMENTS_PER_ISSUE:
             raise ApiError(413, "The issue has reached the limit of 5000 comments.")
         cid = _next_sub_id(ctx.site, issue, "comment")
-        comment = generator.comment_json(issue, cid, ctx.user.json(), body, ctx.now)
+        comment = content.comment_json(issue, cid, ctx.user.json(), body, ctx.now)
         doc["comments"].append(comment)
         _bump(ctx.site, issue, ctx.now)
     return Result(status=201, body=comment)
@@ -331,7 +331,7 @@ def add_worklog(ctx: Ctx, ref: str) -> Result:
     with ctx.site.lock:
         doc = pin(ctx.site, issue)
         wid = _next_sub_id(ctx.site, issue, "worklog")
-        worklog = generator.worklog_json(
+        worklog = content.worklog_json(
             issue, wid, ctx.user.json(), comment, started, ctx.now, seconds
         )
         doc["worklogs"].append(worklog)
@@ -415,16 +415,16 @@ def add_attachments(ctx: Ctx, ref: str) -> Result:
     with ctx.site.lock:
         doc = pin(ctx.site, issue)
         for upload in files:
-            content = upload.read()
-            if len(content) > MAX_ATTACHMENT_BYTES:
+            data = upload.read()
+            if len(data) > MAX_ATTACHMENT_BYTES:
                 raise ApiError(413, "The attachment is larger than the site's limit.")
             att_id = _next_sub_id(ctx.site, issue, "attachment")
-            ctx.site.uploads[att_id] = content
-            meta = generator.attachment_json(
+            ctx.site.uploads[att_id] = data
+            meta = content.attachment_json(
                 att_id,
                 upload.filename or "attachment",
                 upload.mimetype or "application/octet-stream",
-                len(content),
+                len(data),
                 ctx.user.json(),
                 ctx.now,
             )

@@ -338,14 +338,14 @@ def openapi(sandbox_server) -> OpenAPI:
 
 
 def pick(site, predicate) -> str:
-    from sandbox.generator import issue_doc
+    from sandbox.content import issue_doc
 
     return next(i.key for i in site.live_issues() if predicate(issue_doc(site, i)))
 
 
 @pytest.fixture
 def data(connected) -> dict:
-    from sandbox.generator import issue_doc
+    from sandbox.content import issue_doc
 
     site = connected.sandbox.site("acme")
     docs = {i.key: issue_doc(site, i) for i in site.live_issues()}

@@ -6,7 +6,7 @@ import time
 
 import orjson
 
-from sandbox.generator import histories_of, issue_doc, plain
+from sandbox.content import histories_of, issue_doc, plain
 from sandbox.render import FieldSelection, issue_json
 from sandbox.state import SandboxState
 

@@ -144,7 +144,7 @@ def test_an_unknown_issue_is_404_with_jiras_message(connected):
 
 def test_inline_comments_are_capped_at_20_but_the_comment_endpoint_pages_all(connected):
     site = connected.sandbox.site("acme")
-    from sandbox.generator import issue_doc
+    from sandbox.content import issue_doc
 
     heavy = next(i for i in site.live_issues() if len(issue_doc(site, i)["comments"]) > 20)
     total = len(issue_doc(site, heavy)["comments"])
@@ -162,7 +162,7 @@ def test_inline_comments_are_capped_at_20_but_the_comment_endpoint_pages_all(con
 
 
 def heavy_issue(site):
-    from sandbox.generator import histories_of
+    from sandbox.content import histories_of
 
     return next(i for i in site.live_issues() if len(histories_of(site, i)) > 40)
 
@@ -180,7 +180,7 @@ def test_changelogs_are_long_and_paged(connected):
 
 def test_comment_list_and_worklog_list_find_items_by_id(connected):
     site = connected.sandbox.site("acme")
-    from sandbox.generator import issue_doc
+    from sandbox.content import issue_doc
 
     issue = next(
         i
@@ -203,7 +203,7 @@ def test_worklog_updated_lists_changes_since_a_time(connected):
 
 
 def find_attachment(site, mime: str | None = None):
-    from sandbox.generator import issue_doc
+    from sandbox.content import issue_doc
 
     for issue in site.live_issues():
         for attachment in issue_doc(site, issue)["attachments"]:
@@ -238,7 +238,7 @@ def test_attachment_content_redirects_by_default_and_serves_bytes_with_ranges(co
 
 
 def test_attachments_are_deterministic_and_varied_in_size(sandbox):
-    from sandbox.generator import issue_doc
+    from sandbox.content import issue_doc
 
     site = sandbox.site("acme")
     sizes = {a["size"] for i in site.live_issues() for a in issue_doc(site, i)["attachments"]}

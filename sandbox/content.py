@@ -1,0 +1,494 @@
+"""Issue content, derived on demand from the site's seed and the issue id.
+
+Speed matters here: a cold `search/jql` + `bulkfetch` pass builds every issue once. Text, ADF
+documents, changelog items and user objects are therefore drawn from per-site pools built once
+(and pre-serialized as orjson fragments), and each issue only draws indexes from its own seeded
+Random. Pooled objects are shared between issues and must never be mutated in place (writes
+replace them). Once something writes to an issue its content is *pinned* (kept on the record).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any
+
+import orjson
+
+from sandbox import catalog
+from sandbox.clock import day, iso
+from sandbox.generator import WORDS, adf, rich_adf, rng_for, sentence
+from sandbox.model import BASE, Issue, Project, Site, User
+
+SUB_ID = 1000  # comment/worklog/attachment/history ids are issue_id * SUB_ID + n
+WRITTEN_BASE = 500  # ids >= issue_id * SUB_ID + 500 are for objects created over the API
+ATTACHMENT_KINDS = [
+    ("txt", "text/plain"),
+    ("png", "image/png"),
+    ("pdf", "application/pdf"),
+    ("json", "application/json"),
+    ("zip", "application/zip"),
+]
+
+
+class Pools:
+    """Pre-built pieces each site's issues are assembled from."""
+
+    def __init__(self, site: Site) -> None:
+        rng = rng_for(site.seed, "pools")
+        self.members = len(site.members)
+        self.users = [u.json() for u in _users(site)] or [None]
+        self.sentences = [sentence(rng, 3, 9) for _ in range(1024)]
+        self.descriptions = [rich_adf(rng) for _ in range(256)]
+        self.short_docs = [adf(sentence(rng, 5, 25)) for _ in range(512)]
+        self.two_paragraphs = [adf(sentence(rng), sentence(rng)) for _ in range(128)]
+        items = [_history_item(rng) for _ in range(512)]
+        self.history_items = [
+            [items[rng.randrange(512)] for _ in range(rng.randint(1, 3))] for _ in range(512)
+        ]
+        self.statuses = [(s[0], catalog.status_json(s[0])) for s in catalog.STATUSES]
+        self.types = [catalog.issuetype_json(t[0]) for t in catalog.ISSUE_TYPES[:4]]
+        self.priorities = [catalog.priority_json(p[0]) for p in catalog.PRIORITIES]
+        self.labels = [
+            sorted({rng.choice(WORDS) for _ in range(rng.randint(0, 3))}) for _ in range(64)
+        ]
+        self.tags = [
+            sorted({rng.choice(WORDS) for _ in range(rng.randint(0, 2))}) for _ in range(64)
+        ]
+        self.tiers = [
+            option_json("customfield_10020", *o)
+            for o in catalog.CUSTOM_OPTIONS["customfield_10020"]
+        ]
+        platforms = catalog.CUSTOM_OPTIONS["customfield_10021"]
+        self.platforms = [
+            [option_json("customfield_10021", *o) for o in rng.sample(platforms, rng.randint(0, 3))]
+            for _ in range(32)
+        ]
+        self.resolution = dict(catalog.RESOLUTION_DONE, self=f"{BASE}/rest/api/3/resolution/10000")
+        # Serialized once: orjson copies these into every issue instead of re-encoding them.
+        # id(fragment) -> (fragment, the object it encodes), to read pooled values back.
+        # Kept per site (and carried over when the pools are rebuilt, since pinned issues
+        # may still hold older fragments), so it goes away with the site.
+        previous = site.pools
+        self.originals: dict[int, tuple[orjson.Fragment, Any]] = (
+            dict(previous.originals) if previous is not None else {}
+        )
+        fragment = self.fragment
+        self.user_frags = [fragment(u) for u in self.users]
+        self.description_frags = [fragment(d) for d in self.descriptions]
+        self.short_doc_frags = [fragment(d) for d in self.short_docs]
+        self.two_paragraph_frags = [fragment(d) for d in self.two_paragraphs]
+        self.tier_frags = [fragment(t) for t in self.tiers]
+        self.platform_frags = [fragment(pl) for pl in self.platforms]
+        # Each issue's Random is seeded with seed_int ^ (issue id * a large odd constant).
+        self.seed_int = hash_seed(site.seed)
+
+    def fragment(self, value: Any) -> Any:
+        """Pre-serialized JSON for a pooled object (None stays None)."""
+        if value is None:
+            return None
+        frag = orjson.Fragment(orjson.dumps(value))
+        self.originals[id(frag)] = (frag, value)  # keeping the fragment keeps its id unique
+        return frag
+
+
+def plain(site: Site, value: Any) -> Any:
+    """The Python object behind a pooled fragment (anything else is returned as is)."""
+    if isinstance(value, orjson.Fragment):
+        return pools(site).originals[id(value)][1]
+    return value
+
+
+def hash_seed(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def pools(site: Site) -> Pools:
+    current = site.pools
+    if current is None or current.members != len(site.members):
+        if current is not None:
+            # Content generated with the old member list would no longer match fresh content.
+            site.doc_cache.clear()
+            site.json_cache.clear()
+        current = site.pools = Pools(site)
+    return current
+
+
+def issue_doc(site: Site, issue: Issue) -> dict[str, Any]:
+    """The issue's full content: pinned if something wrote to it, else generated (cached)."""
+    if issue.doc is not None:
+        return issue.doc
+    key = (issue.id, issue.rev)
+    doc = site.doc_cache.get(key)
+    if doc is None:
+        doc = generate_doc(site, issue)
+        site.doc_cache.put(key, doc)
+    return doc
+
+
+def pin(site: Site, issue: Issue) -> dict[str, Any]:
+    """Make the issue's content persistent so that a write to it sticks."""
+    if issue.doc is None:
+        doc = generate_doc(site, issue)
+        doc["histories"] = generate_histories(site, issue)
+        issue.doc = doc
+        # Pooled objects are shared; give the pinned issue its own top-level containers.
+        issue.doc["fields"] = dict(issue.doc["fields"])
+    return issue.doc
+
+
+def _users(site: Site) -> list[User]:
+    accounts = site.state.users if site.state is not None else {}
+    return [accounts[a] for a in sorted(site.members) if a in accounts]
+
+
+def headline(site: Site, issue: Issue) -> dict[str, Any]:
+    """Summary, status, priority and type: what other issues show of a linked issue. Drawn
+    from a separate stream so rendering a link does not build the linked issue."""
+    if issue.doc is not None:
+        fields = issue.doc["fields"]
+        return {k: fields[k] for k in ("summary", "status", "priority", "issuetype")}
+    p = pools(site)
+    bits = issue.head
+    return {
+        "summary": p.sentences[bits & 1023],
+        "status": p.statuses[(bits >> 10) % len(p.statuses)][1],
+        "priority": p.priorities[(bits >> 13) % 5],
+        "issuetype": p.types[(bits >> 16) % 4],
+    }
+
+
+def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
+    p = pools(site)
+    rng = random.Random(p.seed_int ^ (issue.id * 0xC2B2AE3D27D4EB4F))
+    r = rng.random
+    users = p.users
+    n_users = len(users)
+    project = site.projects[issue.project_id]
+    created, updated = issue.created, issue.updated
+    span = max(60.0, updated - created)
+    head = headline(site, issue)
+    done = head["status"]["id"] == "10002"
+    frags = p.user_frags
+    reporter_index = int(r() * n_users)
+    reporter = users[reporter_index]
+    updated_iso = iso(updated)
+    fields: dict[str, Any] = {
+        **head,
+        "description": p.description_frags[int(r() * 256)],
+        "project": project_ref(project),
+        "assignee": users[int(r() * n_users)] if r() < 0.8 else None,
+        "reporter": reporter,
+        "creator": frags[reporter_index],
+        "created": iso(created),
+        "updated": updated_iso,
+        "labels": p.labels[int(r() * 64)],
+        "components": [component_ref(c) for c in project.components[: int(r() * 2)]],
+        "fixVersions": [version_ref(v) for v in project.versions[: int(r() * 2)]],
+        "versions": [],
+        "resolution": p.resolution if done else None,
+        "resolutiondate": updated_iso if done else None,
+        "duedate": day(updated + int(1 + r() * 60) * 86400) if r() < 0.4 else None,
+        "environment": p.short_doc_frags[int(r() * 512)] if r() < 0.2 else None,
+        "timetracking": {},
+        "subtasks": [],
+        "watches": {
+            "self": f"{BASE}/rest/api/3/issue/{issue.key}/watchers",
+            "watchCount": int(r() * 6),
+            "isWatching": False,
+        },
+        "votes": {
+            "self": f"{BASE}/rest/api/3/issue/{issue.key}/votes",
+            "votes": int(r() * 4),
+            "hasVoted": False,
+        },
+        "statuscategorychangedate": updated_iso,
+        "customfield_10020": p.tier_frags[int(r() * 3)] if r() < 0.7 else None,
+        "customfield_10021": p.platform_frags[int(r() * 32)],
+        "customfield_10022": (1, 2, 3, 5, 8, 13, None)[int(r() * 7)],
+        "customfield_10023": day(created + int(5 + r() * 85) * 86400) if r() < 0.5 else None,
+        "customfield_10024": frags[int(r() * n_users)] if r() < 0.5 else None,
+        "customfield_10025": p.tags[int(r() * 64)],
+        "customfield_10026": p.two_paragraph_frags[int(r() * 128)] if r() < 0.5 else None,
+    }
+    # Every 17th issue is heavy: over the 20-item inline caps, with a long changelog.
+    heavy = issue.id % 17 == 3
+    n_comments = 21 + int(r() * 20) if heavy else int(r() * 7)
+    stamps = sorted(created + r() * span for _ in range(n_comments))
+    comments = [
+        comment_json(
+            issue,
+            issue.id * SUB_ID + n,
+            frags[int(r() * n_users)],
+            p.short_doc_frags[int(r() * 512)],
+            at,
+        )
+        for n, at in enumerate(stamps)
+    ]
+    attachments = []
+    for n in range((0, 0, 1, 1, 2, 3)[int(r() * 6)]):
+        ext, mime = ATTACHMENT_KINDS[int(r() * len(ATTACHMENT_KINDS))]
+        size = int(200 * (1.6 ** int(r() * 21)))  # 200 B .. ~2 MB, mostly small
+        if mime == "image/png":
+            size = max(size, 8192)  # room for the real image before the padding
+        attachments.append(
+            attachment_json(
+                issue.id * SUB_ID + n,
+                f"{WORDS[int(r() * len(WORDS))]}-{n}.{ext}",
+                mime,
+                size,
+                frags[int(r() * n_users)],
+                created + r() * span,
+            )
+        )
+    remotelinks = []
+    for n in range((0, 0, 0, 1, 2)[int(r() * 5)]):
+        link_id = issue.id * SUB_ID + n
+        page = 1000 + int(r() * 9000)
+        remotelinks.append(
+            {
+                "id": link_id,
+                "self": f"{BASE}/rest/api/3/issue/{issue.key}/remotelink/{link_id}",
+                "globalId": f"system=https://wiki.example.com&id={page}",
+                "application": {"type": "com.atlassian.confluence", "name": "Confluence"},
+                "relationship": "mentioned in",
+                "object": {
+                    "url": f"https://wiki.example.com/pages/{page}",
+                    "title": p.sentences[int(r() * 1024)],
+                    "icon": {"url16x16": "https://wiki.example.com/favicon.ico", "title": "Wiki"},
+                },
+            }
+        )
+    properties = {}
+    if r() < 0.3:
+        properties["sandbox.metadata"] = {"source": "generator", "score": int(r() * 100)}
+    return {
+        "fields": fields,
+        "comments": [c for c in comments if c],
+        "worklogs": generate_worklogs(site, issue, r),
+        "attachments": attachments,
+        "remotelinks": remotelinks,
+        "properties": properties,
+        "next_sub": {},
+    }
+
+
+def histories_of(site: Site, issue: Issue) -> list[dict]:
+    """The changelog. Generated apart from the rest (own random stream) because only the
+    changelog endpoints and expand=changelog need it, and it is the largest part."""
+    if issue.doc is not None and "histories" in issue.doc:
+        return issue.doc["histories"]
+    key = (issue.id, issue.rev, "histories")
+    histories = site.doc_cache.get(key)
+    if histories is None:
+        histories = generate_histories(site, issue)
+        site.doc_cache.put(key, histories)
+    return histories
+
+
+def generate_histories(site: Site, issue: Issue) -> list[dict]:
+    p = pools(site)
+    r = random.Random(p.seed_int ^ (issue.id * 0x27D4EB2F165667C5)).random
+    users = p.users
+    n_users = len(users)
+    # Every 17th issue is heavy (see generate_doc): a long changelog.
+    n_histories = 60 + int(r() * 91) if issue.id % 17 == 3 else 2 + int(r() * 24)
+    created = issue.created
+    step = max(60.0, issue.updated - created) / (n_histories + 1)
+    items = p.history_items
+    first_id = issue.id * SUB_ID
+    return [
+        {
+            "id": str(first_id + n),
+            "author": users[int(r() * n_users)],
+            "created": iso(created + (n + 1) * step),
+            "items": items[int(r() * 512)],
+        }
+        for n in range(n_histories)
+    ]
+
+
+def generate_worklogs(site: Site, issue: Issue, r: Any) -> list[dict]:
+    p = pools(site)
+    users = p.user_frags
+    heavy = issue.id % 29 == 5  # every 29th issue has more worklogs than the inline cap
+    count = 21 + int(r() * 10) if heavy else (0, 0, 1, 2, 3)[int(r() * 5)]
+    span = max(60.0, issue.updated - issue.created)
+    worklogs = []
+    for n in range(count):
+        at = issue.created + r() * span
+        seconds = (900, 1800, 3600, 7200, 14400, 28800)[int(r() * 6)]
+        author = users[int(r() * len(users))]
+        comment = p.short_doc_frags[int(r() * 512)]
+        worklogs.append(
+            worklog_json(issue, issue.id * SUB_ID + n, author, comment, at, at, seconds)
+        )
+    worklogs.sort(key=lambda w: w["started"])
+    return worklogs
+
+
+def _history_item(rng: random.Random) -> dict[str, Any]:
+    # Jira sends null for absent from/to; the OpenAPI document says strings, so omit them.
+    return {k: v for k, v in _history_change(rng).items() if v is not None}
+
+
+def _history_change(rng: random.Random) -> dict[str, Any]:
+    kind = rng.randrange(4)
+    if kind == 0:
+        a, b = rng.sample(catalog.STATUSES, 2)
+        return {
+            "field": "status",
+            "fieldtype": "jira",
+            "fieldId": "status",
+            "from": a[0],
+            "fromString": a[1],
+            "to": b[0],
+            "toString": b[1],
+        }
+    if kind == 1:
+        a, b = rng.sample(catalog.PRIORITIES, 2)
+        return {
+            "field": "priority",
+            "fieldtype": "jira",
+            "fieldId": "priority",
+            "from": a[0],
+            "fromString": a[1],
+            "to": b[0],
+            "toString": b[1],
+        }
+    if kind == 2:
+        return {
+            "field": "summary",
+            "fieldtype": "jira",
+            "fieldId": "summary",
+            "fromString": sentence(rng, 3, 6),
+            "toString": sentence(rng, 3, 6),
+        }
+    return {
+        "field": "labels",
+        "fieldtype": "jira",
+        "fieldId": "labels",
+        "fromString": "",
+        "toString": rng.choice(WORDS),
+    }
+
+
+# ---------------------------------------------------------------- JSON builders
+
+
+def project_ref(project: Project) -> dict[str, Any]:
+    return {
+        "self": f"{BASE}/rest/api/3/project/{project.id}",
+        "id": str(project.id),
+        "key": project.key,
+        "name": project.name,
+        "projectTypeKey": project.project_type,
+        "simplified": False,
+        "avatarUrls": {
+            s: f"{BASE}/avatar/project/{project.id}?s={s[:2]}"
+            for s in ("16x16", "24x24", "32x32", "48x48")
+        },
+    }
+
+
+def component_ref(component: dict) -> dict[str, Any]:
+    return {
+        "self": f"{BASE}/rest/api/3/component/{component['id']}",
+        "id": component["id"],
+        "name": component["name"],
+        "description": component.get("description", ""),
+    }
+
+
+def version_ref(version: dict) -> dict[str, Any]:
+    return {
+        "self": f"{BASE}/rest/api/3/version/{version['id']}",
+        "id": version["id"],
+        "name": version["name"],
+        "description": version.get("description", ""),
+        "archived": version.get("archived", False),
+        "released": version.get("released", False),
+    }
+
+
+def option_json(field_id: str, option_id: str, value: str) -> dict[str, Any]:
+    return {
+        "self": f"{BASE}/rest/api/3/customFieldOption/{option_id}",
+        "value": value,
+        "id": option_id,
+    }
+
+
+def attachment_json(
+    att_id: int, filename: str, mime: str, size: int, author: dict | None, created: float
+) -> dict[str, Any]:
+    data = {
+        "self": f"{BASE}/rest/api/3/attachment/{att_id}",
+        "id": str(att_id),
+        "filename": filename,
+        "author": author,
+        "created": iso(created),
+        "size": size,
+        "mimeType": mime,
+        "content": f"{BASE}/rest/api/3/attachment/content/{att_id}",
+    }
+    if author is None:
+        del data["author"]
+    if mime == "image/png":
+        data["thumbnail"] = f"{BASE}/rest/api/3/attachment/thumbnail/{att_id}"
+    return data
+
+
+def comment_json(
+    issue: Issue, cid: int, author: dict | None, body: dict, at: float
+) -> dict[str, Any]:
+    stamp = iso(at)
+    data = {
+        "self": f"{BASE}/rest/api/3/issue/{issue.id}/comment/{cid}",
+        "id": str(cid),
+        "author": author,
+        "body": body,
+        "updateAuthor": author,
+        "created": stamp,
+        "updated": stamp,
+        "jsdPublic": True,
+    }
+    if author is None:
+        del data["author"], data["updateAuthor"]
+    return data
+
+
+def worklog_json(
+    issue: Issue,
+    wid: int,
+    author: dict | None,
+    comment: dict | None,
+    started: float,
+    created: float,
+    seconds: int,
+) -> dict[str, Any]:
+    stamp = iso(created)
+    data = {
+        "self": f"{BASE}/rest/api/3/issue/{issue.id}/worklog/{wid}",
+        "author": author,
+        "updateAuthor": author,
+        "comment": comment,
+        "created": stamp,
+        "updated": stamp,
+        "started": stamp if started == created else iso(started),
+        "timeSpent": _DURATIONS.get(seconds) or _duration(seconds),
+        "timeSpentSeconds": seconds,
+        "id": str(wid),
+        "issueId": str(issue.id),
+    }
+    return {k: v for k, v in data.items() if v is not None}
+
+
+_DURATIONS: dict[int, str] = {}
+
+
+def _duration(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes = rest // 60
+    parts = ([f"{hours}h"] if hours else []) + ([f"{minutes}m"] if minutes else [])
+    return " ".join(parts) or "0m"
