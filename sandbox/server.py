@@ -21,7 +21,7 @@ import orjson
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from sandbox import auth, control, jira, writes
+from sandbox import auth, control, jira, parts, search, writes
 from sandbox.api import ApiError, Ctx, RateLimitedError, Result
 from sandbox.model import BASE_BYTES, Site, User
 from sandbox.ratelimit import API_TOKEN_POOL
@@ -75,32 +75,32 @@ JIRA_ROUTES = [
     _route("GET", "priority/search", jira.priority_search, READ_WORK),
     _route("GET", "issueLinkType", jira.issue_link_types, READ_WORK),
     _route("GET", "users/search", jira.users_search, READ_USER),
-    _route("GET", "search", jira.search_removed, READ_WORK),
-    _route("POST", "search", jira.search_removed, READ_WORK),
-    _route("GET", "search/jql", jira.search_jql, READ_WORK),
-    _route("POST", "search/jql", jira.search_jql, READ_WORK),
-    _route("POST", "search/approximate-count", jira.approximate_count, READ_WORK),
-    _route("POST", "issue/bulkfetch", jira.bulkfetch, READ_WORK),
+    _route("GET", "search", search.search_removed, READ_WORK),
+    _route("POST", "search", search.search_removed, READ_WORK),
+    _route("GET", "search/jql", search.search_jql, READ_WORK),
+    _route("POST", "search/jql", search.search_jql, READ_WORK),
+    _route("POST", "search/approximate-count", search.approximate_count, READ_WORK),
+    _route("POST", "issue/bulkfetch", search.bulkfetch, READ_WORK),
     _route("POST", "issue/bulk", writes.create_issues_bulk, WRITE_WORK, write=True),
     _route("POST", "issue", writes.create_issue, WRITE_WORK, write=True),
-    _route("GET", "issue/{ref}", jira.issue_get, READ_WORK),
-    _route("GET", "issue/{ref}/changelog", jira.changelog, READ_WORK),
-    _route("POST", "changelog/bulkfetch", jira.changelog_bulkfetch, READ_WORK),
-    _route("GET", "issue/{ref}/comment", jira.comments, READ_WORK),
+    _route("GET", "issue/{ref}", search.issue_get, READ_WORK),
+    _route("GET", "issue/{ref}/changelog", parts.changelog, READ_WORK),
+    _route("POST", "changelog/bulkfetch", parts.changelog_bulkfetch, READ_WORK),
+    _route("GET", "issue/{ref}/comment", parts.comments, READ_WORK),
     _route("POST", "issue/{ref}/comment", writes.add_comment, WRITE_WORK, write=True),
-    _route("POST", "comment/list", jira.comment_list, READ_WORK),
-    _route("GET", "issue/{ref}/worklog", jira.worklogs, READ_WORK),
+    _route("POST", "comment/list", parts.comment_list, READ_WORK),
+    _route("GET", "issue/{ref}/worklog", parts.worklogs, READ_WORK),
     _route("POST", "issue/{ref}/worklog", writes.add_worklog, WRITE_WORK, write=True),
-    _route("GET", "worklog/updated", jira.worklog_updated, READ_WORK),
-    _route("POST", "worklog/list", jira.worklog_list, READ_WORK),
-    _route("GET", "issue/{ref}/remotelink", jira.remote_links, READ_WORK),
+    _route("GET", "worklog/updated", parts.worklog_updated, READ_WORK),
+    _route("POST", "worklog/list", parts.worklog_list, READ_WORK),
+    _route("GET", "issue/{ref}/remotelink", parts.remote_links, READ_WORK),
     _route("POST", "issue/{ref}/remotelink", writes.add_remote_link, WRITE_WORK, write=True),
-    _route("GET", "issue/{ref}/properties", jira.properties, READ_WORK),
-    _route("GET", "issue/{ref}/properties/{prop}", jira.property_get, READ_WORK),
+    _route("GET", "issue/{ref}/properties", parts.properties, READ_WORK),
+    _route("GET", "issue/{ref}/properties/{prop}", parts.property_get, READ_WORK),
     _route("PUT", "issue/{ref}/properties/{prop}", writes.set_property, WRITE_WORK, write=True),
     _route("POST", "issue/{ref}/attachments", writes.add_attachments, WRITE_WORK, write=True),
-    _route("GET", "attachment/{att_id}", jira.attachment_meta, READ_WORK),
-    _route("GET", "attachment/content/{att_id}", jira.attachment_content, READ_WORK),
+    _route("GET", "attachment/{att_id}", parts.attachment_meta, READ_WORK),
+    _route("GET", "attachment/content/{att_id}", parts.attachment_content, READ_WORK),
     _route("POST", "issueLink", writes.add_issue_link, WRITE_WORK, write=True),
     _route("POST", "version", writes.create_version, MANAGE_PROJECT, write=True),
     _route("POST", "component", writes.create_component, MANAGE_PROJECT, write=True),
@@ -353,14 +353,14 @@ class SandboxApp:
         site = self.state.sites.get(cloud_id)
         if site is None or site.deleted:
             return _json_error(404, {"error": "not found"})
-        if request.args.get("token") != jira.media_signature(self.state, site, att_id):
+        if request.args.get("token") != parts.media_signature(self.state, site, att_id):
             return _json_error(401, {"error": "invalid or missing media token"})
         try:
-            _issue, attachment = jira.find_attachment(site, att_id)
+            _issue, attachment = parts.find_attachment(site, att_id)
         except ApiError as exc:
             return _json_error(exc.status, exc.body)
-        content = jira.attachment_content_bytes(site, attachment)
-        status, body, headers = jira.ranged(request.headers.get("Range"), content)
+        content = parts.attachment_content_bytes(site, attachment)
+        status, body, headers = parts.ranged(request.headers.get("Range"), content)
         headers["Content-Disposition"] = f'attachment; filename="{attachment["filename"]}"'
         return Response(body, status=status, headers=headers, mimetype=attachment["mimeType"])
 

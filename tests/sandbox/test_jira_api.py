@@ -7,8 +7,8 @@ import zlib
 
 import requests
 
-from sandbox.jira import SEARCH_REMOVED
 from sandbox.jql import UNBOUNDED
+from sandbox.search import SEARCH_REMOVED
 
 
 def keys_of(page: dict) -> list[str]:
