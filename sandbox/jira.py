@@ -8,6 +8,7 @@ from typing import Any
 from sandbox import catalog
 from sandbox.api import ApiError, Ctx, Result, offset_page
 from sandbox.clock import iso
+from sandbox.content import project_ref
 from sandbox.model import BASE, Site
 
 PERMISSIONS = {
@@ -74,8 +75,6 @@ def server_info(ctx: Ctx) -> Result:
 
 
 def project_json(site: Site, project, expand: bool = False) -> dict[str, Any]:
-    from sandbox.content import project_ref
-
     data = project_ref(project)
     data.update({"description": project.description, "style": "classic", "isPrivate": False})
     lead = site.state.users.get(project.lead_account_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import datetime
 from typing import Any
 
 from sandbox.api import ApiError, Ctx, Result, offset_page, to_int
@@ -107,8 +108,6 @@ def worklogs(ctx: Ctx, ref: str) -> Result:
 
 
 def _parse_ms(text: str) -> int:
-    from datetime import datetime
-
     return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() * 1000)
 
 

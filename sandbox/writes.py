@@ -4,6 +4,7 @@ restore wrote can be read back."""
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ from sandbox import catalog, content, generator
 from sandbox.api import ApiError, Ctx, Result
 from sandbox.clock import iso
 from sandbox.content import SUB_ID, WRITTEN_BASE, pin
+from sandbox.jira import component_json
 from sandbox.model import BASE, Issue, Site
 
 MAX_PROPERTY_BYTES = 32768
@@ -322,8 +324,6 @@ def add_worklog(ctx: Ctx, ref: str) -> Result:
     started = ctx.now
     if payload.get("started"):
         try:
-            from datetime import datetime
-
             started = datetime.strptime(payload["started"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
         except ValueError as exc:
             raise ApiError(400, [], {"started": "Invalid date format."}) from exc
@@ -508,8 +508,6 @@ def create_component(ctx: Ctx) -> Result:
             payload.get("description") or "",
         )
         ctx.site.touch()
-    from sandbox.jira import component_json  # jira imports nothing from writes
-
     return Result(status=201, body=component_json(component, ctx.site))
 
 
