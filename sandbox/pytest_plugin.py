@@ -79,6 +79,7 @@ class Sandbox:
             "ATLASSIAN_API_URL": self.url,
             "ATLASSIAN_CLIENT_ID": self.client_id,
             "ATLASSIAN_CLIENT_SECRET": self.client_secret,
+            "ATLASSIAN_REDIRECT_URI": self.redirect_uri,
         }
 
     @property
