@@ -31,12 +31,32 @@ sys.path.insert(0, str(ROOT))
 DOC = ROOT / "docs" / "benchmarks_restore.md"
 
 
+def _usable_redis(url: str) -> str:
+    if not url:
+        return ""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        client.ping()
+        client.flushdb()
+    except redis.RedisError:
+        print(f"Redis at {url} unreachable: rate-limit state in the database", flush=True)
+        return ""
+    return url
+
+
 def main(argv: list[str] | None = None) -> int:
     from bench.backup_bench import connect, run_backup, setup_django
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--issues", type=int, default=5000)
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/15",
+        help="shared rate-limit state as in production ('' = the database)",
+    )
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="restore-bench-"))
     setup_django(tmp)
@@ -54,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in sandbox.settings().items():
         setattr(settings, name, value)
     settings.RESTORE_SEARCH_SETTLE_SECONDS = 0
+    settings.REDIS_URL = _usable_redis(args.redis)
     source = connect(sandbox, "source")
     target_sb = state.add_site("target", projects=0, issues=0, admins=[state.admin])
     target_sb.members.update(state.site("source").members)
