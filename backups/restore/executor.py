@@ -74,8 +74,16 @@ class Outcome:
 
 def settle_seconds() -> int:
     """How long after an unanswered create the target's search is trusted to show the issue
-    (Jira's search is eventually consistent)."""
-    return conf._int("RESTORE_SEARCH_SETTLE_SECONDS", 30, minimum=0)
+    (Jira's search is eventually consistent). Setting or environment
+    ``RESTORE_SEARCH_SETTLE_SECONDS``, default 30."""
+    from django.conf import settings
+
+    from portal.env import Env
+
+    value = getattr(settings, "RESTORE_SEARCH_SETTLE_SECONDS", None)
+    if value is not None:
+        return int(value)
+    return Env().int("RESTORE_SEARCH_SETTLE_SECONDS", 30, minimum=0)
 
 
 def run_restore(job_id: int, *, slice_seconds: float | None = None) -> Outcome:
