@@ -9,6 +9,7 @@ replace them). Once something writes to an issue its content is *pinned* (kept o
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import random
 from typing import Any
@@ -18,7 +19,7 @@ import orjson
 from sandbox import catalog
 from sandbox.clock import day, iso
 from sandbox.generator import WORDS, adf, rich_adf, rng_for, sentence
-from sandbox.model import BASE, Issue, Project, Site, User
+from sandbox.model import BASE, BASE_BYTES, Issue, Project, Site, User
 
 SUB_ID = 1000  # comment/worklog/attachment/history ids are issue_id * SUB_ID + n
 WRITTEN_BASE = 500  # ids >= issue_id * SUB_ID + 500 are for objects created over the API
@@ -83,6 +84,27 @@ class Pools:
         # Each issue's Random is seeded with seed_int ^ (issue id * a large odd constant).
         self.seed_int = hash_seed(site.seed)
 
+    def rebased(self, base: str) -> Pools:
+        """The same pools with `base` in every `self` link instead of the placeholder, so that
+        issues generated for the usual base URL need no substitution afterwards."""
+        other = copy.copy(self)
+        raw = base.encode()
+
+        def convert(value: Any) -> Any:
+            return orjson.loads(orjson.dumps(value).replace(BASE_BYTES, raw))
+
+        other.users = [convert(u) for u in self.users]
+        other.statuses = [(sid, convert(status)) for sid, status in self.statuses]
+        other.types = [convert(t) for t in self.types]
+        other.priorities = [convert(p) for p in self.priorities]
+        other.tiers = [convert(t) for t in self.tiers]
+        other.platforms = [convert(pl) for pl in self.platforms]
+        other.resolution = convert(self.resolution)
+        other.user_frags = [self.fragment(u) for u in other.users]
+        other.tier_frags = [self.fragment(t) for t in other.tiers]
+        other.platform_frags = [self.fragment(pl) for pl in other.platforms]
+        return other
+
     def fragment(self, value: Any) -> Any:
         """Pre-serialized JSON for a pooled object (None stays None)."""
         if value is None:
@@ -103,25 +125,32 @@ def hash_seed(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
-def pools(site: Site) -> Pools:
+def pools(site: Site, base: str = BASE) -> Pools:
     current = site.pools
     if current is None or current.members != len(site.members):
         if current is not None:
             # Content generated with the old member list would no longer match fresh content.
             site.doc_cache.clear()
             site.json_cache.clear()
+            site.based_pools.clear()
         current = site.pools = Pools(site)
-    return current
+    if base == BASE:
+        return current
+    based = site.based_pools.get(base)
+    if based is None:
+        based = site.based_pools[base] = current.rebased(base)
+    return based
 
 
-def issue_doc(site: Site, issue: Issue) -> dict[str, Any]:
-    """The issue's full content: pinned if something wrote to it, else generated (cached)."""
+def issue_doc(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
+    """The issue's full content: pinned if something wrote to it, else generated (cached).
+    `base` only applies to generated content; pinned content keeps the placeholder."""
     if issue.doc is not None:
         return issue.doc
-    key = (issue.id, issue.rev)
+    key = (issue.id, issue.rev, base)
     doc = site.doc_cache.get(key)
     if doc is None:
-        doc = generate_doc(site, issue)
+        doc = generate_doc(site, issue, base)
         site.doc_cache.put(key, doc)
     return doc
 
@@ -142,13 +171,13 @@ def _users(site: Site) -> list[User]:
     return [accounts[a] for a in sorted(site.members) if a in accounts]
 
 
-def headline(site: Site, issue: Issue) -> dict[str, Any]:
+def headline(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
     """Summary, status, priority and type: what other issues show of a linked issue. Drawn
     from a separate stream so rendering a link does not build the linked issue."""
     if issue.doc is not None:
         fields = issue.doc["fields"]
         return {k: fields[k] for k in ("summary", "status", "priority", "issuetype")}
-    p = pools(site)
+    p = pools(site, base)
     bits = issue.head
     return {
         "summary": p.sentences[bits & 1023],
@@ -158,8 +187,8 @@ def headline(site: Site, issue: Issue) -> dict[str, Any]:
     }
 
 
-def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
-    p = pools(site)
+def generate_doc(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
+    p = pools(site, base)
     rng = random.Random(p.seed_int ^ (issue.id * 0xC2B2AE3D27D4EB4F))
     r = rng.random
     users = p.users
@@ -167,7 +196,7 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
     project = site.projects[issue.project_id]
     created, updated = issue.created, issue.updated
     span = max(60.0, updated - created)
-    head = headline(site, issue)
+    head = headline(site, issue, base)
     done = head["status"]["id"] == "10002"
     frags = p.user_frags
     reporter_index = int(r() * n_users)
@@ -176,15 +205,15 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
     fields: dict[str, Any] = {
         **head,
         "description": p.description_frags[int(r() * 256)],
-        "project": project_ref(project),
+        "project": project_ref(project, base),
         "assignee": users[int(r() * n_users)] if r() < 0.8 else None,
         "reporter": reporter,
         "creator": frags[reporter_index],
         "created": iso(created),
         "updated": updated_iso,
         "labels": p.labels[int(r() * 64)],
-        "components": [component_ref(c) for c in project.components[: int(r() * 2)]],
-        "fixVersions": [version_ref(v) for v in project.versions[: int(r() * 2)]],
+        "components": [component_ref(c, base) for c in project.components[: int(r() * 2)]],
+        "fixVersions": [version_ref(v, base) for v in project.versions[: int(r() * 2)]],
         "versions": [],
         "resolution": p.resolution if done else None,
         "resolutiondate": updated_iso if done else None,
@@ -193,12 +222,12 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
         "timetracking": {},
         "subtasks": [],
         "watches": {
-            "self": f"{BASE}/rest/api/3/issue/{issue.key}/watchers",
+            "self": f"{base}/rest/api/3/issue/{issue.key}/watchers",
             "watchCount": int(r() * 6),
             "isWatching": False,
         },
         "votes": {
-            "self": f"{BASE}/rest/api/3/issue/{issue.key}/votes",
+            "self": f"{base}/rest/api/3/issue/{issue.key}/votes",
             "votes": int(r() * 4),
             "hasVoted": False,
         },
@@ -222,6 +251,7 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
             frags[int(r() * n_users)],
             p.short_doc_frags[int(r() * 512)],
             at,
+            base,
         )
         for n, at in enumerate(stamps)
     ]
@@ -239,6 +269,7 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
                 size,
                 frags[int(r() * n_users)],
                 created + r() * span,
+                base,
             )
         )
     remotelinks = []
@@ -248,7 +279,7 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
         remotelinks.append(
             {
                 "id": link_id,
-                "self": f"{BASE}/rest/api/3/issue/{issue.key}/remotelink/{link_id}",
+                "self": f"{base}/rest/api/3/issue/{issue.key}/remotelink/{link_id}",
                 "globalId": f"system=https://wiki.example.com&id={page}",
                 "application": {"type": "com.atlassian.confluence", "name": "Confluence"},
                 "relationship": "mentioned in",
@@ -265,7 +296,7 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
     return {
         "fields": fields,
         "comments": [c for c in comments if c],
-        "worklogs": generate_worklogs(site, issue, r),
+        "worklogs": generate_worklogs(site, issue, r, base),
         "attachments": attachments,
         "remotelinks": remotelinks,
         "properties": properties,
@@ -273,21 +304,21 @@ def generate_doc(site: Site, issue: Issue) -> dict[str, Any]:
     }
 
 
-def histories_of(site: Site, issue: Issue) -> list[dict]:
+def histories_of(site: Site, issue: Issue, base: str = BASE) -> list[dict]:
     """The changelog. Generated apart from the rest (own random stream) because only the
     changelog endpoints and expand=changelog need it, and it is the largest part."""
     if issue.doc is not None and "histories" in issue.doc:
         return issue.doc["histories"]
-    key = (issue.id, issue.rev, "histories")
+    key = (issue.id, issue.rev, "histories", base)
     histories = site.doc_cache.get(key)
     if histories is None:
-        histories = generate_histories(site, issue)
+        histories = generate_histories(site, issue, base)
         site.doc_cache.put(key, histories)
     return histories
 
 
-def generate_histories(site: Site, issue: Issue) -> list[dict]:
-    p = pools(site)
+def generate_histories(site: Site, issue: Issue, base: str = BASE) -> list[dict]:
+    p = pools(site, base)
     r = random.Random(p.seed_int ^ (issue.id * 0x27D4EB2F165667C5)).random
     users = p.users
     n_users = len(users)
@@ -308,8 +339,8 @@ def generate_histories(site: Site, issue: Issue) -> list[dict]:
     ]
 
 
-def generate_worklogs(site: Site, issue: Issue, r: Any) -> list[dict]:
-    p = pools(site)
+def generate_worklogs(site: Site, issue: Issue, r: Any, base: str = BASE) -> list[dict]:
+    p = pools(site, base)
     users = p.user_frags
     heavy = issue.id % 29 == 5  # every 29th issue has more worklogs than the inline cap
     count = 21 + int(r() * 10) if heavy else (0, 0, 1, 2, 3)[int(r() * 5)]
@@ -321,7 +352,7 @@ def generate_worklogs(site: Site, issue: Issue, r: Any) -> list[dict]:
         author = users[int(r() * len(users))]
         comment = p.short_doc_frags[int(r() * 512)]
         worklogs.append(
-            worklog_json(issue, issue.id * SUB_ID + n, author, comment, at, at, seconds)
+            worklog_json(issue, issue.id * SUB_ID + n, author, comment, at, at, seconds, base)
         )
     worklogs.sort(key=lambda w: w["started"])
     return worklogs
@@ -376,33 +407,33 @@ def _history_change(rng: random.Random) -> dict[str, Any]:
 # ---------------------------------------------------------------- JSON builders
 
 
-def project_ref(project: Project) -> dict[str, Any]:
+def project_ref(project: Project, base: str = BASE) -> dict[str, Any]:
     return {
-        "self": f"{BASE}/rest/api/3/project/{project.id}",
+        "self": f"{base}/rest/api/3/project/{project.id}",
         "id": str(project.id),
         "key": project.key,
         "name": project.name,
         "projectTypeKey": project.project_type,
         "simplified": False,
         "avatarUrls": {
-            s: f"{BASE}/avatar/project/{project.id}?s={s[:2]}"
+            s: f"{base}/avatar/project/{project.id}?s={s[:2]}"
             for s in ("16x16", "24x24", "32x32", "48x48")
         },
     }
 
 
-def component_ref(component: dict) -> dict[str, Any]:
+def component_ref(component: dict, base: str = BASE) -> dict[str, Any]:
     return {
-        "self": f"{BASE}/rest/api/3/component/{component['id']}",
+        "self": f"{base}/rest/api/3/component/{component['id']}",
         "id": component["id"],
         "name": component["name"],
         "description": component.get("description", ""),
     }
 
 
-def version_ref(version: dict) -> dict[str, Any]:
+def version_ref(version: dict, base: str = BASE) -> dict[str, Any]:
     return {
-        "self": f"{BASE}/rest/api/3/version/{version['id']}",
+        "self": f"{base}/rest/api/3/version/{version['id']}",
         "id": version["id"],
         "name": version["name"],
         "description": version.get("description", ""),
@@ -420,31 +451,37 @@ def option_json(field_id: str, option_id: str, value: str) -> dict[str, Any]:
 
 
 def attachment_json(
-    att_id: int, filename: str, mime: str, size: int, author: dict | None, created: float
+    att_id: int,
+    filename: str,
+    mime: str,
+    size: int,
+    author: dict | None,
+    created: float,
+    base: str = BASE,
 ) -> dict[str, Any]:
     data = {
-        "self": f"{BASE}/rest/api/3/attachment/{att_id}",
+        "self": f"{base}/rest/api/3/attachment/{att_id}",
         "id": str(att_id),
         "filename": filename,
         "author": author,
         "created": iso(created),
         "size": size,
         "mimeType": mime,
-        "content": f"{BASE}/rest/api/3/attachment/content/{att_id}",
+        "content": f"{base}/rest/api/3/attachment/content/{att_id}",
     }
     if author is None:
         del data["author"]
     if mime == "image/png":
-        data["thumbnail"] = f"{BASE}/rest/api/3/attachment/thumbnail/{att_id}"
+        data["thumbnail"] = f"{base}/rest/api/3/attachment/thumbnail/{att_id}"
     return data
 
 
 def comment_json(
-    issue: Issue, cid: int, author: dict | None, body: dict, at: float
+    issue: Issue, cid: int, author: dict | None, body: dict, at: float, base: str = BASE
 ) -> dict[str, Any]:
     stamp = iso(at)
     data = {
-        "self": f"{BASE}/rest/api/3/issue/{issue.id}/comment/{cid}",
+        "self": f"{base}/rest/api/3/issue/{issue.id}/comment/{cid}",
         "id": str(cid),
         "author": author,
         "body": body,
@@ -466,10 +503,11 @@ def worklog_json(
     started: float,
     created: float,
     seconds: int,
+    base: str = BASE,
 ) -> dict[str, Any]:
     stamp = iso(created)
     data = {
-        "self": f"{BASE}/rest/api/3/issue/{issue.id}/worklog/{wid}",
+        "self": f"{base}/rest/api/3/issue/{issue.id}/worklog/{wid}",
         "author": author,
         "updateAuthor": author,
         "comment": comment,

@@ -213,6 +213,7 @@ class Site:
     links: dict[int, list[tuple[int, int, str, int]]] = field(default_factory=dict)
     custom_fields: list[dict] = field(default_factory=list)
     pools: Any = None  # sandbox.content.Pools, built on first use
+    based_pools: dict[str, Any] = field(default_factory=dict)  # the same, per base URL
     uploads: dict[int, bytes] = field(default_factory=dict)
     next_issue_id: int = 10000
     next_project_id: int = 10000

@@ -68,8 +68,12 @@ def issue_bytes(
     key = (issue.id, issue.rev, fields.key, expand, properties, cap, base)
     cached = site.json_cache.get(key)
     if cached is None:
-        cached = orjson.dumps(issue_json(site, issue, fields, expand, properties, cap))
-        if base != BASE_BYTES:
+        # Generated content is built with the base URL in place; pinned content (and a pinned
+        # linked issue) still carries the placeholder, hence the check.
+        cached = orjson.dumps(
+            issue_json(site, issue, fields, expand, properties, cap, base.decode())
+        )
+        if base != BASE_BYTES and BASE_BYTES in cached:
             cached = cached.replace(BASE_BYTES, base)
         site.json_cache.put(key, cached)
     return cached
@@ -82,18 +86,19 @@ def issue_json(
     expand: frozenset[str] = frozenset(),
     properties: frozenset[str] = frozenset(),
     cap: int = 20,
+    base: str = BASE,
 ) -> dict[str, Any]:
     if fields.only_ids and not expand and not properties:
         data: dict[str, Any] = {"id": str(issue.id)}
         if "key" in fields.include:
             data["key"] = issue.key
-            data["self"] = f"{BASE}/rest/api/3/issue/{issue.id}"
+            data["self"] = f"{base}/rest/api/3/issue/{issue.id}"
         return data
-    doc = issue_doc(site, issue)
+    doc = issue_doc(site, issue, base)
     data = {
         "expand": ALL_EXPANDS,
         "id": str(issue.id),
-        "self": f"{BASE}/rest/api/3/issue/{issue.id}",
+        "self": f"{base}/rest/api/3/issue/{issue.id}",
         "key": issue.key,
     }
     if fields.all and not fields.exclude:
@@ -101,14 +106,14 @@ def issue_json(
     else:
         selected = {k: v for k, v in doc["fields"].items() if fields.wants(k)}
     if fields.wants("issuelinks"):
-        selected["issuelinks"] = issue_links(site, issue)
+        selected["issuelinks"] = issue_links(site, issue, base)
     if fields.wants("attachment"):
         selected["attachment"] = doc["attachments"]
     if fields.wants("comment"):
         comments = doc["comments"]
         selected["comment"] = {
             "comments": comments[:cap],
-            "self": f"{BASE}/rest/api/3/issue/{issue.id}/comment",
+            "self": f"{base}/rest/api/3/issue/{issue.id}/comment",
             "maxResults": cap,
             "total": len(comments),
             "startAt": 0,
@@ -123,7 +128,7 @@ def issue_json(
         }
     data["fields"] = selected
     if "changelog" in expand:
-        histories = histories_of(site, issue)
+        histories = histories_of(site, issue, base)
         data["changelog"] = {
             "startAt": 0,
             "maxResults": min(cap, len(histories)),
@@ -147,24 +152,27 @@ def issue_json(
     return data
 
 
-def issue_links(site: Site, issue: Issue) -> list[dict[str, Any]]:
+def issue_links(site: Site, issue: Issue, base: str = BASE) -> list[dict[str, Any]]:
     links = []
     for link_id, type_id, direction, other_id in site.links.get(issue.id, ()):
         other = site.issues.get(other_id)
         if other is None or other.deleted:
             continue
-        other_fields = headline(site, other)
+        other_fields = headline(site, other, base)
         # From this issue's side: "A blocks B" shows B as A's outwardIssue.
         side = "outwardIssue" if direction == "outward" else "inwardIssue"
         links.append(
             {
                 "id": str(link_id),
-                "self": f"{BASE}/rest/api/3/issueLink/{link_id}",
-                "type": catalog.link_type_json(str(type_id)),
+                "self": f"{base}/rest/api/3/issueLink/{link_id}",
+                "type": {
+                    **catalog.link_type_json(str(type_id)),
+                    "self": f"{base}/rest/api/3/issueLinkType/{type_id}",
+                },
                 side: {
                     "id": str(other.id),
                     "key": other.key,
-                    "self": f"{BASE}/rest/api/3/issue/{other.id}",
+                    "self": f"{base}/rest/api/3/issue/{other.id}",
                     "fields": {
                         "summary": other_fields["summary"],
                         "status": other_fields["status"],

@@ -450,3 +450,24 @@ def test_server_info_answers_anonymously_at_the_site_url(sandbox):
     assert answer.status_code == 200
     assert answer.json()["baseUrl"] == site.url
     assert requests.get(f"{site.url}/rest/api/3/myself", timeout=10).status_code == 401
+
+
+def test_no_response_leaks_the_base_url_placeholder(connected, basic):
+    from sandbox.model import BASE
+
+    # Pin some issues (a write) so generated and pinned content mix, links included.
+    for key in ("ALPHA-1", "ALPHA-2", "BETA-1"):
+        connected.put(f"issue/{key}/properties/mark", json=True)
+    body = {
+        "jql": "project in (ALPHA, BETA)",
+        "fields": ["*all"],
+        "expand": "changelog",
+        "maxResults": 100,
+    }
+    bearer = connected.post("search/jql", json=body)
+    site = connected.sandbox.site("acme")
+    legacy = basic.post(f"{site.url}/rest/api/3/search/jql", json=body, timeout=10)
+    assert BASE not in bearer.text and BASE not in legacy.text
+    assert connected.base.rsplit("/rest/api/3", 1)[0] in bearer.text
+    assert f"{site.url}/rest/api/3/issue/" in legacy.text
+    assert "/ex/jira/" not in legacy.text
