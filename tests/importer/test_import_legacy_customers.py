@@ -288,3 +288,32 @@ def test_a_site_imported_before_the_cutoff_is_paused_by_a_re_import_after_it(
     site = JiraSite.objects.get()
     assert site.status == JiraSite.Status.NEEDS_REAUTH
     assert report.unchanged == 0
+
+
+def test_switching_the_kind_on_re_import_replaces_and_shreds_the_old_credential(
+    before_cutoff, tmp_path
+):
+    cloud_id = "11111111-1111-4111-8111-111111111111"
+    import_legacy_file(write_csv(tmp_path / "a.csv", [token_row()]))
+    old = JiraSite.objects.get(cloud_id=cloud_id).legacy_credential
+
+    import_legacy_file(write_csv(tmp_path / "b.csv", [app_row(tenant="acme", cloud_id=cloud_id)]))
+
+    site = JiraSite.objects.get(cloud_id=cloud_id)
+    assert site.legacy_credential.kind == LegacyCredential.Kind.CUSTOMER_APP
+    old.refresh_from_db()
+    assert old.status == LegacyCredential.Status.PURGED and old.api_token_ciphertext is None
+    assert MigrationCase.objects.filter(site=site).count() == 1
+
+
+def test_no_secret_reaches_the_logs_even_at_debug(before_cutoff, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    book = write_csv(tmp_path / "book.csv", [token_row(), app_row(), token_row(email="bad")])
+
+    import_legacy_file(book)
+    import_legacy_file(book)
+
+    for secret in (TOKEN, APP_SECRET, APP_REFRESH):
+        assert secret not in caplog.text
