@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -33,6 +34,23 @@ INVITABLE = (
 # Cases waiting for the customer (the campaign service decides which get reminders).
 REMINDABLE = campaigns.REMINDABLE
 CLOSED = (MigrationCase.State.COMPLETED, MigrationCase.State.EXEMPT)
+
+
+# Rows per transaction in campaigns: each service call inside is a savepoint (a refusal rolls
+# back that row only), e-mails still leave only after their batch committed, and 10,000 cases
+# cost 50 commits instead of 10,000.
+BATCH = 200
+
+
+def _batched(items: Iterable, size: int = BATCH):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _tick(progress: Progress) -> None:
@@ -108,9 +126,11 @@ def send_invitations(
     progress: Progress = None,
 ) -> Outcome:
     outcome = Outcome("invitations sent" if not dry_run else "invitations would be sent")
-    for case in cases:
-        _invite_one(case, outcome, acting_user, request, dry_run)
-        _tick(progress)
+    for batch in _batched(cases):
+        with transaction.atomic():
+            for case in batch:
+                _invite_one(case, outcome, acting_user, request, dry_run)
+                _tick(progress)
     return outcome
 
 
@@ -125,9 +145,11 @@ def send_reminders(
     """``due`` pairs a case with its reminder key (``migration_reminders_due``), or None for
     the service's choice."""
     outcome = Outcome("reminders sent" if not dry_run else "reminders would be sent")
-    for case, key in due:
-        _remind_one(case, key, outcome, acting_user, request, dry_run)
-        _tick(progress)
+    for batch in _batched(due):
+        with transaction.atomic():
+            for case, key in batch:
+                _remind_one(case, key, outcome, acting_user, request, dry_run)
+                _tick(progress)
     return outcome
 
 

@@ -309,3 +309,22 @@ def test_commands_explain_what_they_select():
     ):
         command = load_command_class("tenants", name)
         assert "Exit" in command.help or "exit" in command.help, name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_case_in_a_batch_rolls_back_alone_and_mail_leaves_after_commit():
+    from tests.factories import MembershipFactory
+
+    cases = [MigrationCaseFactory() for _ in range(3)]
+    for case in cases:
+        MembershipFactory(tenant=case.site.tenant)
+    lonely = MigrationCaseFactory(site__tenant__contact_emails=[])
+    mail.outbox.clear()
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("send_reauth_invites", stdout=out, stderr=err)
+    states = dict(MigrationCase.objects.values_list("pk", "state"))
+    assert [states[c.pk] for c in cases] == ["invited"] * 3
+    assert states[lonely.pk] == "pending"
+    assert not MigrationNotice.objects.filter(case=lonely).exists()
+    assert len(mail.outbox) == 6
