@@ -102,3 +102,25 @@ def fast_retry_client_for_site(site):
 @pytest.fixture
 def fast_retries(settings):
     settings.BACKUPS_CLIENT_FACTORY = "tests.backups.conftest.fast_retry_client_for_site"
+
+
+def sandbox_content():
+    """The sandbox's own view of issue content: (issue_doc, histories_of, attachment bytes).
+    Looked up by name because the sandbox's module layout is still moving."""
+    import importlib
+
+    def find(name: str, modules: tuple[str, ...]):
+        for module in modules:
+            try:
+                found = getattr(importlib.import_module(module), name, None)
+            except ImportError:
+                continue
+            if found is not None:
+                return found
+        raise AssertionError(f"the sandbox no longer offers {name}")
+
+    return (
+        find("issue_doc", ("sandbox.content", "sandbox.generator")),
+        find("histories_of", ("sandbox.content", "sandbox.generator")),
+        find("attachment_content_bytes", ("sandbox.parts", "sandbox.attachments", "sandbox.jira")),
+    )

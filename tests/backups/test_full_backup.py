@@ -7,9 +7,7 @@ import orjson
 from backups.models import BackupJob, Snapshot
 from backups.snapshots.verify import verify_snapshot
 from sandbox import catalog
-from sandbox.generator import histories_of, issue_doc
-from sandbox.jira import attachment_content_bytes
-from tests.backups.conftest import backup, sha, snapshot_reader
+from tests.backups.conftest import backup, sandbox_content, sha, snapshot_reader
 
 
 def plain(value):
@@ -23,6 +21,7 @@ def test_a_full_backup_holds_every_object_of_the_site_with_identical_attachments
     snapshot = Snapshot.objects.get(pk=job.snapshot_id)
     reader = snapshot_reader(job)
     sb_site = backup_env.site("acme")
+    issue_doc, histories_of, attachment_content_bytes = sandbox_content()
 
     projects = {r["key"] for r in reader.records("projects")}
     assert projects == {p.key for p in sb_site.projects.values()}
