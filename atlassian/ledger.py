@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from django.dispatch import receiver
 
 from atlassian.ratelimit import PointsBudget, default_budget, hour_start
 
@@ -68,6 +70,7 @@ class CallLedger:
         self._counts: dict[LedgerKey, list[int]] = defaultdict(lambda: [0, 0])
         self._unflushed = 0
         self._last_flush = time.monotonic()
+        self._hour_cache: tuple[int, datetime | None] = (-1, None)
 
     def record(
         self,
@@ -84,7 +87,7 @@ class CallLedger:
         if not recording_enabled():
             return
         key = LedgerKey(
-            hour_start(self.clock() if at is None else at),
+            self._hour(self.clock() if at is None else at),
             site_cloud_id or "",
             pool or "",
             credential_kind,
@@ -102,6 +105,16 @@ class CallLedger:
             )
         if due:
             self.flush(quiet=True)
+
+    def _hour(self, when: float) -> datetime:
+        # Building the hour's datetime is most of record()'s cost; it changes once an hour.
+        # One tuple attribute, swapped whole, so threads never see a mismatched pair.
+        bucket = int(when // 3600)
+        cached = self._hour_cache
+        if cached[0] != bucket:
+            cached = (bucket, hour_start(bucket * 3600))
+            self._hour_cache = cached
+        return cached[1]
 
     def pending(self) -> dict[LedgerKey, tuple[int, int]]:
         """What is buffered and not yet written: key -> (requests, points)."""
@@ -215,10 +228,22 @@ def _sort_key(key: LedgerKey) -> tuple:
     )
 
 
+_enabled: list[bool] = []  # the setting, read once (a missing setting costs an exception)
+
+
 def recording_enabled() -> bool:
     """``ATLASSIAN_LEDGER_ENABLED`` (default on). Off only to measure what the ledger costs
-    (``bench/ledger_bench.py``): with it off there is no compliance evidence."""
-    return bool(getattr(settings, "ATLASSIAN_LEDGER_ENABLED", True))
+    (``bench/ledger_bench.py``): with it off there is no compliance evidence. Read once;
+    ``override_settings`` (and pytest-django's ``settings``) make it read again."""
+    if not _enabled:
+        _enabled.append(bool(getattr(settings, "ATLASSIAN_LEDGER_ENABLED", True)))
+    return _enabled[0]
+
+
+@receiver(setting_changed)
+def _forget_enabled(*, setting: str, **_kwargs) -> None:
+    if setting == "ATLASSIAN_LEDGER_ENABLED":
+        _enabled.clear()
 
 
 # The process-wide ledger every client records into.
