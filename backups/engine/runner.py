@@ -286,12 +286,14 @@ def _run(job: BackupJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
         return Outcome("requeue", max(1.0, exc.retry_after), str(exc))
     except reauth as exc:
         reason = f"needs re-authorization: {getattr(exc, 'reason', None) or exc}"
-        leases.finish(lease, status=BackupJob.Status.PAUSED_NEEDS_REAUTH, reason=reason)
+        if leases.finish(lease, status=BackupJob.Status.PAUSED_NEEDS_REAUTH, reason=reason):
+            _mark_credential_dead(job, exc)
         return Outcome("paused", reason=reason)
     except ApiNotFound as exc:
         if _site_gone(client):
             reason = f"site deleted: Atlassian no longer serves site {job.site.cloud_id} ({exc})"
-            leases.finish(lease, status=BackupJob.Status.FAILED, reason=reason)
+            if leases.finish(lease, status=BackupJob.Status.FAILED, reason=reason):
+                _mark_site_disconnected(job, reason)
             return Outcome("failed", reason=reason)
         return _transient(job, lease, exc)
     except ApiForbidden as exc:
@@ -323,6 +325,38 @@ def _transient(job: BackupJob, lease: leases.Lease, exc: BaseException) -> Outco
         status_reason=f"retrying after a transient failure: {exc}"[:500],
     )
     return Outcome("requeue", countdown, str(exc))
+
+
+def _mark_credential_dead(job: BackupJob, exc: BaseException) -> None:
+    """A 401 or a dead refresh token: the grant (and its sites) need re-authorization, so the
+    reaper does not resume the job until the customer authorized again (no silent loop)."""
+    if not isinstance(exc, ApiUnauthorized | InvalidGrant):
+        return  # SiteNeedsReauthorization: tenants already knows; legacy refusals are policy
+    from tenants.models import OAuthGrant
+    from tenants.services.grants import grant_mark_needs_reauth
+
+    grant = OAuthGrant.objects.filter(pk=job.site.grant_id).first()
+    if grant is not None:
+        grant_mark_needs_reauth(
+            grant=grant,
+            reason=f"Atlassian refused the vendor grant during a backup: {exc}"[:400],
+            acting_user=None,
+        )
+
+
+def _mark_site_disconnected(job: BackupJob, reason: str) -> None:
+    from tenants.models import JiraSite
+    from tenants.services.sites import site_set_status
+
+    try:
+        site_set_status(
+            site=job.site,
+            status=JiraSite.Status.DISCONNECTED,
+            reason=reason[:400],
+            acting_user=None,
+        )
+    except Exception:
+        logger.exception("could not mark site %s disconnected", job.site_id)
 
 
 def _site_gone(client) -> bool:

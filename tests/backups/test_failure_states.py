@@ -9,8 +9,10 @@ from django.utils import timezone
 
 from backups.engine.runner import run_job
 from backups.models import BackupJob, Snapshot
-from backups.services import backup_job_enqueue, backup_job_resume, backup_jobs_reap
-from tenants.models import OAuthGrant
+from backups.services import backup_job_enqueue, backup_jobs_reap
+from tenants.models import JiraSite, OAuthGrant
+from tenants.services.grants import grant_upsert
+from tenants.services.sites import site_use_grant
 from tests.backups.conftest import backup, run_to_end, snapshot_reader
 
 
@@ -33,15 +35,29 @@ def test_a_revoked_grant_pauses_the_job_without_a_snapshot_and_it_resumes_after_
     again, created = backup_job_enqueue(site=acme, kind=BackupJob.Kind.FULL, acting_user=None)
     assert (again.pk, created) == (job.pk, False)
 
-    tokens = backup_env.connect(sites=[backup_env.site("acme")])
     grant = OAuthGrant.objects.get(pk=acme.grant_id)
-    grant.set_tokens(
+    acme.refresh_from_db()
+    assert grant.status == OAuthGrant.Status.NEEDS_REAUTH
+    assert acme.status == JiraSite.Status.NEEDS_REAUTH
+    assert backup_jobs_reap() == []  # not resumed while the grant is dead: no silent loop
+
+    # The customer authorizes again (the connect flow stores the new grant).
+    tokens = backup_env.connect(sites=[backup_env.site("acme")])
+    grant_upsert(
+        account_id=grant.account_id,
+        scopes=tokens.scope.split(),
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
-        expires_at=timezone.now() + timedelta(hours=1),
+        access_token_expires_at=timezone.now() + timedelta(hours=1),
+        sites=[(acme, tokens.scope.split())],
+        acting_user=None,
     )
-    grant.save()
-    backup_job_resume(job=job, acting_user=None)
+    acme.refresh_from_db()
+    if acme.status != JiraSite.Status.ACTIVE:
+        site_use_grant(site=acme, grant=OAuthGrant.objects.get(pk=grant.pk), acting_user=None)
+    assert backup_jobs_reap() == [job.pk]  # resumed by the reaper once the site works again
+    job.refresh_from_db()
+    assert job.status == BackupJob.Status.QUEUED
     job = run_to_end(job)
 
     assert job.status == BackupJob.Status.SUCCEEDED, job.status_reason
@@ -58,6 +74,8 @@ def test_a_deleted_site_fails_the_job_with_its_reason(acme, backup_env):
     assert job.status == BackupJob.Status.FAILED
     assert job.status_reason.startswith("site deleted")
     assert job.finished_at is not None
+    acme.refresh_from_db()
+    assert acme.status == JiraSite.Status.DISCONNECTED
     assert not Snapshot.objects.filter(site=acme).exists()
 
 
