@@ -13,7 +13,7 @@ from backups.admin import BackupJobAdmin, SnapshotAdmin
 from backups.models import BackupJob, Snapshot
 from portal.models import Invitation, OAuthState, SecurityFlag
 from portal.ops import tenant_page
-from portal.ops.dashboard import dashboard
+from portal.ops.dashboard import cached_dashboard
 from portal.ops.filters import SiteAttentionFilter, tenant_filter, without_tenant_links
 from portal.ops.models import Operations
 from portal.ops.paginator import EstimatedCountPaginator
@@ -89,7 +89,7 @@ class OperationsDashboardAdmin(admin.ModelAdmin):
             raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
-            **dashboard(),
+            **cached_dashboard(refresh="refresh" in request.GET),
             "title": "Operations dashboard",
             "opts": self.model._meta,
         }

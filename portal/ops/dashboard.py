@@ -8,7 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,6 +35,7 @@ from tenants.selectors import legacy_sites_past_due
 # A site is overdue when its newest snapshot is older than this many schedule intervals.
 OVERDUE_INTERVALS = 2
 POOLS_CHARTED = 6
+CACHE_KEY = "portal.ops.dashboard"
 
 
 @dataclass
@@ -39,8 +53,8 @@ def changelist(model, **params) -> str:
 
 def backup_overdue_sites(*, now: datetime | None = None) -> QuerySet[JiraSite]:
     """Active sites with an enabled schedule and no complete snapshot within
-    ``OVERDUE_INTERVALS`` of their interval (never backed up included). One query: one
-    condition per distinct interval (a handful), each an EXISTS on the snapshot index."""
+    ``OVERDUE_INTERVALS`` of their interval (never backed up included). One query: each site's
+    newest complete snapshot (one probe of the snapshot index) against its own threshold."""
     now = now or timezone.now()
     intervals = (
         BackupSchedule.objects.filter(enabled=True)
@@ -48,16 +62,25 @@ def backup_overdue_sites(*, now: datetime | None = None) -> QuerySet[JiraSite]:
         .values_list("interval_hours", flat=True)
         .distinct()
     )
-    condition = Q(pk__in=[])
-    for hours in intervals:
-        recent = Snapshot.objects.filter(
-            site=OuterRef("pk"),
-            status=Snapshot.Status.COMPLETE,
-            completed_at__gte=now - timedelta(hours=hours * OVERDUE_INTERVALS),
-        )
-        condition |= Q(backup_schedule__interval_hours=hours) & ~Exists(recent)
-    return JiraSite.objects.filter(
-        condition, status=JiraSite.Status.ACTIVE, backup_schedule__enabled=True
+    threshold = Case(
+        *[
+            When(
+                backup_schedule__interval_hours=hours,
+                then=Value(now - timedelta(hours=hours * OVERDUE_INTERVALS)),
+            )
+            for hours in intervals
+        ],
+        output_field=DateTimeField(),
+    )
+    newest = (
+        Snapshot.objects.filter(site=OuterRef("pk"), status=Snapshot.Status.COMPLETE)
+        .order_by("-completed_at")
+        .values("completed_at")[:1]
+    )
+    return (
+        JiraSite.objects.filter(status=JiraSite.Status.ACTIVE, backup_schedule__enabled=True)
+        .annotate(newest_snapshot=Subquery(newest), overdue_before=threshold)
+        .filter(Q(newest_snapshot__isnull=True) | Q(newest_snapshot__lt=F("overdue_before")))
     )
 
 
@@ -164,3 +187,17 @@ def dashboard(*, now: datetime | None = None) -> dict:
         "plans": plans,
         "headroom_percent": round(quota.HEADROOM * 100),
     }
+
+
+def cached_dashboard(*, refresh: bool = False) -> dict:
+    """``dashboard()``, computed at most once per ``OPS_DASHBOARD_CACHE_SECONDS`` (60 by
+    default; 0 disables): at 30,000 sites its aggregates cost seconds, and a page several
+    people keep open must not recompute them on every load. ``refresh`` recomputes now."""
+    seconds = int(getattr(settings, "OPS_DASHBOARD_CACHE_SECONDS", 60))
+    if seconds <= 0:
+        return dashboard()
+    data = None if refresh else cache.get(CACHE_KEY)
+    if data is None:
+        data = dashboard()
+        cache.set(CACHE_KEY, data, seconds)
+    return data

@@ -3,7 +3,7 @@
 A site's need, in points per hour, is estimated from its recent snapshots:
 
     need = mean points of its incremental snapshots (last ``LOOKBACK``) / interval_hours
-         + points of its last full snapshot / (full_every_days * 24)
+         + mean points of its full snapshots (last ``FULL_LOOKBACK``) / (full_every_days * 24)
 
 Sites on the vendor grant draw on the app's global pool; a legacy API-token site on its own
 pool (``atlassian.ratelimit.legacy_pool``). A pool whose summed need exceeds ``HEADROOM`` of its
@@ -16,13 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Avg, OuterRef, Subquery
+from django.db.models import Avg
 from django.utils import timezone
 
 from atlassian.ratelimit import GLOBAL_POOL, default_pool_limit, legacy_pool
 from backups.models import BackupJob, BackupSchedule, Snapshot
 
 LOOKBACK = timedelta(days=14)
+# Full backups are rarer: their cost is the mean of the last quarter's full snapshots.
+FULL_LOOKBACK = timedelta(days=92)
 # Plan to use at most this share of a pool: interactive traffic and retries need the rest.
 HEADROOM = 0.8
 # Sites listed as "to move" at most (the biggest first).
@@ -65,25 +67,26 @@ def pool_of(*, cloud_id: str, uses_grant: bool) -> str:
 
 
 def site_needs(*, now: datetime | None = None) -> list[SiteNeed]:
-    """Every enabled schedule's estimated points per hour (one query)."""
+    """Every enabled schedule's estimated points per hour (three aggregate queries, no query
+    per site)."""
     now = now or timezone.now()
-    recent = Snapshot.objects.filter(
-        site=OuterRef("site"),
-        status=Snapshot.Status.COMPLETE,
-        completed_at__gte=now - LOOKBACK,
-        kind=BackupJob.Kind.INCREMENTAL,
+    complete = Snapshot.objects.filter(status=Snapshot.Status.COMPLETE).order_by()
+    incremental = dict(
+        complete.filter(kind=BackupJob.Kind.INCREMENTAL, completed_at__gte=now - LOOKBACK)
+        .values("site_id")
+        .annotate(a=Avg("points_spent"))
+        .values_list("site_id", "a")
     )
-    last_full = Snapshot.objects.filter(
-        site=OuterRef("site"), status=Snapshot.Status.COMPLETE, kind=BackupJob.Kind.FULL
-    ).order_by("-completed_at")
+    full = dict(
+        complete.filter(kind=BackupJob.Kind.FULL, completed_at__gte=now - FULL_LOOKBACK)
+        .values("site_id")
+        .annotate(a=Avg("points_spent"))
+        .values_list("site_id", "a")
+    )
     rows = (
         BackupSchedule.objects.filter(enabled=True)
         .exclude(site__status__in=["disconnected", "offboarded"])
-        .annotate(
-            incr=Subquery(recent.values("site").annotate(a=Avg("points_spent")).values("a")[:1]),
-            full=Subquery(last_full.values("points_spent")[:1]),
-        )
-        .values(
+        .values_list(
             "pk",
             "site_id",
             "site__url",
@@ -91,25 +94,22 @@ def site_needs(*, now: datetime | None = None) -> list[SiteNeed]:
             "site__grant_id",
             "interval_hours",
             "full_every_days",
-            "incr",
-            "full",
         )
     )
     needs = []
-    for row in rows:
-        per_hour = float(row["incr"] or 0) / max(row["interval_hours"], 1)
-        per_hour += float(row["full"] or 0) / (max(row["full_every_days"], 1) * 24)
-        need = SiteNeed(
-            site_id=row["site_id"],
-            url=row["site__url"],
-            pool=pool_of(
-                cloud_id=row["site__cloud_id"], uses_grant=row["site__grant_id"] is not None
-            ),
-            schedule_id=row["pk"],
-            interval_hours=row["interval_hours"],
-            points_per_hour=per_hour,
+    for pk, site_id, url, cloud_id, grant_id, interval, full_every in rows.iterator(2000):
+        per_hour = float(incremental.get(site_id) or 0) / max(interval, 1)
+        per_hour += float(full.get(site_id) or 0) / (max(full_every, 1) * 24)
+        needs.append(
+            SiteNeed(
+                site_id=site_id,
+                url=url,
+                pool=pool_of(cloud_id=cloud_id, uses_grant=grant_id is not None),
+                schedule_id=pk,
+                interval_hours=interval,
+                points_per_hour=per_hour,
+            )
         )
-        needs.append(need)
     return needs
 
 

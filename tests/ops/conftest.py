@@ -120,3 +120,9 @@ def campaign_cases(db):
         MembershipFactory(tenant=case.site.tenant, user__email=f"owner{n}@customer.example.com")
         cases.append(case)
     return cases
+
+
+@pytest.fixture(autouse=True)
+def fresh_dashboard(settings):
+    """Tests see the dashboard computed on every request (no 60-second cache)."""
+    settings.OPS_DASHBOARD_CACHE_SECONDS = 0

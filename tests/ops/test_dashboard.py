@@ -160,3 +160,17 @@ def test_the_dashboard_draws_its_chart_without_external_scripts(superuser_client
 def test_the_admin_index_links_to_the_dashboard(superuser_client):
     response = superuser_client.get(reverse("admin:index"))
     assert reverse(DASHBOARD).encode() in response.content
+
+
+@pytest.mark.django_db
+def test_the_dashboard_is_cached_for_a_minute_unless_refreshed(superuser_client, settings):
+    from django.core.cache import cache
+
+    settings.OPS_DASHBOARD_CACHE_SECONDS = 60
+    cache.clear()
+    superuser_client.get(reverse(DASHBOARD))
+    OAuthGrantFactory(needs_reauth=True)
+    assert superuser_client.get(reverse(DASHBOARD)).context["grants_reauth"].count == 0
+    fresh = superuser_client.get(reverse(DASHBOARD), {"refresh": "1"})
+    assert fresh.context["grants_reauth"].count == 1
+    cache.clear()
