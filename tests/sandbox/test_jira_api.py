@@ -471,3 +471,13 @@ def test_no_response_leaks_the_base_url_placeholder(connected, basic):
     assert connected.base.rsplit("/rest/api/3", 1)[0] in bearer.text
     assert f"{site.url}/rest/api/3/issue/" in legacy.text
     assert "/ex/jira/" not in legacy.text
+
+
+def test_media_downloads_need_the_signed_token(connected):
+    attachment = find_attachment(connected.sandbox.site("acme"))
+    location = connected.get(
+        f"attachment/content/{attachment['id']}", allow_redirects=False
+    ).headers["Location"]
+    assert requests.get(location, timeout=10).status_code == 200
+    assert requests.get(location.split("?")[0], timeout=10).status_code == 401
+    assert requests.get(location.replace("token=", "token=x"), timeout=10).status_code == 401

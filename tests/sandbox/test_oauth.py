@@ -365,3 +365,14 @@ def test_the_token_endpoint_can_be_made_to_fail_without_touching_tokens(sandbox)
     assert refresh(sandbox, tokens.refresh_token).status_code == 503
     assert refresh(sandbox, tokens.refresh_token).status_code == 503
     assert refresh(sandbox, tokens.refresh_token).status_code == 200
+
+
+def test_concurrent_refreshes_of_one_token_all_succeed_inside_the_reuse_interval(sandbox):
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = sandbox.connect().refresh_token
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: refresh(sandbox, token), range(10)))
+    assert [a.status_code for a in answers] == [200] * 10
+    assert len({a.json()["refresh_token"] for a in answers}) == 10
+    assert sandbox.grant_for(sandbox.admin).active
