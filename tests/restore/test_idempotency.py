@@ -10,7 +10,7 @@ from backups.restore import executor
 from backups.restore.models import RestoreItem, RestoreJob
 from backups.restore.normalize import normalize_snapshot
 from backups.restore.services import restore_job_create
-from sandbox.generator import issue_doc
+from sandbox.content import issue_doc
 from tests.backups.conftest import snapshot_reader
 from tests.restore.conftest import restore, run_restore_to_end
 

@@ -4,7 +4,7 @@ reason, the others are restored, and the job ends "finished with errors"."""
 from __future__ import annotations
 
 from backups.restore.models import RestoreItem, RestoreJob
-from sandbox.generator import pin
+from sandbox.content import pin
 from tests.backups.conftest import backup
 from tests.restore.conftest import restore
 

@@ -31,3 +31,25 @@ def test_a_restore_never_runs_into_the_per_issue_write_limit(snapshot_a, site_b,
         if r.method == "POST" and "/issue/" in r.path and r.path.count("/") > 8
     )
     assert max(writes_per_issue.values()) > 20
+
+
+def test_a_restore_waits_for_its_share_of_the_points_budget_instead_of_writing(
+    snapshot_a, site_b, backup_env, settings
+):
+    from backups.restore.executor import run_restore
+    from backups.restore.services import restore_job_create
+    from tests.restore.test_idempotency import sandbox_writes
+
+    settings.ATLASSIAN_TIER1_POINTS_PER_HOUR = 1
+    job = restore_job_create(
+        snapshot=snapshot_a, target_site=site_b, acting_user=None, enqueue=False
+    )
+    backup_env.state.request_log.clear()
+
+    outcome = run_restore(job.pk)
+
+    job.refresh_from_db()
+    assert outcome.state == "requeue" and outcome.countdown > 0
+    assert job.status == RestoreJob.Status.RUNNING
+    assert "share of points" in job.current_step
+    assert sandbox_writes(backup_env, site_b) == []

@@ -8,7 +8,7 @@ from django.urls import reverse
 from backups.restore.executor import run_restore
 from backups.restore.models import RestoreItem, RestoreJob
 from backups.restore.selectors import find_issue_in_snapshots
-from sandbox.generator import issue_doc
+from sandbox.content import issue_doc
 from tests.backups.conftest import connect_site
 from tests.restore.conftest import restore, run_restore_to_end
 
@@ -122,6 +122,9 @@ def test_the_admin_restore_page_shows_the_plan_before_anything_is_written(
     job = RestoreJob.objects.get(dry_run=False)
     assert run_restore(job.pk).state == "done"
     assert len(backup_env.site("bravo").issues) == snapshot_a.counts["issues"]
+    change = staff_client.get(reverse("admin:backups_restorejob_change", args=[job.pk]))
+    assert change.status_code == 200 and "issues created" in change.content.decode()
+    assert staff_client.get(reverse("admin:backups_restorejob_changelist")).status_code == 200
 
 
 def test_the_snapshot_admin_offers_the_restore_action(snapshot_a, staff_client):
