@@ -79,6 +79,12 @@ def prune_site(
         Snapshot.objects.filter(site=site, status=Snapshot.Status.COMPLETE).select_related("job")
     )
     keep = snapshots_to_keep(snaps, policy, now)
+    # The base of a running incremental job stays until that job committed.
+    keep |= set(
+        BackupJob.objects.filter(site=site, status__in=ACTIVE_STATUSES)
+        .exclude(base_snapshot=None)
+        .values_list("base_snapshot_id", flat=True)
+    )
     store = ObjectStore(site.cloud_id)
     for snap in snaps:
         if snap.id in keep:

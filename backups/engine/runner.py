@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from atlassian.exceptions import (
@@ -35,7 +35,13 @@ from backups.engine import fairness, steps
 from backups.engine import lease as leases
 from backups.engine.source import client_for_site
 from backups.models import BackupJob, Checkpoint, Snapshot
-from backups.snapshots.manifest import AttachmentEntry, Manifest, ShardEntry, read_manifest
+from backups.snapshots.manifest import (
+    AttachmentEntry,
+    Manifest,
+    ManifestError,
+    ShardEntry,
+    read_manifest,
+)
 from backups.snapshots.objects import ObjectStore
 from backups.snapshots.reader import SnapshotReader
 from backups.snapshots.writer import commit_snapshot, write_shard
@@ -229,8 +235,19 @@ def _run(job: BackupJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
     try:
         client = client_for_site(job.site)
         store = ObjectStore(job.site.cloud_id)
-        base, base_index = _base(job, store)
         done = {cp.key: cp for cp in job.checkpoints.filter(status=Checkpoint.Status.DONE)}
+        try:
+            base, base_index = _base(job, store)
+        except ManifestError as exc:
+            if done:
+                raise
+            # The base is unreadable (pruned, damaged): this run becomes a full backup.
+            lease.heartbeat(kind=BackupJob.Kind.FULL, base_snapshot=None, changes_since=None)
+            job.kind, job.base_snapshot, job.changes_since = BackupJob.Kind.FULL, None, None
+            logger.warning(
+                "job %s: base snapshot unreadable (%s); running a full backup", job.pk, exc
+            )
+            base, base_index = None, {}
         plan = Plan(job, done, base, base_index)
         ctx = steps.StepContext(
             client=client, store=store, site_pk=job.site_id, heartbeat=lease.heartbeat
@@ -304,6 +321,15 @@ def _run(job: BackupJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
         return _transient(job, lease, exc)
     except AtlassianError as exc:
         reason = f"Atlassian refused a request: {exc}"
+        leases.finish(lease, status=BackupJob.Status.FAILED, reason=reason)
+        return Outcome("failed", reason=reason)
+    except DatabaseError as exc:
+        return _transient(job, lease, exc)
+    except Exception as exc:
+        # A bug or a broken snapshot: fail with a reason rather than leave the job for the
+        # reaper to re-run forever.
+        logger.exception("backup job %s failed", job.pk)
+        reason = f"internal error: {type(exc).__name__}: {exc}"
         leases.finish(lease, status=BackupJob.Status.FAILED, reason=reason)
         return Outcome("failed", reason=reason)
     finally:

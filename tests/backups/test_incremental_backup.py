@@ -36,3 +36,17 @@ def test_an_incremental_backup_equals_a_full_backup_taken_at_the_same_time(acme,
     # a real one (see docs/benchmarks_backup.md for 1 % of 20,000 issues).
     assert incremental.points_spent < full.points_spent / 2
     assert verify_snapshot(acme.cloud_id, str(incremental.snapshot_id), deep=True) == []
+
+
+def test_an_incremental_whose_base_is_unreadable_runs_as_a_full_backup(acme, backup_env):
+    from backups.snapshots import layout
+    from backups.snapshots.objects import default_storage
+
+    full = backup(acme)
+    default_storage().delete(layout.manifest_path(acme.cloud_id, str(full.snapshot_id)))
+
+    job = backup(acme, BackupJob.Kind.INCREMENTAL)
+
+    assert job.status == BackupJob.Status.SUCCEEDED, job.status_reason
+    assert job.kind == BackupJob.Kind.FULL
+    assert snapshot_reader(job).manifest.kind == "full"
