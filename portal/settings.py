@@ -173,7 +173,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.purge_expired_connect_rows",
         "schedule": 3600,
     },
+    # Migration campaign (portal/wizard/tasks.py).
+    "wizard-pause-legacy-sites-after-cutoff": {
+        "task": "wizard.pause_legacy_sites_after_cutoff",
+        "schedule": 3600,
+    },
+    "wizard-expire-migration-invites": {
+        "task": "wizard.expire_migration_invites",
+        "schedule": 24 * 3600,
+    },
 }
+CELERY_IMPORTS = ["portal.wizard.tasks"]
 # Rate-limit state shared by all workers; empty means "use the database".
 REDIS_URL = env.str("REDIS_URL", "")
 

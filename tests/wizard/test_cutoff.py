@@ -129,3 +129,16 @@ def test_a_window_must_end_after_it_starts_and_give_a_reason():
             acting_user=None,
         )
     assert not BrownoutWindow.objects.exists()
+
+
+def test_the_hourly_beat_task_pauses_legacy_sites_after_the_cutoff(world, settings):
+    from portal.celery import app
+    from portal.wizard.tasks import pause_legacy_sites_after_cutoff
+
+    settings.LEGACY_CUTOFF = datetime(2026, 1, 1, tzinfo=UTC)
+
+    assert "portal.wizard.tasks" in app.conf.imports  # workers and beat load it
+    assert "wizard.pause_legacy_sites_after_cutoff" in app.tasks
+    assert pause_legacy_sites_after_cutoff.apply().get() == 1
+    assert JiraSite.objects.get(pk=world.site.pk).status == JiraSite.Status.NEEDS_REAUTH
+    assert pause_legacy_sites_after_cutoff.apply().get() == 0
