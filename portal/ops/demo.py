@@ -134,7 +134,8 @@ class DemoSeeder:
         start = client.get(f"/t/{tenant.slug}/connect/")
         if start.status_code != 302:
             raise RuntimeError(f"connect for {tenant.slug} answered {start.status_code}")
-        done = client.get(self.sandbox.authorize(start["Location"]))
+        # follow: the callback may be redirected to its canonical form (trailing slash).
+        done = client.get(self.sandbox.authorize(start["Location"]), follow=True)
         if done.status_code != 200:
             raise RuntimeError(
                 f"the connect callback for {tenant.slug} answered {done.status_code}"
