@@ -216,9 +216,7 @@ def ensure_database(url: str, scale: str, rebuild: bool) -> None:
 
 
 def _psql(url: str, sql: str) -> str:
-    result = subprocess.run(
-        ["psql", url, "-tAc", sql], capture_output=True, text=True, check=True
-    )
+    result = subprocess.run(["psql", url, "-tAc", sql], capture_output=True, text=True, check=True)
     return result.stdout.strip()
 
 
@@ -242,9 +240,7 @@ def signed_in_client():
     client = Client()
     client.force_login(user)
     session = client.session
-    session["account_authentication_methods"] = [
-        {"method": "mfa", "type": "totp", "at": _t.time()}
-    ]
+    session["account_authentication_methods"] = [{"method": "mfa", "type": "totp", "at": _t.time()}]
     session["account_authentication_methods_user"] = str(user.pk)
     session.save()
     return client
@@ -349,13 +345,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--child", choices=list(SCALES))
     parser.add_argument("--url")
     parser.add_argument("--invites", action="store_true")
+    parser.add_argument(
+        "--no-invites", action="store_true", help="Time the pages only (minutes faster)."
+    )
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.url, args.rebuild, args.invites)
         return 0
 
     small = run_child("small", args.small, args.rebuild, invites=False)
-    large = run_child("large", args.large, args.rebuild, invites=True)
+    large = run_child("large", args.large, args.rebuild, invites=not args.no_invites)
     rows, ok = [], True
     for label, _ in PAGES:
         base, big = small["pages"][label], large["pages"][label]
@@ -365,12 +364,15 @@ def main(argv: list[str]) -> int:
             f"| {label} | ≤ {RATIO_TARGET:.0f}x of {base * 1000:.0f} ms | {big * 1000:.0f} ms "
             f"({ratio:.2f}x) | {ratio / RATIO_TARGET:.2f} |"
         )
-    elapsed, detail = large["invites"]
-    ok &= elapsed < INVITE_TARGET_SECONDS
-    rows.append(
-        f"| `send_reauth_invites`, 10,000 tenants | < {INVITE_TARGET_SECONDS:.0f} s | "
-        f"{elapsed:.1f} s | {elapsed / INVITE_TARGET_SECONDS:.2f} |"
-    )
+    if "invites" in large:
+        elapsed, detail = large["invites"]
+        ok &= elapsed < INVITE_TARGET_SECONDS
+        rows.append(
+            f"| `send_reauth_invites`, 10,000 tenants | < {INVITE_TARGET_SECONDS:.0f} s | "
+            f"{elapsed:.1f} s | {elapsed / INVITE_TARGET_SECONDS:.2f} |"
+        )
+    else:
+        detail = "not run this time (--no-invites)"
     tenants, sites, jobs = SCALES["large"]
     text = "\n".join(
         [

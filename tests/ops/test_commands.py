@@ -328,3 +328,18 @@ def test_a_refused_case_in_a_batch_rolls_back_alone_and_mail_leaves_after_commit
     assert states[lonely.pk] == "pending"
     assert not MigrationNotice.objects.filter(case=lonely).exists()
     assert len(mail.outbox) == 6
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.django_db
+def test_the_progress_bar_is_drawn_only_on_a_terminal(campaign_cases):
+    err = io.StringIO()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("send_reauth_invites", "--dry-run", stdout=Terminal(), stderr=err)
+    assert "3/3" in err.getvalue()
+    out, err = run("send_reauth_invites", "--dry-run")
+    assert "3/3" not in err and "3/3" not in out
