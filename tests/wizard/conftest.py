@@ -13,6 +13,7 @@ from django.utils import timezone
 from tenants.models import JiraSite, LegacyCredential, MigrationCase
 from tests.connect.conftest import TEST_REDIRECT_URI, follow_authorize
 from tests.factories import (
+    JiraSiteFactory,
     LegacyCredentialFactory,
     MembershipFactory,
     MigrationCaseFactory,
@@ -69,7 +70,7 @@ def legacy_world(sandbox, *, state=MigrationCase.State.INVITED, due_in_days=30) 
         email=sandbox.admin.email,
         api_token=sandbox.state.demo_api_token,
     )
-    site = JiraSite.objects.create(
+    site = JiraSiteFactory(
         tenant=tenant,
         cloud_id=remote.cloud_id,
         url=remote.url,
