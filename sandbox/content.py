@@ -83,6 +83,8 @@ class Pools:
         self.platform_frags = [fragment(pl) for pl in self.platforms]
         # Each issue's Random is seeded with seed_int ^ (issue id * a large odd constant).
         self.seed_int = hash_seed(site.seed)
+        self.base = BASE
+        self.project_parts_cache: dict[tuple[int, int, int], tuple[Any, list, list]] = {}
 
     def rebased(self, base: str) -> Pools:
         """The same pools with `base` in every `self` link instead of the placeholder, so that
@@ -103,7 +105,22 @@ class Pools:
         other.user_frags = [self.fragment(u) for u in other.users]
         other.tier_frags = [self.fragment(t) for t in other.tiers]
         other.platform_frags = [self.fragment(pl) for pl in other.platforms]
+        other.base = base
+        other.project_parts_cache = {}
         return other
+
+    def project_parts(self, project: Project) -> tuple[Any, list[Any], list[Any]]:
+        """The project reference and its first component/version references, serialized once
+        per project (issues only ever show the first of each)."""
+        key = (project.id, len(project.components), len(project.versions))
+        parts = self.project_parts_cache.get(key)
+        if parts is None:
+            parts = self.project_parts_cache[key] = (
+                self.fragment(project_ref(project, self.base)),
+                [self.fragment(component_ref(c, self.base)) for c in project.components[:1]],
+                [self.fragment(version_ref(v, self.base)) for v in project.versions[:1]],
+            )
+        return parts
 
     def fragment(self, value: Any) -> Any:
         """Pre-serialized JSON for a pooled object (None stays None)."""
@@ -197,6 +214,7 @@ def generate_doc(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
     created, updated = issue.created, issue.updated
     span = max(60.0, updated - created)
     head = headline(site, issue, base)
+    project_frag, first_component, first_version = p.project_parts(project)
     done = head["status"]["id"] == "10002"
     frags = p.user_frags
     reporter_index = int(r() * n_users)
@@ -205,15 +223,15 @@ def generate_doc(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
     fields: dict[str, Any] = {
         **head,
         "description": p.description_frags[int(r() * 256)],
-        "project": project_ref(project, base),
+        "project": project_frag,
         "assignee": users[int(r() * n_users)] if r() < 0.8 else None,
         "reporter": reporter,
         "creator": frags[reporter_index],
         "created": iso(created),
         "updated": updated_iso,
         "labels": p.labels[int(r() * 64)],
-        "components": [component_ref(c, base) for c in project.components[: int(r() * 2)]],
-        "fixVersions": [version_ref(v, base) for v in project.versions[: int(r() * 2)]],
+        "components": first_component[: int(r() * 2)],
+        "fixVersions": first_version[: int(r() * 2)],
         "versions": [],
         "resolution": p.resolution if done else None,
         "resolutiondate": updated_iso if done else None,
@@ -519,7 +537,11 @@ def worklog_json(
         "id": str(wid),
         "issueId": str(issue.id),
     }
-    return {k: v for k, v in data.items() if v is not None}
+    if author is None:
+        del data["author"], data["updateAuthor"]
+    if comment is None:
+        del data["comment"]
+    return data
 
 
 _DURATIONS: dict[int, str] = {}
@@ -529,4 +551,5 @@ def _duration(seconds: int) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes = rest // 60
     parts = ([f"{hours}h"] if hours else []) + ([f"{minutes}m"] if minutes else [])
-    return " ".join(parts) or "0m"
+    text = _DURATIONS[seconds] = " ".join(parts) or "0m"
+    return text
