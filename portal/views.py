@@ -30,7 +30,17 @@ def healthz(request):
 
 @login_required
 def home(request):
-    return render(request, "portal/home.html", {"memberships": memberships_of(user=request.user)})
+    memberships = memberships_of(user=request.user)
+    tenants_with_legacy = {
+        m.tenant.slug
+        for m in memberships
+        if any(site.legacy_credential_id for site in m.tenant.sites.all())
+    }
+    return render(
+        request,
+        "portal/home.html",
+        {"memberships": memberships, "tenants_with_legacy": tenants_with_legacy},
+    )
 
 
 @login_required
