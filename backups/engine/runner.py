@@ -398,9 +398,13 @@ def _site_gone(client) -> bool:
 
 
 def _estimate(job: BackupJob, done: dict[str, Checkpoint]) -> int:
-    pages = [cp.points for key, cp in done.items() if key.split(":")[0] in ("issues", "delta")]
+    # The largest of the recent pages: reserving too little lets a pool overshoot into quota
+    # 429s (which stop every tenant); reserving a little too much only delays a step.
+    pages = [
+        cp.points for key, cp in sorted(done.items()) if key.split(":")[0] in ("issues", "delta")
+    ]
     if pages:
-        return max(1, int(sum(pages[-10:]) / len(pages[-10:])))
+        return max(1, max(pages[-10:]))
     return DEFAULT_STEP_ESTIMATE
 
 
