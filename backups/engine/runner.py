@@ -270,7 +270,6 @@ def _run(job: BackupJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
                 )
                 return Outcome("requeue", wait, "fair share used")
             lease.heartbeat(current_step=step.key)
-            client.ledger.take()
             result = step.run(ctx)
             points = client.ledger.take()
             fairness.settle(
