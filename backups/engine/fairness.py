@@ -40,14 +40,25 @@ def share_key(pool: str, tenant_id: int) -> str:
 def admit(
     *, pool: str | None, tenant_id: int, estimate: int, budget: PointsBudget | None = None
 ) -> float:
-    """0 when the step may run now (its points are reserved), else seconds to wait."""
+    """0 when the step may run now (its points are reserved), else seconds to wait.
+
+    A tenant whose share is smaller than one step (many tenants, large pages) may still take
+    one step per hour, so no tenant ever stalls; the pool's own limit always holds."""
     if not pool:
         return 0.0
     budget = budget or default_budget()
-    shares, _share = share_budget(budget, pool)
-    if not shares.try_spend(share_key(pool, tenant_id), estimate):
-        return _wait()
+    shares, share = share_budget(budget, pool)
+    key = share_key(pool, tenant_id)
+    if not shares.try_spend(key, estimate):
+        reserved, _spent = shares.usage(key)
+        if reserved > 0 or estimate <= share:
+            return _wait()
+        # First step of the hour for this tenant, larger than its whole share.
+        shares = PointsBudget(budget.redis, limit_for=lambda _key: estimate, prefix=budget.prefix)
+        if not shares.try_spend(key, estimate):
+            return _wait()
     if not budget.try_spend(pool, estimate):
+        shares.try_spend(key, -estimate)  # give the share back: the step does not run
         return _wait()
     return 0.0
 
@@ -60,14 +71,15 @@ def settle(
     actual: int,
     budget: PointsBudget | None = None,
 ) -> None:
-    """Reserve what a step spent beyond its estimate (best effort: the hour may be full)."""
-    extra = actual - estimate
-    if not pool or extra <= 0:
+    """Correct a step's reservation to what it spent: reserve the excess (best effort, the hour
+    may be full) or give back what it did not use, so the pool's hour is used in full."""
+    difference = actual - estimate
+    if not pool or difference == 0:
         return
     budget = budget or default_budget()
     shares, _ = share_budget(budget, pool)
-    shares.try_spend(share_key(pool, tenant_id), extra)
-    budget.try_spend(pool, extra)
+    shares.try_spend(share_key(pool, tenant_id), difference)
+    budget.try_spend(pool, difference)
 
 
 def _wait() -> float:
