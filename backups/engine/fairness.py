@@ -10,9 +10,9 @@ never starves the others and workers stay free for tenants that still have budge
 from __future__ import annotations
 
 import math
-import time
 
 from atlassian.ratelimit import PointsBudget, default_budget, hour_start
+from backups import conf
 from backups.models import BackupJob
 
 # Re-check a refused tenant at least this often: its share grows when other tenants finish.
@@ -47,18 +47,19 @@ def admit(
     if not pool:
         return 0.0
     budget = budget or default_budget()
+    hour = hour_start(conf.clock())
     shares, share = share_budget(budget, pool)
     key = share_key(pool, tenant_id)
-    if not shares.try_spend(key, estimate):
-        reserved, _spent = shares.usage(key)
+    if not shares.try_spend(key, estimate, hour=hour):
+        reserved, _spent = shares.usage(key, hour=hour)
         if reserved > 0 or estimate <= share:
             return _wait()
         # First step of the hour for this tenant, larger than its whole share.
         shares = PointsBudget(budget.redis, limit_for=lambda _key: estimate, prefix=budget.prefix)
-        if not shares.try_spend(key, estimate):
+        if not shares.try_spend(key, estimate, hour=hour):
             return _wait()
-    if not budget.try_spend(pool, estimate):
-        shares.try_spend(key, -estimate)  # give the share back: the step does not run
+    if not budget.try_spend(pool, estimate, hour=hour):
+        shares.try_spend(key, -estimate, hour=hour)  # give the share back: the step won't run
         return _wait()
     return 0.0
 
@@ -77,12 +78,13 @@ def settle(
     if not pool or difference == 0:
         return
     budget = budget or default_budget()
+    hour = hour_start(conf.clock())
     shares, _ = share_budget(budget, pool)
-    shares.try_spend(share_key(pool, tenant_id), difference)
-    budget.try_spend(pool, difference)
+    shares.try_spend(share_key(pool, tenant_id), difference, hour=hour)
+    budget.try_spend(pool, difference, hour=hour)
 
 
 def _wait() -> float:
-    now = time.time()
+    now = conf.clock()
     to_next_hour = hour_start(now).timestamp() + 3600 - now
     return max(1.0, min(RECHECK_SECONDS, to_next_hour))
