@@ -204,74 +204,40 @@ def headline(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
     }
 
 
-def generate_doc(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
+def plan_issue(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
+    """Every random choice of a generated issue, as pool indexes and small values. Both
+    `generate_doc` (Python objects) and `sandbox.fastjson` (JSON text, the cold read path)
+    build the issue from this plan, so they cannot disagree on content."""
     p = pools(site, base)
-    rng = random.Random(p.seed_int ^ (issue.id * 0xC2B2AE3D27D4EB4F))
-    r = rng.random
-    users = p.users
-    n_users = len(users)
-    project = site.projects[issue.project_id]
+    r = random.Random(p.seed_int ^ (issue.id * 0xC2B2AE3D27D4EB4F)).random
+    n_users = len(p.users)
     created, updated = issue.created, issue.updated
     span = max(60.0, updated - created)
-    head = headline(site, issue, base)
-    project_frag, first_component, first_version = p.project_parts(project)
-    done = head["status"]["id"] == "10002"
-    frags = p.user_frags
-    reporter_index = int(r() * n_users)
-    reporter = users[reporter_index]
-    updated_iso = iso(updated)
-    fields: dict[str, Any] = {
-        **head,
-        "description": p.description_frags[int(r() * 256)],
-        "project": project_frag,
-        "assignee": users[int(r() * n_users)] if r() < 0.8 else None,
-        "reporter": reporter,
-        "creator": frags[reporter_index],
-        "created": iso(created),
-        "updated": updated_iso,
-        "labels": p.labels[int(r() * 64)],
-        "components": first_component[: int(r() * 2)],
-        "fixVersions": first_version[: int(r() * 2)],
-        "versions": [],
-        "resolution": p.resolution if done else None,
-        "resolutiondate": updated_iso if done else None,
+    plan: dict[str, Any] = {
+        "reporter": int(r() * n_users),
+        "description": int(r() * 256),
+        "assignee": int(r() * n_users) if r() < 0.8 else None,
+        "labels": int(r() * 64),
+        "components": int(r() * 2),
+        "versions": int(r() * 2),
         "duedate": day(updated + int(1 + r() * 60) * 86400) if r() < 0.4 else None,
-        "environment": p.short_doc_frags[int(r() * 512)] if r() < 0.2 else None,
-        "timetracking": {},
-        "subtasks": [],
-        "watches": {
-            "self": f"{base}/rest/api/3/issue/{issue.key}/watchers",
-            "watchCount": int(r() * 6),
-            "isWatching": False,
-        },
-        "votes": {
-            "self": f"{base}/rest/api/3/issue/{issue.key}/votes",
-            "votes": int(r() * 4),
-            "hasVoted": False,
-        },
-        "statuscategorychangedate": updated_iso,
-        "customfield_10020": p.tier_frags[int(r() * 3)] if r() < 0.7 else None,
-        "customfield_10021": p.platform_frags[int(r() * 32)],
-        "customfield_10022": (1, 2, 3, 5, 8, 13, None)[int(r() * 7)],
-        "customfield_10023": day(created + int(5 + r() * 85) * 86400) if r() < 0.5 else None,
-        "customfield_10024": frags[int(r() * n_users)] if r() < 0.5 else None,
-        "customfield_10025": p.tags[int(r() * 64)],
-        "customfield_10026": p.two_paragraph_frags[int(r() * 128)] if r() < 0.5 else None,
+        "environment": int(r() * 512) if r() < 0.2 else None,
+        "watchers": int(r() * 6),
+        "votes": int(r() * 4),
+        "tier": int(r() * 3) if r() < 0.7 else None,
+        "platforms": int(r() * 32),
+        "points": (1, 2, 3, 5, 8, 13, None)[int(r() * 7)],
+        "target": day(created + int(5 + r() * 85) * 86400) if r() < 0.5 else None,
+        "reviewer": int(r() * n_users) if r() < 0.5 else None,
+        "tags": int(r() * 64),
+        "acceptance": int(r() * 128) if r() < 0.5 else None,
     }
     # Every 17th issue is heavy: over the 20-item inline caps, with a long changelog.
-    heavy = issue.id % 17 == 3
-    n_comments = 21 + int(r() * 20) if heavy else int(r() * 7)
+    n_comments = 21 + int(r() * 20) if issue.id % 17 == 3 else int(r() * 7)
     stamps = sorted(created + r() * span for _ in range(n_comments))
-    comments = [
-        comment_json(
-            issue,
-            issue.id * SUB_ID + n,
-            frags[int(r() * n_users)],
-            p.short_doc_frags[int(r() * 512)],
-            at,
-            base,
-        )
-        for n, at in enumerate(stamps)
+    first = issue.id * SUB_ID
+    plan["comments"] = [
+        (first + n, int(r() * n_users), int(r() * 512), at) for n, at in enumerate(stamps)
     ]
     attachments = []
     for n in range((0, 0, 1, 1, 2, 3)[int(r() * 6)]):
@@ -279,45 +245,115 @@ def generate_doc(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
         size = int(200 * (1.6 ** int(r() * 21)))  # 200 B .. ~2 MB, mostly small
         if mime == "image/png":
             size = max(size, 8192)  # room for the real image before the padding
+        filename = f"{WORDS[int(r() * len(WORDS))]}-{n}.{ext}"
         attachments.append(
-            attachment_json(
-                issue.id * SUB_ID + n,
-                f"{WORDS[int(r() * len(WORDS))]}-{n}.{ext}",
-                mime,
-                size,
-                frags[int(r() * n_users)],
-                created + r() * span,
-                base,
-            )
+            (first + n, filename, mime, size, int(r() * n_users), created + r() * span)
         )
-    remotelinks = []
-    for n in range((0, 0, 0, 1, 2)[int(r() * 5)]):
-        link_id = issue.id * SUB_ID + n
-        page = 1000 + int(r() * 9000)
-        remotelinks.append(
-            {
-                "id": link_id,
-                "self": f"{base}/rest/api/3/issue/{issue.key}/remotelink/{link_id}",
-                "globalId": f"system=https://wiki.example.com&id={page}",
-                "application": {"type": "com.atlassian.confluence", "name": "Confluence"},
-                "relationship": "mentioned in",
-                "object": {
-                    "url": f"https://wiki.example.com/pages/{page}",
-                    "title": p.sentences[int(r() * 1024)],
-                    "icon": {"url16x16": "https://wiki.example.com/favicon.ico", "title": "Wiki"},
-                },
-            }
-        )
-    properties = {}
-    if r() < 0.3:
-        properties["sandbox.metadata"] = {"source": "generator", "score": int(r() * 100)}
+    plan["attachments"] = attachments
+    plan["remotelinks"] = [
+        (first + n, 1000 + int(r() * 9000), int(r() * 1024))
+        for n in range((0, 0, 0, 1, 2)[int(r() * 5)])
+    ]
+    plan["properties"] = (
+        {"sandbox.metadata": {"source": "generator", "score": int(r() * 100)}} if r() < 0.3 else {}
+    )
+    # every 29th issue has more worklogs than the inline cap
+    count = 21 + int(r() * 10) if issue.id % 29 == 5 else (0, 0, 1, 2, 3)[int(r() * 5)]
+    worklogs = []
+    for n in range(count):
+        at = created + r() * span
+        seconds = (900, 1800, 3600, 7200, 14400, 28800)[int(r() * 6)]
+        worklogs.append((first + n, int(r() * n_users), int(r() * 512), at, seconds))
+    worklogs.sort(key=lambda w: w[3])
+    plan["worklogs"] = worklogs
+    return plan
+
+
+def remote_link_json(issue: Issue, link_id: int, page: int, title: str, base: str) -> dict:
+    return {
+        "id": link_id,
+        "self": f"{base}/rest/api/3/issue/{issue.key}/remotelink/{link_id}",
+        "globalId": f"system=https://wiki.example.com&id={page}",
+        "application": {"type": "com.atlassian.confluence", "name": "Confluence"},
+        "relationship": "mentioned in",
+        "object": {
+            "url": f"https://wiki.example.com/pages/{page}",
+            "title": title,
+            "icon": {"url16x16": "https://wiki.example.com/favicon.ico", "title": "Wiki"},
+        },
+    }
+
+
+def generate_doc(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
+    p = pools(site, base)
+    plan = plan_issue(site, issue, base)
+    users, frags = p.users, p.user_frags
+    project = site.projects[issue.project_id]
+    head = headline(site, issue, base)
+    project_frag, first_component, first_version = p.project_parts(project)
+    done = head["status"]["id"] == "10002"
+    updated_iso = iso(issue.updated)
+
+    def pick(pool: list, index: int | None) -> Any:
+        return None if index is None else pool[index]
+
+    fields: dict[str, Any] = {
+        **head,
+        "description": p.description_frags[plan["description"]],
+        "project": project_frag,
+        "assignee": pick(users, plan["assignee"]),
+        "reporter": users[plan["reporter"]],
+        "creator": frags[plan["reporter"]],
+        "created": iso(issue.created),
+        "updated": updated_iso,
+        "labels": p.labels[plan["labels"]],
+        "components": first_component[: plan["components"]],
+        "fixVersions": first_version[: plan["versions"]],
+        "versions": [],
+        "resolution": p.resolution if done else None,
+        "resolutiondate": updated_iso if done else None,
+        "duedate": plan["duedate"],
+        "environment": pick(p.short_doc_frags, plan["environment"]),
+        "timetracking": {},
+        "subtasks": [],
+        "watches": {
+            "self": f"{base}/rest/api/3/issue/{issue.key}/watchers",
+            "watchCount": plan["watchers"],
+            "isWatching": False,
+        },
+        "votes": {
+            "self": f"{base}/rest/api/3/issue/{issue.key}/votes",
+            "votes": plan["votes"],
+            "hasVoted": False,
+        },
+        "statuscategorychangedate": updated_iso,
+        "customfield_10020": pick(p.tier_frags, plan["tier"]),
+        "customfield_10021": p.platform_frags[plan["platforms"]],
+        "customfield_10022": plan["points"],
+        "customfield_10023": plan["target"],
+        "customfield_10024": pick(frags, plan["reviewer"]),
+        "customfield_10025": p.tags[plan["tags"]],
+        "customfield_10026": pick(p.two_paragraph_frags, plan["acceptance"]),
+    }
     return {
         "fields": fields,
-        "comments": [c for c in comments if c],
-        "worklogs": generate_worklogs(site, issue, r, base),
-        "attachments": attachments,
-        "remotelinks": remotelinks,
-        "properties": properties,
+        "comments": [
+            comment_json(issue, cid, frags[a], p.short_doc_frags[b], at, base)
+            for cid, a, b, at in plan["comments"]
+        ],
+        "worklogs": [
+            worklog_json(issue, wid, frags[a], p.short_doc_frags[b], at, at, seconds, base)
+            for wid, a, b, at, seconds in plan["worklogs"]
+        ],
+        "attachments": [
+            attachment_json(att_id, filename, mime, size, frags[a], at, base)
+            for att_id, filename, mime, size, a, at in plan["attachments"]
+        ],
+        "remotelinks": [
+            remote_link_json(issue, link_id, page, p.sentences[title], base)
+            for link_id, page, title in plan["remotelinks"]
+        ],
+        "properties": plan["properties"],
         "next_sub": {},
     }
 
@@ -355,25 +391,6 @@ def generate_histories(site: Site, issue: Issue, base: str = BASE) -> list[dict]
         }
         for n in range(n_histories)
     ]
-
-
-def generate_worklogs(site: Site, issue: Issue, r: Any, base: str = BASE) -> list[dict]:
-    p = pools(site, base)
-    users = p.user_frags
-    heavy = issue.id % 29 == 5  # every 29th issue has more worklogs than the inline cap
-    count = 21 + int(r() * 10) if heavy else (0, 0, 1, 2, 3)[int(r() * 5)]
-    span = max(60.0, issue.updated - issue.created)
-    worklogs = []
-    for n in range(count):
-        at = issue.created + r() * span
-        seconds = (900, 1800, 3600, 7200, 14400, 28800)[int(r() * 6)]
-        author = users[int(r() * len(users))]
-        comment = p.short_doc_frags[int(r() * 512)]
-        worklogs.append(
-            worklog_json(issue, issue.id * SUB_ID + n, author, comment, at, at, seconds, base)
-        )
-    worklogs.sort(key=lambda w: w["started"])
-    return worklogs
 
 
 def _history_item(rng: random.Random) -> dict[str, Any]:
