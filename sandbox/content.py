@@ -84,6 +84,7 @@ class Pools:
         # Each issue's Random is seeded with seed_int ^ (issue id * a large odd constant).
         self.seed_int = hash_seed(site.seed)
         self.base = BASE
+        self.texts: Any = None  # sandbox.fastjson.Texts, built on first use
         self.project_parts_cache: dict[tuple[int, int, int], tuple[Any, list, list]] = {}
 
     def rebased(self, base: str) -> Pools:
@@ -106,6 +107,7 @@ class Pools:
         other.tier_frags = [self.fragment(t) for t in other.tiers]
         other.platform_frags = [self.fragment(pl) for pl in other.platforms]
         other.base = base
+        other.texts = None
         other.project_parts_cache = {}
         return other
 
@@ -549,7 +551,7 @@ def worklog_json(
         "created": stamp,
         "updated": stamp,
         "started": stamp if started == created else iso(started),
-        "timeSpent": _DURATIONS.get(seconds) or _duration(seconds),
+        "timeSpent": duration(seconds),
         "timeSpentSeconds": seconds,
         "id": str(wid),
         "issueId": str(issue.id),
@@ -564,7 +566,11 @@ def worklog_json(
 _DURATIONS: dict[int, str] = {}
 
 
-def _duration(seconds: int) -> str:
+def duration(seconds: int) -> str:
+    """Jira's timeSpent text ("2h 30m"), memoized: only a few values ever occur."""
+    text = _DURATIONS.get(seconds)
+    if text is not None:
+        return text
     hours, rest = divmod(seconds, 3600)
     minutes = rest // 60
     parts = ([f"{hours}h"] if hours else []) + ([f"{minutes}m"] if minutes else [])

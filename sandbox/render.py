@@ -11,11 +11,11 @@ from typing import Any
 
 import orjson
 
-from sandbox import catalog
+from sandbox import catalog, fastjson
 from sandbox.content import headline, histories_of, issue_doc, plain
 from sandbox.model import BASE, BASE_BYTES, Issue, Site
 
-ALL_EXPANDS = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
+ALL_EXPANDS = fastjson.ALL_EXPANDS
 
 
 class FieldSelection:
@@ -70,9 +70,16 @@ def issue_bytes(
     if cached is None:
         # Generated content is built with the base URL in place; pinned content (and a pinned
         # linked issue) still carries the placeholder, hence the check.
-        cached = orjson.dumps(
-            issue_json(site, issue, fields, expand, properties, cap, base.decode())
-        )
+        text = None
+        if fields.all and not fields.exclude and not expand and not properties:
+            links = orjson.dumps(issue_links(site, issue, base.decode())).decode()
+            text = fastjson.issue_all_text(site, issue, base.decode(), cap, links)
+        if text is not None:
+            cached = text.encode()
+        else:
+            cached = orjson.dumps(
+                issue_json(site, issue, fields, expand, properties, cap, base.decode())
+            )
         if base != BASE_BYTES and BASE_BYTES in cached:
             cached = cached.replace(BASE_BYTES, base)
         site.json_cache.put(key, cached)
