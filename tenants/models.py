@@ -389,7 +389,11 @@ class MigrationCase(models.Model):
                 name="migrationcase_exempt_is_justified",
             ),
         ]
-        indexes = [models.Index(fields=["state", "due_at"], name="migrationcase_state_due")]
+        indexes = [
+            models.Index(fields=["state", "due_at"], name="migrationcase_state_due"),
+            # The staff console lists all cases by due date (the default ordering).
+            models.Index(fields=["due_at", "id"], name="migrationcase_due"),
+        ]
 
     def __str__(self) -> str:
         return f"migration of {self.site} ({self.state})"
