@@ -47,6 +47,8 @@ PAGES = [
     ("backup jobs", "admin:backups_backupjob_changelist"),
     ("backup jobs, failed", "admin:backups_backupjob_changelist?status__exact=failed"),
     ("dashboard", "admin:portal_operations_changelist"),
+    # The dashboard's figures are cached for a minute; this is the price of recomputing them.
+    ("dashboard, recomputed", "admin:portal_operations_changelist?refresh=1"),
 ]
 
 
@@ -185,7 +187,7 @@ def build(tenants: int, sites: int, jobs: int) -> None:
             FROM generate_series(0, 23) h
             """
         )
-        c.execute("ANALYZE")
+        c.execute("VACUUM ANALYZE")
 
 
 def ensure_database(url: str, scale: str, rebuild: bool) -> None:
@@ -200,8 +202,12 @@ def ensure_database(url: str, scale: str, rebuild: bool) -> None:
     if exists and not rebuild:
         with connection.cursor() as c:
             c.execute("SELECT to_regclass('bench_built')")
-            if c.fetchone()[0] is not None:
-                return
+            built = c.fetchone()[0] is not None
+        if built:
+            call_command("migrate", verbosity=0)  # new indexes of later commits
+            with connection.cursor() as c:
+                c.execute("VACUUM ANALYZE")
+            return
     connection.close()
     _psql(admin_url, f"DROP DATABASE IF EXISTS {name}")
     _psql(admin_url, f"CREATE DATABASE {name}")
@@ -372,7 +378,16 @@ def main(argv: list[str]) -> int:
             f"{elapsed:.1f} s | {elapsed / INVITE_TARGET_SECONDS:.2f} |"
         )
     else:
-        detail = "not run this time (--no-invites)"
+        # Keep the campaign figure of the last full run (it takes minutes to measure).
+        previous = DOC.read_text() if DOC.exists() else ""
+        kept = [line for line in previous.splitlines() if line.startswith("| `send_reauth")]
+        rows.extend(kept)
+        detail = (
+            "not re-measured in this run (--no-invites); the row above is from the last full run"
+            if kept
+            else "not measured (--no-invites)"
+        )
+        ok &= not any(float(line.rsplit("|", 2)[-2]) > 1 for line in kept)
     tenants, sites, jobs = SCALES["large"]
     text = "\n".join(
         [
@@ -388,6 +403,10 @@ def main(argv: list[str]) -> int:
             *rows,
             "",
             f"Invitation campaign: {detail}.",
+            "",
+            f"Load average at the end of the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
+            "CPUs (other test suites ran on the same machine; the 100-row baselines are "
+            "inflated by the same load).",
             "",
             f"Result: {'meets the targets' if ok else 'misses a target (see the rows above)'}.",
             "",

@@ -5,7 +5,7 @@ does not grow with the number of rows)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -16,12 +16,12 @@ from django.db.models import (
     DateTimeField,
     F,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Value,
     When,
 )
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -36,6 +36,7 @@ from tenants.selectors import legacy_sites_past_due
 OVERDUE_INTERVALS = 2
 POOLS_CHARTED = 6
 CACHE_KEY = "portal.ops.dashboard"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -79,8 +80,12 @@ def backup_overdue_sites(*, now: datetime | None = None) -> QuerySet[JiraSite]:
     )
     return (
         JiraSite.objects.filter(status=JiraSite.Status.ACTIVE, backup_schedule__enabled=True)
-        .annotate(newest_snapshot=Subquery(newest), overdue_before=threshold)
-        .filter(Q(newest_snapshot__isnull=True) | Q(newest_snapshot__lt=F("overdue_before")))
+        # Never backed up counts as backed up at the epoch: one probe per site, not two.
+        .annotate(
+            newest_snapshot=Coalesce(Subquery(newest), Value(EPOCH)),
+            overdue_before=threshold,
+        )
+        .filter(newest_snapshot__lt=F("overdue_before"))
     )
 
 
