@@ -109,7 +109,7 @@ def send_invitations_or_reminders(
     """Invite cases that were not invited yet, remind the ones that were (the admin action)."""
     outcome = Outcome("invitations or reminders sent")
     for case in cases:
-        if case.state in REMINDABLE and case.state != MigrationCase.State.FAILED:
+        if case.state in REMINDABLE and case.state not in INVITABLE:
             _remind_one(case, None, outcome, acting_user, request, dry_run)
         else:
             _invite_one(case, outcome, acting_user, request, dry_run)

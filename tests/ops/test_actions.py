@@ -190,3 +190,13 @@ def test_a_refused_restore_is_listed_as_failed(superuser_client):
     messages = said(response)
     assert messages[0] == "0 restores queued, 1 failed"
     assert "cannot be restored" in messages[1]
+
+
+@pytest.mark.django_db
+def test_an_expired_invitation_is_sent_again_not_reminded(superuser_client):
+    case = MigrationCaseFactory(state=MigrationCase.State.INVITE_EXPIRED)
+    response = act(superuser_client, MigrationCase, "send_invitations", [case])
+    assert said(response) == ["1 invitations or reminders sent"]
+    case.refresh_from_db()
+    assert case.state == "invited"
+    assert case.notices.get().kind == "invitation"
