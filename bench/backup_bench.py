@@ -216,6 +216,7 @@ def fairness(tenants: int, issues: int, quota: int) -> tuple[list[str], bool]:
     from sandbox.pytest_plugin import Sandbox
     from sandbox.server import start
     from sandbox.state import SandboxState
+    from tenants.models import OAuthGrant
     from tests.factories import GrantSiteFactory, JiraSiteFactory, OAuthGrantFactory
 
     names = tuple(f"tenant{i}" for i in range(tenants))
@@ -263,6 +264,15 @@ def fairness(tenants: int, issues: int, quota: int) -> tuple[list[str], bool]:
             hours.append((state.clock.time(), len(active)))
             state.clock.to_next_hour()
             default_rate_limiter().store.clear()
+            # The jump outdates the sandbox's one-hour access tokens: consent again.
+            fresh = sandbox.connect(sites=[sandbox.site(n) for n in names])
+            for grant in OAuthGrant.objects.all():
+                grant.set_tokens(
+                    access_token=fresh.access_token,
+                    refresh_token=fresh.refresh_token,
+                    expires_at=grant.access_token_expires_at,
+                )
+                grant.save()
     elapsed = time.perf_counter() - started
     failed = BackupJob.objects.filter(pk__in=jobs).exclude(status="succeeded").count()
     quota_429 = sum(
@@ -290,7 +300,7 @@ def fairness(tenants: int, issues: int, quota: int) -> tuple[list[str], bool]:
             ok = ok and used >= 0.9 and ratio <= 1.25
         lines.append(
             f"| {datetime.fromtimestamp(moment, UTC):%H}:00{'' if full_hour else ' (some done)'} "
-            f"| {used:.1%} | {low} | {high} | {ratio:.2f} |"
+            f"| {used:.2%} | {low} | {high} | {ratio:.2f} |"
         )
     lines += [
         "",
@@ -315,6 +325,8 @@ def points_section(args) -> tuple[list[str], bool]:
         setattr(settings, name, value)
     site = connect(sandbox, "bench")
 
+    print("warm-up: one untimed pass so both timed runs meet a warm sandbox ...", flush=True)
+    bare_fetch(site)
     print(f"full backup of {args.issues} issues ...", flush=True)
     full, full_seconds = run_backup(site, "full")
     floor, naive, parts = floor_and_naive(full)
@@ -370,7 +382,8 @@ def points_section(args) -> tuple[list[str], bool]:
         f"`python -m bench.backup_bench --issues {args.issues} --projects {args.projects}` on "
         f"{platform.machine()} / Python {platform.python_version()}, "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. The sandbox runs in the same process "
-        "(rate limits off); SQLite database, filesystem storage.",
+        "(rate limits off) and is warmed up by one untimed pass first; SQLite database, "
+        "filesystem storage.",
         "",
         "| measure | target | measured | ratio |",
         "|---|---|---|---|",
