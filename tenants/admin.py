@@ -13,7 +13,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from tenants import admin_actions, services
 from tenants.exceptions import DomainError
@@ -106,7 +107,19 @@ class TenantAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
     actions = [*admin_actions.TENANT_ACTIONS, "reactivate"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_site_count=Count("sites"))
+        # A correlated count: computed for the listed page only, not for every tenant.
+        sites = (
+            JiraSite.objects.filter(tenant=OuterRef("pk"))
+            .order_by()
+            .values("tenant")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_site_count=Coalesce(Subquery(sites), Value(0)))
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # The slug is in URLs and storage paths: set once.
