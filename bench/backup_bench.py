@@ -328,9 +328,10 @@ def points_section(args) -> tuple[list[str], bool]:
     print("warm-up: one untimed pass so both timed runs meet a warm sandbox ...", flush=True)
     bare_fetch(site)
     print(f"full backup of {args.issues} issues ...", flush=True)
+    ledger_before = state.ledger.points()
     full, full_seconds = run_backup(site, "full")
     floor, naive, parts = floor_and_naive(full)
-    ledger_points = state.ledger.points()
+    ledger_points = state.ledger.points() - ledger_before
     print(
         f"  {full_seconds:.1f} s, {full.points_spent} points (sandbox ledger {ledger_points}), "
         f"floor {floor}, naive {naive}",
