@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 DOC = ROOT / "docs" / "benchmarks_backup.md"
 
 
-def setup_django(tmp: Path) -> None:
+def setup_django(tmp: Path, database_url: str = "") -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
     os.environ["STORAGE_ROOT"] = str(tmp / "storage")
     os.environ["VAR_DIR"] = str(tmp / "var")
     os.environ["REDIS_URL"] = ""
@@ -51,6 +51,9 @@ def setup_django(tmp: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    if database_url:
+        # A database of its own (e.g. PostgreSQL): start from empty tables every run.
+        call_command("flush", interactive=False, verbosity=0)
 
 
 def connect(sandbox, name: str):
@@ -383,8 +386,8 @@ def points_section(args) -> tuple[list[str], bool]:
         f"`python -m bench.backup_bench --issues {args.issues} --projects {args.projects}` on "
         f"{platform.machine()} / Python {platform.python_version()}, "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. The sandbox runs in the same process "
-        "(rate limits off) and is warmed up by one untimed pass first; SQLite database, "
-        "filesystem storage.",
+        "(rate limits off) and is warmed up by one untimed pass first; "
+        f"{'PostgreSQL' if args.database_url else 'SQLite'} database, filesystem storage.",
         "",
         "| measure | target | measured | ratio |",
         "|---|---|---|---|",
@@ -429,9 +432,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-points", action="store_true")
     parser.add_argument("--skip-fairness", action="store_true")
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a database for the bench alone (flushed!); default SQLite",
+    )
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="backup-bench-"))
-    setup_django(tmp)
+    setup_django(tmp, args.database_url)
     from sandbox import server as sandbox_server
 
     # Real Atlassian has no Nagle/delayed-ACK stall; the dev server's handler does (~40 ms).
