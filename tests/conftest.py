@@ -37,3 +37,38 @@ def _forget_shared_rate_limit_state(settings):
 
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
     yield
+
+
+@pytest.fixture
+def celery_redis_broker(monkeypatch):
+    """Point this process's Celery producer at a Redis database of the test's choosing, for tests
+    that run a real worker: ``client = celery_redis_broker("redis://127.0.0.1:6379/13")``."""
+    import redis
+
+    from portal.celery import app as celery_app
+
+    def forget_connections() -> None:
+        # Both the connection pool and the producer pool cache the broker they were made for.
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    clients = []
+
+    def use(url: str):
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        try:
+            client.ping()
+        except redis.RedisError:
+            require(False, "this test needs Redis at 127.0.0.1:6379")
+        client.flushdb()
+        # Celery lets the CELERY_BROKER_URL environment variable (CI sets it) win over its config.
+        monkeypatch.setenv("CELERY_BROKER_URL", url)
+        forget_connections()
+        clients.append(client)
+        return client
+
+    yield use
+    monkeypatch.undo()
+    forget_connections()
+    for client in clients:
+        client.flushdb()

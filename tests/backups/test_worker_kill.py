@@ -17,9 +17,7 @@ from django.utils import timezone
 
 from backups.models import BackupJob, Checkpoint
 from backups.services import backup_job_enqueue
-from portal.celery import app as celery_app
 from tests.backups.conftest import backup, comparable, connect_site, snapshot_reader
-from tests.conftest import require
 
 BROKER = "redis://127.0.0.1:6379/13"
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,23 +26,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transac
 
 
 @pytest.fixture
-def redis_broker():
-    import redis
-
-    client = redis.Redis.from_url(BROKER, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError:
-        client = None
-    require(client is not None, "this test needs Redis at 127.0.0.1:6379")
-    client.flushdb()
-    previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = BROKER
-    celery_app._pool = None
-    yield client
-    celery_app.conf.broker_url = previous
-    celery_app._pool = None
-    client.flushdb()
+def redis_broker(celery_redis_broker):
+    return celery_redis_broker(BROKER)
 
 
 class Worker:

@@ -14,10 +14,8 @@ from django.utils import timezone
 
 from backups.restore.models import RestoreItem, RestoreJob
 from backups.restore.services import restore_job_create
-from portal.celery import app as celery_app
 from tests.backups.conftest import backup, connect_site
 from tests.backups.test_worker_kill import Worker, wait_for
-from tests.conftest import require
 from tests.restore.test_idempotency import totals_in_sandbox, totals_in_snapshot
 
 BROKER = "redis://127.0.0.1:6379/15"
@@ -27,23 +25,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transac
 
 
 @pytest.fixture
-def redis_broker():
-    import redis
-
-    client = redis.Redis.from_url(BROKER, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError:
-        client = None
-    require(client is not None, "this test needs Redis at 127.0.0.1:6379")
-    client.flushdb()
-    previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = BROKER
-    celery_app._pool = None
-    yield client
-    celery_app.conf.broker_url = previous
-    celery_app._pool = None
-    client.flushdb()
+def redis_broker(celery_redis_broker):
+    return celery_redis_broker(BROKER)
 
 
 def test_a_restore_survives_two_worker_sigkills_without_duplicates(
