@@ -182,6 +182,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "wizard.expire_migration_invites",
         "schedule": 24 * 3600,
     },
+    "atlassian-prune-call-ledger": {
+        "task": "atlassian.prune_call_ledger",
+        "schedule": 24 * 3600,
+    },
 }
 CELERY_IMPORTS = ["portal.wizard.tasks"]
 # Rate-limit state shared by all workers; empty means "use the database".
@@ -213,6 +217,11 @@ ATLASSIAN_SCOPES = (
 )
 ATLASSIAN_TIER1_POINTS_PER_HOUR = env.int("ATLASSIAN_TIER1_POINTS_PER_HOUR", 65000, minimum=1)
 ATLASSIAN_TIMEOUT_SECONDS = env.int("ATLASSIAN_TIMEOUT_SECONDS", 30, minimum=1)
+# Default hourly quota of every pool but the shared Tier 1 one (Tier 2 per-tenant pools).
+ATLASSIAN_TIER2_POINTS_PER_HOUR = env.int("ATLASSIAN_TIER2_POINTS_PER_HOUR", 100000, minimum=1)
+# The outbound call ledger (compliance evidence): on unless a benchmark turns it off.
+ATLASSIAN_LEDGER_ENABLED = env.bool("ATLASSIAN_LEDGER_ENABLED", True)
+ATLASSIAN_LEDGER_RETENTION_DAYS = env.int("ATLASSIAN_LEDGER_RETENTION_DAYS", 400, minimum=1)
 LEGACY_CUTOFF = env.datetime("LEGACY_CUTOFF", "2026-01-01T00:00:00Z")
 # Staff-scheduled brownouts refuse legacy credentials early (tenants/brownouts.py).
 ATLASSIAN_LEGACY_BROWNOUT_HOOK = env.str(
