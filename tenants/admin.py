@@ -116,9 +116,7 @@ class TenantAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
             .values("n")
         )
         return (
-            super()
-            .get_queryset(request)
-            .annotate(_site_count=Coalesce(Subquery(sites), Value(0)))
+            super().get_queryset(request).annotate(_site_count=Coalesce(Subquery(sites), Value(0)))
         )
 
     def get_readonly_fields(self, request, obj=None):
