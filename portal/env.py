@@ -77,13 +77,22 @@ class Env:
             return list(default or [])
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def url(self, name: str, default: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    def url(
+        self,
+        name: str,
+        default: str,
+        *,
+        schemes: tuple[str, ...] = ("http", "https"),
+        exact: bool = False,
+    ) -> str:
+        """A base URL without its trailing slash, or with ``exact`` the URL as given (an OAuth
+        redirect URI must match the registered one to the character)."""
         # Only for URLs without credentials (service endpoints), so echoing a bad value is safe.
         value = self.raw(name) or default
         parts = urlsplit(value)
         if parts.scheme not in schemes or not parts.netloc:
             raise ConfigError(name, f"must be an absolute {'/'.join(schemes)} URL, not {value!r}")
-        return value.rstrip("/")
+        return value if exact else value.rstrip("/")
 
     def datetime(self, name: str, default: str) -> datetime:
         value = self.raw(name) or default

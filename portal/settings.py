@@ -210,7 +210,9 @@ ATLASSIAN_CLIENT_ID = env.str("ATLASSIAN_CLIENT_ID", "sandbox-client-id")
 ATLASSIAN_CLIENT_SECRET = env.str("ATLASSIAN_CLIENT_SECRET", "sandbox-client-secret")
 ATLASSIAN_AUTH_URL = env.url("ATLASSIAN_AUTH_URL", "https://auth.atlassian.com")
 ATLASSIAN_API_URL = env.url("ATLASSIAN_API_URL", "https://api.atlassian.com")
-ATLASSIAN_REDIRECT_URI = env.url("ATLASSIAN_REDIRECT_URI", f"{SITE_URL}/connect/callback/")
+ATLASSIAN_REDIRECT_URI = env.url(
+    "ATLASSIAN_REDIRECT_URI", f"{SITE_URL}/connect/callback/", exact=True
+)
 ATLASSIAN_SCOPES = (
     "read:jira-work write:jira-work read:jira-user manage:jira-project "
     "manage:jira-configuration offline_access read:me"
@@ -222,6 +224,9 @@ ATLASSIAN_TIER2_POINTS_PER_HOUR = env.int("ATLASSIAN_TIER2_POINTS_PER_HOUR", 100
 # The outbound call ledger (compliance evidence): on unless a benchmark turns it off.
 ATLASSIAN_LEDGER_ENABLED = env.bool("ATLASSIAN_LEDGER_ENABLED", True)
 ATLASSIAN_LEDGER_RETENTION_DAYS = env.int("ATLASSIAN_LEDGER_RETENTION_DAYS", 400, minimum=1)
+# The operations dashboard is recomputed at most this often (0: on every view).
+OPS_DASHBOARD_CACHE_SECONDS = env.int("OPS_DASHBOARD_CACHE_SECONDS", 60, minimum=0)
+RESTORE_SEARCH_SETTLE_SECONDS = env.int("RESTORE_SEARCH_SETTLE_SECONDS", 30, minimum=0)
 LEGACY_CUTOFF = env.datetime("LEGACY_CUTOFF", "2026-01-01T00:00:00Z")
 # Staff-scheduled brownouts refuse legacy credentials early (tenants/brownouts.py).
 ATLASSIAN_LEGACY_BROWNOUT_HOOK = env.str(

@@ -368,7 +368,11 @@ class OAuthGrantAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
     access_token_state = _secret_display("access_token", "access token")
     refresh_token_state = _secret_display("refresh_token", "refresh token")
 
-    @admin.action(description="Revoke selected grants (destroys their tokens)")
+    # Destroying a customer's tokens is as final as purging a legacy secret: security admins.
+    @admin.action(
+        description="Revoke selected grants (destroys their tokens)",
+        permissions=["purge_legacy_credentials"],
+    )
     def revoke(self, request, queryset):
         for grant in queryset:
             services.grant_revoke(

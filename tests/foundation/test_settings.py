@@ -127,6 +127,11 @@ class TestEnv:
         with pytest.raises(ConfigError, match="appears twice"):
             Env({"K": f"{KEY},{KEY}"}).encryption_keys("K")
 
+    def test_it_keeps_an_exact_url_as_given(self):
+        env = Env({"ATLASSIAN_REDIRECT_URI": "https://p.example/connect/callback/"})
+        assert env.url("ATLASSIAN_REDIRECT_URI", "x", exact=True).endswith("/callback/")
+        assert env.url("ATLASSIAN_REDIRECT_URI", "x").endswith("/callback")
+
     def test_it_refuses_a_non_whole_number(self):
         with pytest.raises(ConfigError, match="EMAIL_PORT: must be a whole number"):
             Env({"EMAIL_PORT": "2.5"}).int("EMAIL_PORT", 25)

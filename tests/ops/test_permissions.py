@@ -36,6 +36,7 @@ MATRIX = {
     (MigrationCase, "mark_exempt"): OPERATORS,
     (Snapshot, "start_restore"): OPERATORS,
     (LegacyCredential, "purge_legacy_credentials"): {SECURITY, "superuser"},
+    (OAuthGrant, "revoke"): {SECURITY, "superuser"},
 }
 ROLES = [SUPPORT, OPERATOR, SECURITY, "superuser", None]
 
