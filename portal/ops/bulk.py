@@ -1,7 +1,8 @@
 """Bulk operations shared by the admin actions and the management commands.
 
 Each function loops over the selected rows and calls ONE service per row (the same service the
-wizard and the tasks call); it only turns the service's answer into an ``Outcome`` line (done,
+wizard and the tasks call), or, for invitations, one batch service per 200 rows
+(``migration_invites_send_bulk``, which the single-case service also uses); it only turns the service's answer into an ``Outcome`` line (done,
 skipped with a reason, or failed with a reason). One row's failure never stops the others.
 
 ``dry_run`` reports what would be done, calling nothing that writes.
@@ -36,9 +37,9 @@ REMINDABLE = campaigns.REMINDABLE
 CLOSED = (MigrationCase.State.COMPLETED, MigrationCase.State.EXEMPT)
 
 
-# Rows per transaction in campaigns: each service call inside is a savepoint (a refusal rolls
-# back that row only), e-mails still leave only after their batch committed, and 10,000 cases
-# cost 50 commits instead of 10,000.
+# Rows per transaction in campaigns: invitations go through one batch service call (a refused
+# case changes nothing, the others go on); reminders are one savepoint per row. E-mails leave
+# only after their batch committed, and 10,000 cases cost 50 commits instead of 10,000.
 BATCH = 200
 
 
@@ -108,12 +109,15 @@ def send_invitations_or_reminders(
 ) -> Outcome:
     """Invite cases that were not invited yet, remind the ones that were (the admin action)."""
     outcome = Outcome("invitations or reminders sent")
-    for case in cases:
-        if case.state in REMINDABLE and case.state not in INVITABLE:
-            _remind_one(case, None, outcome, acting_user, request, dry_run)
-        else:
-            _invite_one(case, outcome, acting_user, request, dry_run)
-        _tick(progress)
+    for batch in _batched(cases):
+        to_invite = []
+        for case in batch:
+            if case.state in REMINDABLE and case.state not in INVITABLE:
+                _remind_one(case, None, outcome, acting_user, request, dry_run)
+                _tick(progress)
+            else:
+                to_invite.append(case)
+        _invite_batch(to_invite, outcome, acting_user, request, dry_run, progress)
     return outcome
 
 
@@ -127,10 +131,7 @@ def send_invitations(
 ) -> Outcome:
     outcome = Outcome("invitations sent" if not dry_run else "invitations would be sent")
     for batch in _batched(cases):
-        with transaction.atomic():
-            for case in batch:
-                _invite_one(case, outcome, acting_user, request, dry_run)
-                _tick(progress)
+        _invite_batch(batch, outcome, acting_user, request, dry_run, progress)
     return outcome
 
 
@@ -157,26 +158,35 @@ def _label(case: MigrationCase) -> str:
     return f"{case.site.url} ({case.site.tenant.slug})"
 
 
-def _invite_one(case, outcome, acting_user, request, dry_run) -> None:
-    label = _label(case)
-    if case.state in CLOSED:
-        outcome.skip(label, f"case is {case.state}")
+def _invite_batch(cases, outcome, acting_user, request, dry_run, progress) -> None:
+    """One transaction per batch (``campaign.invite_many``): a refused case is listed as
+    failed and changes nothing; the others are invited."""
+    to_send = []
+    for case in cases:
+        label = _label(case)
+        if case.state in CLOSED:
+            outcome.skip(label, f"case is {case.state}")
+        elif case.state not in INVITABLE:
+            outcome.skip(label, "already invited")
+        elif dry_run:
+            outcome.ok(label)
+        else:
+            to_send.append(case)
+            continue
+        _tick(progress)
+    if not to_send:
         return
-    if case.state not in INVITABLE:
-        outcome.skip(label, "already invited")
-        return
-    if dry_run:
-        outcome.ok(label)
-        return
-    try:
-        result = campaign.invite(case=case, acting_user=acting_user, request=request)
-    except DomainError as exc:
-        outcome.fail(label, str(exc))
-        return
-    if result.sent:
-        outcome.ok(label)
-    else:
-        outcome.skip(label, result.reason)
+    answers = campaign.invite_many(cases=to_send, acting_user=acting_user, request=request)
+    for case in to_send:
+        label = _label(case)
+        answer = answers.get(case.pk, "the case was not invited")
+        if isinstance(answer, str):
+            outcome.fail(label, answer)
+        elif answer.sent:
+            outcome.ok(label)
+        else:
+            outcome.skip(label, answer.reason)
+        _tick(progress)
 
 
 def _remind_one(case, key, outcome, acting_user, request, dry_run) -> None:

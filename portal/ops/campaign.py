@@ -1,6 +1,6 @@
 """The one seam between the operations console and the migration campaign services
 (``tenants.services.campaigns``, the wizard's): the admin actions and the commands reach them
-only through ``invite`` and ``remind``, which turn the service's answer into "sent" or
+only through ``invite``, ``invite_many`` and ``remind``, which turn the service's answer into "sent" or
 "skipped: <reason>". A service refusal (``DomainError``: nobody to write to, a case in the wrong
 state) propagates, and the caller lists it as failed."""
 
@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 
 from tenants.models import MigrationCase, User
-from tenants.services.campaigns import migration_invite_send, migration_reminder_send
+from tenants.services.campaigns import (
+    migration_invite_send,
+    migration_invites_send_bulk,
+    migration_reminder_send,
+)
 
 ALREADY_INVITED_TODAY = "already sent today"
 ALREADY_REMINDED = "this reminder was already sent"
@@ -28,6 +32,18 @@ def invite(
 ) -> Sent:
     notice = migration_invite_send(case=case, acting_user=acting_user, request=request)
     return Sent(True) if notice is not None else Sent(False, ALREADY_INVITED_TODAY)
+
+
+def invite_many(
+    *, cases: list[MigrationCase], acting_user: User | None, request: HttpRequest | None = None
+) -> dict[int, Sent | str]:
+    """``invite`` for a batch in one transaction (``migration_invites_send_bulk``): by case id,
+    a ``Sent`` or the reason the service refused the case."""
+    result = migration_invites_send_bulk(cases=cases, acting_user=acting_user, request=request)
+    answers: dict[int, Sent | str] = dict(result.refused)
+    answers.update({pk: Sent(True) for pk in result.sent})
+    answers.update({pk: Sent(False, ALREADY_INVITED_TODAY) for pk in result.already})
+    return answers
 
 
 def remind(

@@ -20,21 +20,33 @@ no secret but a signature (``django.core.signing``, salt per purpose, max age
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core import signing
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Max, Q
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
+from tenants.audit import _check_summary, _client_ip
 from tenants.exceptions import DomainError
-from tenants.models import JiraSite, Membership, MigrationCase, MigrationNotice, User
+from tenants.models import (
+    AuditEvent,
+    JiraSite,
+    Membership,
+    MigrationCase,
+    MigrationNotice,
+    User,
+)
 from tenants.services.migration import migration_case_transition, migration_notice_record
 from tenants.services.sites import site_set_status
 
@@ -88,17 +100,29 @@ def case_deadline(case: MigrationCase, *, now: datetime | None = None) -> Deadli
     return Deadline(due, -((now - due).days), True)
 
 
-def migration_recipients(case: MigrationCase) -> list[str]:
-    """The tenant's contact e-mails, then its owners and admins (sorted, unique)."""
-    tenant = case.site.tenant
-    emails = [e.lower() for e in tenant.contact_emails or []]
-    admins = Membership.objects.filter(
-        tenant=tenant, role__in=Membership.MANAGING_ROLES, user__is_active=True
-    ).values_list("user__email", flat=True)
+def _merge_recipients(contacts: Iterable[str] | None, admins: Iterable[str]) -> list[str]:
+    emails = [e.lower() for e in contacts or []]
     for email in sorted(e.lower() for e in admins if e):
         if email not in emails:
             emails.append(email)
     return emails
+
+
+def _managers_by_tenant(tenant_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The active owners' and admins' e-mails of many tenants, in one query."""
+    managers: dict[int, list[str]] = defaultdict(list)
+    rows = Membership.objects.filter(
+        tenant_id__in=set(tenant_ids), role__in=Membership.MANAGING_ROLES, user__is_active=True
+    ).values_list("tenant_id", "user__email")
+    for tenant_id, email in rows:
+        managers[tenant_id].append(email)
+    return managers
+
+
+def migration_recipients(case: MigrationCase) -> list[str]:
+    """The tenant's contact e-mails, then its owners and admins (sorted, unique)."""
+    tenant = case.site.tenant
+    return _merge_recipients(tenant.contact_emails, _managers_by_tenant([tenant.pk])[tenant.pk])
 
 
 def invite_token(*, case: MigrationCase, email: str) -> str:
@@ -162,33 +186,62 @@ def migration_reminders_due(now: datetime | None = None) -> list[tuple[Migration
 # ------------------------------------------------------------------------------ sending
 
 
+_SUBJECTS = {
+    MigrationNotice.Kind.INVITATION: "Action needed: move your Jira backups to our new app",
+    MigrationNotice.Kind.REMINDER: "Reminder: move your Jira backups to our new app",
+    MigrationNotice.Kind.CONFIRMATION: "Done: your Jira backups now use our new app",
+}
+# Rendered once per case; the per-recipient parts are substituted into the rendered text.
+_LINK_SLOT = "@@migration-link@@"
+_RECIPIENT_SLOT = "@@migration-recipient@@"
+
+
+def _messages(case: MigrationCase, kind: str, recipients: list[str]) -> list:
+    """One message per recipient (each with a link signed for that address). The templates
+    are rendered once per case with placeholders; the link and the address are substituted
+    (HTML-escaped in the HTML part, as autoescaping would)."""
+    context = {
+        "case": case,
+        "tenant": case.site.tenant,
+        "site": case.site,
+        "deadline": case_deadline(case),
+        "kind": kind,
+        "link": _LINK_SLOT,
+        "link_days": settings.MIGRATION_INVITE_MAX_AGE_DAYS,
+        "recipient": _RECIPIENT_SLOT,
+    }
+    name = "confirmation" if kind == MigrationNotice.Kind.CONFIRMATION else "invitation"
+    text = render_to_string(f"email/migration_{name}.txt", context)
+    html = render_to_string(f"email/migration_{name}.html", context)
+    messages = []
+    for email in recipients:
+        link = invite_url(case=case, email=email)
+        body = text.replace(_LINK_SLOT, link).replace(_RECIPIENT_SLOT, email)
+        page = html.replace(_LINK_SLOT, escape(link)).replace(_RECIPIENT_SLOT, escape(email))
+        message = EmailMultiAlternatives(
+            _SUBJECTS[kind], body, settings.DEFAULT_FROM_EMAIL, [email]
+        )
+        message.attach_alternative(page, "text/html")
+        messages.append(message)
+    return messages
+
+
+def _send_many(kind: str, recipients_by_case: dict[int, list[str]]) -> None:
+    """Send the messages of many cases (loaded in one query) over one mail connection."""
+    cases = MigrationCase.objects.select_related("site__tenant", "legacy_credential").in_bulk(
+        list(recipients_by_case)
+    )
+    messages = []
+    for case_id, recipients in recipients_by_case.items():
+        if case_id in cases:
+            messages.extend(_messages(cases[case_id], kind, recipients))
+    get_connection().send_messages(messages)
+    logger.info("migration %s sent for %d case(s), %d message(s)", kind, len(cases), len(messages))
+
+
 def _send(case_id: int, kind: str, recipients: list[str]) -> None:
     """One message per recipient (each with a link signed for that address)."""
-    case = MigrationCase.objects.select_related("site__tenant", "legacy_credential").get(pk=case_id)
-    subjects = {
-        MigrationNotice.Kind.INVITATION: "Action needed: move your Jira backups to our new app",
-        MigrationNotice.Kind.REMINDER: "Reminder: move your Jira backups to our new app",
-        MigrationNotice.Kind.CONFIRMATION: "Done: your Jira backups now use our new app",
-    }
-    deadline = case_deadline(case)
-    for email in recipients:
-        context = {
-            "case": case,
-            "tenant": case.site.tenant,
-            "site": case.site,
-            "deadline": deadline,
-            "kind": kind,
-            "link": invite_url(case=case, email=email),
-            "link_days": settings.MIGRATION_INVITE_MAX_AGE_DAYS,
-            "recipient": email,
-        }
-        name = "confirmation" if kind == MigrationNotice.Kind.CONFIRMATION else "invitation"
-        text = render_to_string(f"email/migration_{name}.txt", context)
-        html = render_to_string(f"email/migration_{name}.html", context)
-        message = EmailMultiAlternatives(subjects[kind], text, settings.DEFAULT_FROM_EMAIL, [email])
-        message.attach_alternative(html, "text/html")
-        message.send()
-    logger.info("migration %s for case %s sent to %d recipient(s)", kind, case_id, len(recipients))
+    _send_many(kind, {case_id: recipients})
 
 
 def _recipients_or_fail(case: MigrationCase) -> list[str]:
@@ -200,7 +253,164 @@ def _recipients_or_fail(case: MigrationCase) -> list[str]:
     return recipients
 
 
+@dataclass
+class CampaignResult:
+    """What a batch of invitations did, by case id: ``sent`` the notice recorded, ``already``
+    the cases invited earlier today (nothing sent), ``refused`` why a case was not invited."""
+
+    sent: dict[int, MigrationNotice] = field(default_factory=dict)
+    already: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+def _audit(
+    *, actor, action: str, case: MigrationCase, summary: dict, request, content_type
+) -> AuditEvent:
+    """An unsaved audit event, as ``tenants.audit.record_event`` writes it (bulk-created)."""
+    _check_summary(summary)
+    return AuditEvent(
+        actor=actor,
+        action=action,
+        tenant=case.site.tenant,
+        summary=summary,
+        ip_address=_client_ip(request) if request is not None else None,
+        request_id=getattr(request, "request_id", "") if request is not None else "",
+        target_content_type=content_type,
+        target_object_id=str(case.pk),
+        target_repr=str(case)[:200],
+    )
+
+
 @transaction.atomic
+def migration_invites_send_bulk(
+    *,
+    cases: Iterable[MigrationCase],
+    acting_user: User | None,
+    request: HttpRequest | None = None,
+    now: datetime | None = None,
+) -> CampaignResult:
+    """Invite the contacts of many cases at once (the command, the admin action and
+    ``migration_invite_send`` all come here), in a constant number of queries per batch:
+
+    * the cases are locked (``SELECT ... FOR UPDATE``, in id order) and re-read with their
+      site and tenant in one query; recipients of every tenant in one more;
+    * today's notice (``invitation:YYYY-MM-DD``) is claimed per case: cases that already have
+      it are left alone (nothing sent), the others get theirs in one bulk INSERT; the unique
+      (case, key) constraint stays the guarantee (a duplicate would fail the transaction);
+    * one audit event per notice and per state change, bulk-inserted in the same transaction;
+    * cases not yet ``invited`` move there with one conditional UPDATE;
+    * the e-mails leave after commit, one connection for the batch.
+
+    A case in the wrong state, or with nobody to write to, is refused (``refused``) and left
+    unchanged; the others go on."""
+    now = now or timezone.now()
+    key = f"invitation:{now:%Y-%m-%d}"
+    given = {case.pk: case for case in cases}
+    result = CampaignResult()
+    if not given:
+        return result
+    locked = list(
+        MigrationCase.objects.select_for_update(of=("self",))
+        .select_related("site__tenant", "legacy_credential")
+        .filter(pk__in=list(given))
+        .order_by("pk")
+    )
+    managers = _managers_by_tenant(case.site.tenant_id for case in locked)
+    recipients: dict[int, list[str]] = {}
+    for case in locked:
+        if case.state not in INVITABLE:
+            result.refused[case.pk] = (
+                f"the case is {case.state}; only open cases not yet started are invited"
+            )
+            continue
+        emails = _merge_recipients(case.site.tenant.contact_emails, managers[case.site.tenant_id])
+        if not emails:
+            result.refused[case.pk] = (
+                f"{case.site.tenant.slug} has no contact e-mail and no owner or admin to invite"
+            )
+            continue
+        recipients[case.pk] = emails
+    for pk in given.keys() - {case.pk for case in locked}:
+        result.refused[pk] = "the case no longer exists"
+    sent_before = set(
+        MigrationNotice.objects.filter(case_id__in=list(recipients), key=key).values_list(
+            "case_id", flat=True
+        )
+    )
+    result.already = sorted(sent_before)
+    to_send = [case for case in locked if case.pk in recipients and case.pk not in sent_before]
+    if not to_send:
+        return result
+
+    stamp = timezone.now()
+    kind = MigrationNotice.Kind.INVITATION
+    notices = MigrationNotice.objects.bulk_create(
+        [
+            MigrationNotice(
+                case=case, kind=kind, key=key, recipients=recipients[case.pk], sent_at=stamp
+            )
+            for case in to_send
+        ]
+    )
+    actor = acting_user if getattr(acting_user, "is_authenticated", False) else None
+    content_type = ContentType.objects.get_for_model(MigrationCase)
+    events = []
+    moving = []
+    for case, notice in zip(to_send, notices, strict=True):
+        result.sent[case.pk] = notice
+        events.append(
+            _audit(
+                actor=actor,
+                action="migration_notice.sent",
+                case=case,
+                summary={"kind": kind, "key": key, "recipients": list(recipients[case.pk])},
+                request=request,
+                content_type=content_type,
+            )
+        )
+        if case.state != S.INVITED:
+            previous = case.state
+            case.state, case.state_changed_at, case.invited_at = S.INVITED, stamp, stamp
+            case.failure_reason = ""
+            moving.append(case)
+            events.append(
+                _audit(
+                    actor=actor,
+                    action=f"migration_case.{S.INVITED}",
+                    case=case,
+                    summary={"cloud_id": case.site.cloud_id, "from": previous, "to": S.INVITED},
+                    request=request,
+                    content_type=content_type,
+                )
+            )
+    if moving:
+        # Every case here is locked and was in a state that may become invited
+        # (pending, invite_expired, failed: see TRANSITIONS).
+        moved = MigrationCase.objects.filter(
+            pk__in=[case.pk for case in moving], state__in=INVITABLE
+        ).update(
+            state=S.INVITED,
+            state_changed_at=stamp,
+            invited_at=stamp,
+            failure_reason="",
+            updated_at=stamp,
+        )
+        if moved != len(moving):  # pragma: no cover - the rows are locked
+            raise DomainError("cases changed state while being invited; nothing was sent")
+        for case in moving:
+            original = given.get(case.pk)
+            if original is not None and original is not case:
+                original.state, original.state_changed_at = case.state, stamp
+                original.invited_at, original.failure_reason = stamp, ""
+    AuditEvent.objects.bulk_create(events)
+    batch = {case.pk: recipients[case.pk] for case in to_send}
+    transaction.on_commit(lambda: _send_many(kind, batch))
+    logger.info(
+        "migration invitations: %d case(s) invited, %d moved to invited", len(batch), len(moving)
+    )
+    return result
+
+
 def migration_invite_send(
     *,
     case: MigrationCase,
@@ -209,24 +419,14 @@ def migration_invite_send(
     now: datetime | None = None,
 ) -> MigrationNotice | None:
     """Invite the tenant's contacts to migrate the case's site; the case becomes ``invited``.
-    Returns None (and sends nothing) if an invitation already went out today."""
-    now = now or timezone.now()
-    case = MigrationCase.objects.select_related("site__tenant").get(pk=case.pk)
-    if case.state not in INVITABLE:
-        raise DomainError(f"the case is {case.state}; only open cases not yet started are invited")
-    recipients = _recipients_or_fail(case)
-    notice = migration_notice_record(
-        case=case,
-        kind=MigrationNotice.Kind.INVITATION,
-        key=f"invitation:{now:%Y-%m-%d}",
-        recipients=recipients,
-        send=lambda: _send(case.pk, MigrationNotice.Kind.INVITATION, recipients),
-        acting_user=acting_user,
-        request=request,
+    Returns None (and sends nothing) if an invitation already went out today; raises
+    ``DomainError`` when the case may not be invited (``migration_invites_send_bulk``)."""
+    result = migration_invites_send_bulk(
+        cases=[case], acting_user=acting_user, request=request, now=now
     )
-    if notice is not None and case.state != S.INVITED:
-        migration_case_transition(case, to=S.INVITED, acting_user=acting_user, request=request)
-    return notice
+    if case.pk in result.refused:
+        raise DomainError(result.refused[case.pk])
+    return result.sent.get(case.pk)
 
 
 @transaction.atomic
@@ -333,6 +533,7 @@ def legacy_sites_pause_after_cutoff(
 
 
 __all__ = [
+    "CampaignResult",
     "Deadline",
     "InviteLinkExpired",
     "InviteLinkInvalid",
@@ -343,6 +544,7 @@ __all__ = [
     "migration_confirmation_send",
     "migration_invite_send",
     "migration_invites_expire",
+    "migration_invites_send_bulk",
     "migration_recipients",
     "migration_reminder_send",
     "migration_reminders_due",
