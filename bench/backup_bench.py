@@ -440,10 +440,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="backup-bench-"))
     setup_django(tmp, args.database_url)
-    from sandbox import server as sandbox_server
-
-    # Real Atlassian has no Nagle/delayed-ACK stall; the dev server's handler does (~40 ms).
-    sandbox_server._Handler.disable_nagle_algorithm = True
     ok = True
     points_lines = fair_lines = None
     if not args.skip_points:
