@@ -14,13 +14,15 @@ interval, or to another hour of the day) brings the pool back under the line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from django.db import connection
 from django.db.models import Avg
 from django.utils import timezone
 
 from atlassian.ratelimit import GLOBAL_POOL, default_pool_limit, legacy_pool
 from backups.models import BackupJob, BackupSchedule, Snapshot
+from tenants.models import JiraSite
 
 LOOKBACK = timedelta(days=14)
 # Full backups are rarer: their cost is the mean of the last quarter's full snapshots.
@@ -113,23 +115,141 @@ def site_needs(*, now: datetime | None = None) -> list[SiteNeed]:
     return needs
 
 
-def plan(*, now: datetime | None = None, legacy_pools_listed: int = 10) -> list[PoolPlan]:
-    """One plan per pool: the global pool first, then the legacy pools nearest their quota."""
-    by_pool: dict[str, list[SiteNeed]] = {}
-    for need in site_needs(now=now):
-        by_pool.setdefault(need.pool, []).append(need)
-    plans = []
-    for pool, needs in by_pool.items():
-        quota = default_pool_limit(pool)
-        total = sum(n.points_per_hour for n in needs)
-        pool_plan = PoolPlan(pool=pool, quota=quota, need=total, sites=len(needs))
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _needs_sql(now: datetime) -> tuple[str, list]:
+    """A ``needs`` CTE: one row per enabled schedule of a live site with its points per hour,
+    its pool key ("" for the global pool, else the site's cloud id: one legacy pool per site)
+    and its newest complete snapshot. The snapshots are read in ONE grouped scan (the two
+    look-back means and the newest, with FILTER), joined by hash, never probed per site."""
+    snapshot, schedule = Snapshot._meta.db_table, BackupSchedule._meta.db_table
+    site = JiraSite._meta.db_table
+    sql = f"""
+        WITH snap AS (
+            SELECT site_id,
+                   AVG(CAST(points_spent AS DOUBLE PRECISION))
+                       FILTER (WHERE kind = %s AND completed_at >= %s) AS incremental,
+                   AVG(CAST(points_spent AS DOUBLE PRECISION))
+                       FILTER (WHERE kind = %s AND completed_at >= %s) AS full_,
+                   MAX(completed_at) AS newest
+            FROM {snapshot} WHERE status = %s GROUP BY site_id
+        ), needs AS (
+            SELECT sc.id AS schedule_id, sc.site_id, si.url, si.cloud_id, si.status,
+                   sc.interval_hours, sn.newest,
+                   CASE WHEN si.grant_id IS NULL THEN si.cloud_id ELSE '' END AS pool_key,
+                   COALESCE(sn.incremental, 0)
+                       / (CASE WHEN sc.interval_hours < 1 THEN 1 ELSE sc.interval_hours END)
+                   + COALESCE(sn.full_, 0)
+                       / ((CASE WHEN sc.full_every_days < 1 THEN 1 ELSE sc.full_every_days END)
+                          * 24) AS need
+            FROM {schedule} sc
+            JOIN {site} si ON si.id = sc.site_id
+            LEFT JOIN snap sn ON sn.site_id = sc.site_id
+            WHERE sc.enabled AND si.status NOT IN (%s, %s)
+        )"""  # noqa: S608 - table names from the models, values as parameters
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [
+        BackupJob.Kind.INCREMENTAL,
+        adapt(now - LOOKBACK),
+        BackupJob.Kind.FULL,
+        adapt(now - FULL_LOOKBACK),
+        Snapshot.Status.COMPLETE,
+        "disconnected",
+        "offboarded",
+    ]
+    return sql, params
+
+
+def plan_and_overdue(
+    *, now: datetime | None = None, legacy_pools_listed: int = 10, overdue_intervals: int = 2
+) -> tuple[list[PoolPlan], int]:
+    """``plan()`` and the number of active sites whose newest complete snapshot is older than
+    ``overdue_intervals`` of their schedule's interval (never backed up included), from one
+    query over the schedules (the dashboard's set-based read; ``backup_overdue_sites`` lists
+    the same sites)."""
+    now = now or timezone.now()
+    needs_sql, params = _needs_sql(now)
+    adapt = connection.ops.adapt_datetimefield_value
+    intervals = sorted(
+        set(
+            BackupSchedule.objects.filter(enabled=True)
+            .order_by()
+            .values_list("interval_hours", flat=True)
+            .distinct()
+        )
+    )
+    threshold = "CASE interval_hours " + " ".join("WHEN %s THEN %s" for _ in intervals) + " END"
+    threshold_params = []
+    for hours in intervals:
+        threshold_params += [hours, adapt(now - timedelta(hours=hours * overdue_intervals))]
+    tail = f"""
+        SELECT 0, '', COUNT(*), SUM(need), NULL, NULL, NULL FROM needs WHERE pool_key = ''
+        UNION ALL
+        SELECT * FROM (
+            SELECT 1, cloud_id, 1, need, schedule_id, site_id, url FROM needs
+            WHERE pool_key <> '' ORDER BY need DESC, cloud_id LIMIT %s
+        ) legacy
+        UNION ALL
+        SELECT * FROM (
+            SELECT 3, '', interval_hours, need, schedule_id, site_id, url FROM needs
+            WHERE pool_key = '' ORDER BY need DESC, schedule_id LIMIT %s
+        ) biggest
+        UNION ALL
+        SELECT 2, '', COUNT(*), NULL, NULL, NULL, NULL FROM needs
+        WHERE status = %s AND COALESCE(newest, %s) < {threshold if intervals else "NULL"}
+        """  # noqa: S608 - placeholders only
+    sql = needs_sql + tail
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                *params,
+                legacy_pools_listed,
+                MOVES_LISTED,
+                JiraSite.Status.ACTIVE,
+                adapt(EPOCH),
+                *threshold_params,
+            ],
+        )
+        rows = cursor.fetchall()
+    plans, overdue = [], 0
+    # The global pool's biggest consumers come with the totals (used only if it does not fit).
+    biggest = [
+        SiteNeed(site_id, url, GLOBAL_POOL, schedule_id, interval, float(need))
+        for part, _, interval, need, schedule_id, site_id, url in rows
+        if part == 3
+    ]
+    for part, cloud_id, sites, total, schedule_id, site_id, url in sorted(rows, key=lambda r: r[0]):
+        if part == 2:
+            overdue = sites
+            continue
+        if part == 3 or (part == 0 and not sites):
+            continue
+        pool = GLOBAL_POOL if part == 0 else legacy_pool(cloud_id)
+        pool_plan = PoolPlan(
+            pool=pool, quota=default_pool_limit(pool), need=float(total or 0), sites=sites
+        )
         if not pool_plan.fits:
-            pool_plan.to_move = _to_move(needs, total - pool_plan.target)
+            # A legacy pool is one site (cloud ids are unique): that site is the one to move.
+            candidates = (
+                biggest
+                if part == 0
+                else [SiteNeed(site_id, url, pool, schedule_id, 0, pool_plan.need)]
+            )
+            pool_plan.to_move = _to_move(candidates, pool_plan.need - pool_plan.target)
         plans.append(pool_plan)
-    plans.sort(key=lambda p: (p.pool != GLOBAL_POOL, -p.percent))
-    globals_ = [p for p in plans if p.pool == GLOBAL_POOL]
-    others = [p for p in plans if p.pool != GLOBAL_POOL]
-    return globals_ + others[:legacy_pools_listed]
+    return plans, overdue
+
+
+def plan(*, now: datetime | None = None, legacy_pools_listed: int = 10) -> list[PoolPlan]:
+    """One plan per pool: the global pool first, then the legacy pools nearest their quota.
+
+    Set-based (``plan_and_overdue``): one query gives the global pool's total and the
+    ``legacy_pools_listed`` legacy pools with the biggest need (every legacy pool has the same
+    quota, so the biggest need is the highest percentage); the same query lists the global
+    pool's ``MOVES_LISTED`` biggest consumers (a top-N sort), used when it does not fit."""
+    return plan_and_overdue(now=now, legacy_pools_listed=legacy_pools_listed)[0]
 
 
 def _to_move(needs: list[SiteNeed], excess: float) -> list[SiteNeed]:
