@@ -4,6 +4,8 @@ customers onto the vendor app, and the cutoff pause of the sites that did not mo
 * ``migration_invite_send(case=..., acting_user=...)`` mails every contact of the tenant a
   signed, single-purpose, expiring link to the tenant's migration wizard and moves the case to
   ``invited``. At most one invitation per case per day (notice key ``invitation:YYYY-MM-DD``).
+  It is ``migration_invites_send_bulk`` for one case: the campaign command and the admin action
+  invite 200 cases per call, in a constant number of queries (one implementation).
 * ``migration_reminders_due(now)`` lists ``(case, key)`` for the cases whose next reminder of
   the cadence (``settings.MIGRATION_REMINDER_DAYS`` before the due date, then every
   ``MIGRATION_PAST_DUE_REMINDER_DAYS`` while past due) has come; ``migration_reminder_send``
@@ -12,7 +14,8 @@ customers onto the vendor app, and the cutoff pause of the sites that did not mo
 * ``legacy_sites_pause_after_cutoff`` marks every site still on a legacy credential
   ``needs_reauth`` with the reason "re-authorization required" once ``LEGACY_CUTOFF`` passed.
 
-Messages go out in ``transaction.on_commit`` (through ``migration_notice_record``); links carry
+Messages go out in ``transaction.on_commit`` (through ``migration_notice_record``, or, for
+invitations, the batch's own on-commit hook: one mail connection per batch); links carry
 no secret but a signature (``django.core.signing``, salt per purpose, max age
 ``settings.MIGRATION_INVITE_MAX_AGE_DAYS``).
 """
