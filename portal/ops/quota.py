@@ -187,7 +187,7 @@ def plan_and_overdue(
         SELECT 0, '', COUNT(*), SUM(need), NULL, NULL, NULL FROM needs WHERE pool_key = ''
         UNION ALL
         SELECT * FROM (
-            SELECT 1, cloud_id, 1, need, schedule_id, site_id, url FROM needs
+            SELECT 1, cloud_id, interval_hours, need, schedule_id, site_id, url FROM needs
             WHERE pool_key <> '' ORDER BY need DESC, cloud_id LIMIT %s
         ) legacy
         UNION ALL
@@ -220,22 +220,27 @@ def plan_and_overdue(
         for part, _, interval, need, schedule_id, site_id, url in rows
         if part == 3
     ]
-    for part, cloud_id, sites, total, schedule_id, site_id, url in sorted(rows, key=lambda r: r[0]):
+    # part 0: the global pool (number = its sites); part 1: one legacy pool per row (a legacy
+    # pool is one site, cloud ids being unique; number = its interval); part 2: overdue count.
+    ordered = sorted(rows, key=lambda r: (r[0], -float(r[3] or 0), r[1]))
+    for part, cloud_id, number, total, schedule_id, site_id, url in ordered:
         if part == 2:
-            overdue = sites
+            overdue = number
             continue
-        if part == 3 or (part == 0 and not sites):
+        if part == 3 or (part == 0 and not number):
             continue
         pool = GLOBAL_POOL if part == 0 else legacy_pool(cloud_id)
         pool_plan = PoolPlan(
-            pool=pool, quota=default_pool_limit(pool), need=float(total or 0), sites=sites
+            pool=pool,
+            quota=default_pool_limit(pool),
+            need=float(total or 0),
+            sites=number if part == 0 else 1,
         )
         if not pool_plan.fits:
-            # A legacy pool is one site (cloud ids are unique): that site is the one to move.
             candidates = (
                 biggest
                 if part == 0
-                else [SiteNeed(site_id, url, pool, schedule_id, 0, pool_plan.need)]
+                else [SiteNeed(site_id, url, pool, schedule_id, number, pool_plan.need)]
             )
             pool_plan.to_move = _to_move(candidates, pool_plan.need - pool_plan.target)
         plans.append(pool_plan)
