@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import random
+from _random import Random as _CRandom
 from typing import Any
 
 import orjson
@@ -211,7 +212,9 @@ def plan_issue(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
     `generate_doc` (Python objects) and `sandbox.fastjson` (JSON text, the cold read path)
     build the issue from this plan, so they cannot disagree on content."""
     p = pools(site, base)
-    r = random.Random(p.seed_int ^ (issue.id * 0xC2B2AE3D27D4EB4F)).random
+    # The C Random seeded with an int gives exactly random.Random(n)'s stream, without the
+    # Python-level seed() wrapper (this runs once per issue on the cold read path).
+    r = _CRandom(p.seed_int ^ (issue.id * 0xC2B2AE3D27D4EB4F)).random
     n_users = len(p.users)
     created, updated = issue.created, issue.updated
     span = max(60.0, updated - created)
@@ -375,7 +378,7 @@ def histories_of(site: Site, issue: Issue, base: str = BASE) -> list[dict]:
 
 def generate_histories(site: Site, issue: Issue, base: str = BASE) -> list[dict]:
     p = pools(site, base)
-    r = random.Random(p.seed_int ^ (issue.id * 0x27D4EB2F165667C5)).random
+    r = _CRandom(p.seed_int ^ (issue.id * 0x27D4EB2F165667C5)).random
     users = p.users
     n_users = len(users)
     # Every 17th issue is heavy (see generate_doc): a long changelog.

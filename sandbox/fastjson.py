@@ -9,12 +9,14 @@ dict path (`render.issue_json`) produces.
 
 from __future__ import annotations
 
+from _random import Random as _CRandom
 from typing import Any
 
 import orjson
 
-from sandbox.clock import iso
-from sandbox.content import Pools, duration, plan_issue, pools
+from sandbox.clock import day, iso
+from sandbox.content import ATTACHMENT_KINDS, SUB_ID, Pools, duration, pools
+from sandbox.generator import WORDS
 from sandbox.model import Issue, Site
 
 ALL_EXPANDS = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
@@ -24,8 +26,16 @@ def _text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+_POINTS = ("1", "2", "3", "5", "8", "13", "null")
+_ATTACHMENT_COUNTS = (0, 0, 1, 1, 2, 3)
+_REMOTE_LINK_COUNTS = (0, 0, 0, 1, 2)
+_WORKLOG_COUNTS = (0, 0, 1, 2, 3)
+_WORKLOG_SECONDS = (900, 1800, 3600, 7200, 14400, 28800)
+
+
 class Texts:
-    """JSON text of every pooled object of one Pools (one site x base URL)."""
+    """JSON text of every pooled object of one Pools (one site x base URL), and the constant
+    stretches of text around them, so that an issue is mostly a join of ready-made strings."""
 
     def __init__(self, p: Pools) -> None:
         self.users = [_text(u) for u in p.users]
@@ -42,6 +52,17 @@ class Texts:
         self.platforms = [_text(x) for x in p.platforms]
         self.resolution = _text(p.resolution)
         self.projects: dict[tuple, tuple[str, list[str], list[str]]] = {}
+        self.api = f"{p.base}/rest/api/3"
+        # Per author: the text between a comment's id and its body, and between its body and
+        # its timestamp; the text between a worklog's id and its comment.
+        self.comment_author = [
+            (f'","author":{u},"body":', f',"updateAuthor":{u},"created":"') for u in self.users
+        ]
+        self.worklog_author = [f'","author":{u},"updateAuthor":{u},"comment":' for u in self.users]
+        self.worklog_spent = {
+            s: f'","timeSpent":"{duration(s)}","timeSpentSeconds":{s},"id":"'
+            for s in _WORKLOG_SECONDS
+        }
 
     def project(self, p: Pools, project: Any) -> tuple[str, list[str], list[str]]:
         key = (project.id, len(project.components), len(project.versions))
@@ -62,93 +83,142 @@ def texts(p: Pools) -> Texts:
     return p.texts
 
 
-def _or_null(pool: list[str], index: int | None) -> str:
-    return "null" if index is None else pool[index]
-
-
-def _quoted_or_null(value: str | None) -> str:
-    return "null" if value is None else f'"{value}"'
-
-
 def issue_all_text(site: Site, issue: Issue, base: str, cap: int, links_json: str) -> str | None:
     """The issue's JSON for fields=*all (no expand, no properties), or None when this path
-    does not apply (pinned issue, or a site without accounts)."""
+    does not apply (pinned issue, or a site without accounts).
+
+    The random choices are drawn exactly as `content.plan_issue` draws them (same stream,
+    same order), but written straight into text: this is the cold read path, run once per
+    issue, and a plan of tuples built only to be read back once cost a third of it."""
     if issue.doc is not None:
         return None
     p = pools(site, base)
     if p.users[0] is None:
         return None
-    t = texts(p)
-    plan = plan_issue(site, issue, base)
+    t = p.texts if p.texts is not None else texts(p)
     users = t.users
-    iid, key = str(issue.id), issue.key
-    issue_url = f"{base}/rest/api/3/issue/{iid}"
-    bits = issue.head
-    done, status = t.statuses[(bits >> 10) % len(t.statuses)]
-    project, components, versions = t.project(p, site.projects[issue.project_id])
-    updated = iso(issue.updated)
-    reporter = users[plan["reporter"]]
-    points = plan["points"]
-    out = [
-        f'{{"expand":"{ALL_EXPANDS}","id":"{iid}","self":"{issue_url}","key":"{key}","fields":{{',
-        f'"summary":{t.sentences[bits & 1023]},"status":{status}',
-        f',"priority":{t.priorities[(bits >> 13) % 5]},"issuetype":{t.types[(bits >> 16) % 4]}',
-        f',"description":{t.descriptions[plan["description"]]},"project":{project}',
-        f',"assignee":{_or_null(users, plan["assignee"])},"reporter":{reporter}',
-        f',"creator":{reporter},"created":"{iso(issue.created)}","updated":"{updated}"',
-        f',"labels":{t.labels[plan["labels"]]}',
-        f',"components":[{",".join(components[: plan["components"]])}]',
-        f',"fixVersions":[{",".join(versions[: plan["versions"]])}],"versions":[]',
-        f',"resolution":{t.resolution if done else "null"}',
-        f',"resolutiondate":{_quoted_or_null(updated if done else None)}',
-        f',"duedate":{_quoted_or_null(plan["duedate"])}',
-        f',"environment":{_or_null(t.short_docs, plan["environment"])}',
-        ',"timetracking":{},"subtasks":[]',
-        f',"watches":{{"self":"{base}/rest/api/3/issue/{key}/watchers",'
-        f'"watchCount":{plan["watchers"]},"isWatching":false}}',
-        f',"votes":{{"self":"{base}/rest/api/3/issue/{key}/votes",'
-        f'"votes":{plan["votes"]},"hasVoted":false}}',
-        f',"statuscategorychangedate":"{updated}"',
-        f',"customfield_10020":{_or_null(t.tiers, plan["tier"])}',
-        f',"customfield_10021":{t.platforms[plan["platforms"]]}',
-        f',"customfield_10022":{"null" if points is None else points}',
-        f',"customfield_10023":{_quoted_or_null(plan["target"])}',
-        f',"customfield_10024":{_or_null(users, plan["reviewer"])}',
-        f',"customfield_10025":{t.tags[plan["tags"]]}',
-        f',"customfield_10026":{_or_null(t.two_paragraphs, plan["acceptance"])}',
-        f',"issuelinks":{links_json},"attachment":[',
-    ]
-    for n, (att_id, filename, mime, size, author, at) in enumerate(plan["attachments"]):
-        url = f"{base}/rest/api/3/attachment"
+    short_docs = t.short_docs
+    r = _CRandom(p.seed_int ^ (issue.id * 0xC2B2AE3D27D4EB4F)).random
+    n_users = len(p.users)
+    created, updated = issue.created, issue.updated
+    span = max(60.0, updated - created)
+    reporter = users[int(r() * n_users)]
+    description = t.descriptions[int(r() * 256)]
+    assignee = users[int(r() * n_users)] if r() < 0.8 else "null"
+    labels = t.labels[int(r() * 64)]
+    n_components = int(r() * 2)
+    n_versions = int(r() * 2)
+    duedate = f'"{day(updated + int(1 + r() * 60) * 86400)}"' if r() < 0.4 else "null"
+    environment = short_docs[int(r() * 512)] if r() < 0.2 else "null"
+    watchers = int(r() * 6)
+    votes = int(r() * 4)
+    tier = t.tiers[int(r() * 3)] if r() < 0.7 else "null"
+    platforms = t.platforms[int(r() * 32)]
+    points = _POINTS[int(r() * 7)]
+    target = f'"{day(created + int(5 + r() * 85) * 86400)}"' if r() < 0.5 else "null"
+    reviewer = users[int(r() * n_users)] if r() < 0.5 else "null"
+    tags = t.tags[int(r() * 64)]
+    acceptance = t.two_paragraphs[int(r() * 128)] if r() < 0.5 else "null"
+    iid = issue.id
+    n_comments = 21 + int(r() * 20) if iid % 17 == 3 else int(r() * 7)
+    stamps = sorted([created + r() * span for _ in range(n_comments)])
+    first = iid * SUB_ID
+    comment_url = f"{t.api}/issue/{iid}/comment/"
+    comment_author = t.comment_author
+    comments = []
+    for n, at in enumerate(stamps):
+        author = int(r() * n_users)
+        body = int(r() * 512)
+        if n < cap:
+            stamp = iso(at)
+            cid = first + n
+            before_body, after_body = comment_author[author]
+            comments.append(
+                f'{{"self":"{comment_url}{cid}","id":"{cid}{before_body}{short_docs[body]}'
+                f'{after_body}{stamp}","updated":"{stamp}","jsdPublic":true}}'
+            )
+    attachments = []
+    for n in range(_ATTACHMENT_COUNTS[int(r() * 6)]):
+        ext, mime = ATTACHMENT_KINDS[int(r() * 5)]
+        size = int(200 * (1.6 ** int(r() * 21)))
+        if mime == "image/png":
+            size = max(size, 8192)
+        filename = f"{WORDS[int(r() * len(WORDS))]}-{n}.{ext}"
+        author = int(r() * n_users)
+        at = created + r() * span
+        att_id = first + n
+        url = f"{t.api}/attachment"
         thumbnail = f',"thumbnail":"{url}/thumbnail/{att_id}"' if mime == "image/png" else ""
-        out.append(
-            f'{"," if n else ""}{{"self":"{url}/{att_id}","id":"{att_id}",'
+        attachments.append(
+            f'{{"self":"{url}/{att_id}","id":"{att_id}",'
             f'"filename":{_text(filename)},"author":{users[author]},"created":"{iso(at)}",'
             f'"size":{size},"mimeType":"{mime}","content":"{url}/content/{att_id}"{thumbnail}}}'
         )
-    comments = plan["comments"]
-    out.append('],"comment":{"comments":[')
-    for n, (cid, author, body, at) in enumerate(comments[:cap]):
-        stamp = iso(at)
-        user = users[author]
-        out.append(
-            f'{"," if n else ""}{{"self":"{issue_url}/comment/{cid}","id":"{cid}",'
-            f'"author":{user},"body":{t.short_docs[body]},"updateAuthor":{user},'
-            f'"created":"{stamp}","updated":"{stamp}","jsdPublic":true}}'
-        )
-    worklogs = plan["worklogs"]
-    out.append(
-        f'],"self":"{issue_url}/comment","maxResults":{cap},"total":{len(comments)},"startAt":0}}'
-        f',"worklog":{{"startAt":0,"maxResults":{cap},"total":{len(worklogs)},"worklogs":['
+    for _ in range(_REMOTE_LINK_COUNTS[int(r() * 5)]):  # not part of fields=*all
+        r()
+        r()
+    if r() < 0.3:  # the issue's property, not part of fields=*all either
+        r()
+    count = 21 + int(r() * 10) if iid % 29 == 5 else _WORKLOG_COUNTS[int(r() * 5)]
+    # (at, n, ...) tuples sort exactly as plan_issue's stable sort on `at` does.
+    drawn = sorted(
+        [
+            (
+                created + r() * span,
+                n,
+                _WORKLOG_SECONDS[int(r() * 6)],
+                int(r() * n_users),
+                int(r() * 512),
+            )
+            for n in range(count)
+        ]
     )
-    for n, (wid, author, comment, at, seconds) in enumerate(worklogs[:cap]):
+    issue_url = f"{t.api}/issue/{iid}"
+    worklog_author, worklog_spent = t.worklog_author, t.worklog_spent
+    worklogs = []
+    for at, n, seconds, author, comment in drawn[:cap]:
         stamp = iso(at)
-        user = users[author]
-        out.append(
-            f'{"," if n else ""}{{"self":"{issue_url}/worklog/{wid}","author":{user},'
-            f'"updateAuthor":{user},"comment":{t.short_docs[comment]},"created":"{stamp}",'
-            f'"updated":"{stamp}","started":"{stamp}","timeSpent":"{duration(seconds)}",'
-            f'"timeSpentSeconds":{seconds},"id":"{wid}","issueId":"{iid}"}}'
+        worklogs.append(
+            f'{{"self":"{issue_url}/worklog/{first + n}{worklog_author[author]}'
+            f'{short_docs[comment]},"created":"{stamp}","updated":"{stamp}","started":"{stamp}'
+            f'{worklog_spent[seconds]}{first + n}","issueId":"{iid}"}}'
         )
-    out.append("]}}}")
-    return "".join(out)
+    bits = issue.head
+    done, status = t.statuses[(bits >> 10) % len(t.statuses)]
+    project, components, versions = t.project(p, site.projects[issue.project_id])
+    updated_iso = iso(updated)
+    resolved = f'"{updated_iso}"' if done else "null"
+    key = issue.key
+    return (
+        f'{{"expand":"{ALL_EXPANDS}","id":"{iid}","self":"{issue_url}","key":"{key}","fields":{{'
+        f'"summary":{t.sentences[bits & 1023]},"status":{status}'
+        f',"priority":{t.priorities[(bits >> 13) % 5]},"issuetype":{t.types[(bits >> 16) % 4]}'
+        f',"description":{description},"project":{project}'
+        f',"assignee":{assignee},"reporter":{reporter}'
+        f',"creator":{reporter},"created":"{iso(created)}","updated":"{updated_iso}"'
+        f',"labels":{labels}'
+        f',"components":[{",".join(components[:n_components])}]'
+        f',"fixVersions":[{",".join(versions[:n_versions])}],"versions":[]'
+        f',"resolution":{t.resolution if done else "null"}'
+        f',"resolutiondate":{resolved}'
+        f',"duedate":{duedate}'
+        f',"environment":{environment}'
+        ',"timetracking":{},"subtasks":[]'
+        f',"watches":{{"self":"{t.api}/issue/{key}/watchers",'
+        f'"watchCount":{watchers},"isWatching":false}}'
+        f',"votes":{{"self":"{t.api}/issue/{key}/votes",'
+        f'"votes":{votes},"hasVoted":false}}'
+        f',"statuscategorychangedate":"{updated_iso}"'
+        f',"customfield_10020":{tier}'
+        f',"customfield_10021":{platforms}'
+        f',"customfield_10022":{points}'
+        f',"customfield_10023":{target}'
+        f',"customfield_10024":{reviewer}'
+        f',"customfield_10025":{tags}'
+        f',"customfield_10026":{acceptance}'
+        f',"issuelinks":{links_json},"attachment":[{",".join(attachments)}]'
+        f',"comment":{{"comments":[{",".join(comments)}]'
+        f',"self":"{issue_url}/comment","maxResults":{cap},"total":{n_comments},"startAt":0}}'
+        f',"worklog":{{"startAt":0,"maxResults":{cap},"total":{count},'
+        f'"worklogs":[{",".join(worklogs)}]}}}}}}'
+    )

@@ -71,17 +71,21 @@ def issue_bytes(
         # Generated content is built with the base URL in place; pinned content (and a pinned
         # linked issue) still carries the placeholder, hence the check.
         text = None
+        base_text = base.decode()
         if fields.all and not fields.exclude and not expand and not properties:
-            links = orjson.dumps(issue_links(site, issue, base.decode())).decode()
-            text = fastjson.issue_all_text(site, issue, base.decode(), cap, links)
+            links = orjson.dumps(issue_links(site, issue, base_text)).decode()
+            if base != BASE_BYTES and BASE in links:
+                links = links.replace(BASE, base_text)
+            # Comes back with `base` in every link already (no scan of the ~20 KiB result).
+            text = fastjson.issue_all_text(site, issue, base_text, cap, links)
         if text is not None:
             cached = text.encode()
         else:
             cached = orjson.dumps(
-                issue_json(site, issue, fields, expand, properties, cap, base.decode())
+                issue_json(site, issue, fields, expand, properties, cap, base_text)
             )
-        if base != BASE_BYTES and BASE_BYTES in cached:
-            cached = cached.replace(BASE_BYTES, base)
+            if base != BASE_BYTES and BASE_BYTES in cached:
+                cached = cached.replace(BASE_BYTES, base)
         site.json_cache.put(key, cached)
     return cached
 
