@@ -1,0 +1,113 @@
+"""Leases with heartbeats, and fencing, for any job model (backup and restore jobs alike).
+
+Every write of a running job is a conditional UPDATE on its lease token, so a worker whose lease
+expired (and was taken over) commits nothing. A job model needs ``status`` with QUEUED, RUNNING
+and PAUSED_NEEDS_REAUTH, ``lease_token``, ``lease_generation``, ``lease_expires_at``,
+``heartbeat_at``, ``started_at``, ``finished_at``, ``not_before`` and ``status_reason``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from backups import conf
+
+
+class LeaseLost(Exception):
+    """Another worker holds the job now (ours expired), or the job was cancelled."""
+
+
+@dataclass
+class Lease:
+    model: type[models.Model]
+    job_id: int
+    token: uuid.UUID
+    generation: int
+    _last_beat: float = field(default_factory=time.monotonic)
+
+    def fenced(self) -> models.QuerySet:
+        """The job's row, only while we still hold it."""
+        return self.model.objects.filter(
+            pk=self.job_id, lease_token=self.token, status=self.model.Status.RUNNING
+        )
+
+    def heartbeat(self, *, force: bool = False, **fields: Any) -> None:
+        """Extend the lease (at most every third of its length unless forced or fields change)."""
+        if (
+            not force
+            and not fields
+            and time.monotonic() - self._last_beat < conf.lease_seconds() / 3
+        ):
+            return
+        self.update(**fields)
+
+    def update(self, **fields: Any) -> None:
+        """Write ``fields`` (and extend the lease) only while we hold the job."""
+        now = timezone.now()
+        changed = self.fenced().update(
+            heartbeat_at=now,
+            lease_expires_at=now + timedelta(seconds=conf.lease_seconds()),
+            **fields,
+        )
+        if changed != 1:
+            raise self.lost()
+        self._last_beat = time.monotonic()
+
+    def lost(self) -> LeaseLost:
+        name = self.model._meta.verbose_name
+        return LeaseLost(f"{name} {self.job_id} lease {self.generation} was lost")
+
+
+def claim(model: type[models.Model], job_id: int) -> Lease | None:
+    """Take the job if it is queued, or running with an expired lease. None: someone else has
+    it, or it is finished/paused/cancelled (a duplicate delivery is then a no-op)."""
+    now = timezone.now()
+    token = uuid.uuid4()
+    changed = (
+        model.objects.filter(pk=job_id, status__in=[model.Status.QUEUED, model.Status.RUNNING])
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .update(
+            status=model.Status.RUNNING,
+            lease_token=token,
+            lease_generation=F("lease_generation") + 1,
+            lease_expires_at=now + timedelta(seconds=conf.lease_seconds()),
+            heartbeat_at=now,
+            started_at=Coalesce(F("started_at"), now),
+            not_before=None,
+        )
+    )
+    if changed != 1:
+        return None
+    generation = model.objects.filter(pk=job_id).values_list("lease_generation", flat=True)[0]
+    return Lease(model, job_id, token, generation)
+
+
+def release(lease: Lease, *, not_before=None, **fields: Any) -> bool:
+    """Give the job back (still running) so the next task execution can claim it at once."""
+    now = timezone.now()
+    return lease.fenced().update(lease_expires_at=now, not_before=not_before, **fields) == 1
+
+
+def finish(lease: Lease, *, status: str, reason: str = "", **fields: Any) -> bool:
+    """End our hold with ``status``; a job paused for re-authorization is not finished."""
+    paused = status == lease.model.Status.PAUSED_NEEDS_REAUTH
+    return (
+        lease.fenced().update(
+            status=status,
+            status_reason=reason[:500],
+            lease_token=None,
+            lease_expires_at=None,
+            finished_at=None if paused else timezone.now(),
+            **fields,
+        )
+        == 1
+    )
