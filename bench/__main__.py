@@ -23,8 +23,11 @@ one script in `bench/` and can be refreshed alone with `python -m bench.<name>`.
 
 
 def main(argv: list[str]) -> int:
-    only = set(argv)
-    scripts = sorted(p.stem for p in (ROOT / "bench").glob("*_bench.py"))
+    """``python -m bench [NAME …]`` runs all (or the named) benchmarks, then gathers the report;
+    ``python -m bench --collect`` only gathers the sections already written."""
+    collect_only = "--collect" in argv
+    only = {name for name in argv if not name.startswith("--")}
+    scripts = [] if collect_only else sorted(p.stem for p in (ROOT / "bench").glob("*_bench.py"))
     failed = []
     for name in scripts:
         if only and name not in only:
