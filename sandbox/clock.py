@@ -85,15 +85,16 @@ _MILLIS = [f".{n:03d}+0000" for n in range(1000)]
 _DAY_PREFIX: dict[int, str] = {}
 
 
-def iso(ts: float) -> str:
+def iso(ts: float, _prefix=_DAY_PREFIX.get, _clock=_CLOCK, _millis=_MILLIS) -> str:
     """Jira's timestamp format: 2024-01-31T10:20:30.000+0000."""
-    seconds, millis = divmod(int(ts * 1000), 1000)
-    days, rest = divmod(seconds, 86400)
-    prefix = _DAY_PREFIX.get(days)
+    ms = int(ts * 1000)
+    days = ms // 86_400_000
+    prefix = _prefix(days)
     if prefix is None:
         t = time.gmtime(days * 86400)
         prefix = _DAY_PREFIX[days] = f"{t[0]:04d}-{t[1]:02d}-{t[2]:02d}T"
-    return prefix + _CLOCK[rest] + _MILLIS[millis]
+    rest = ms - days * 86_400_000
+    return f"{prefix}{_clock[rest // 1000]}{_millis[rest % 1000]}"
 
 
 def iso_z(ts: float) -> str:

@@ -73,7 +73,11 @@ def issue_bytes(
         text = None
         base_text = base.decode()
         if fields.all and not fields.exclude and not expand and not properties:
-            links = orjson.dumps(issue_links(site, issue, base_text)).decode()
+            links = (
+                orjson.dumps(issue_links(site, issue, base_text)).decode()
+                if site.links.get(issue.id)
+                else "[]"
+            )
             if base != BASE_BYTES and BASE in links:
                 links = links.replace(BASE, base_text)
             # Comes back with `base` in every link already (no scan of the ~20 KiB result).
