@@ -89,12 +89,15 @@ def iso(ts: float, _prefix=_DAY_PREFIX.get, _clock=_CLOCK, _millis=_MILLIS) -> s
     """Jira's timestamp format: 2024-01-31T10:20:30.000+0000."""
     ms = int(ts * 1000)
     days = ms // 86_400_000
-    prefix = _prefix(days)
-    if prefix is None:
-        t = time.gmtime(days * 86400)
-        prefix = _DAY_PREFIX[days] = f"{t[0]:04d}-{t[1]:02d}-{t[2]:02d}T"
     rest = ms - days * 86_400_000
-    return f"{prefix}{_clock[rest // 1000]}{_millis[rest % 1000]}"
+    return f"{_prefix(days) or day_prefix(days)}{_clock[rest // 1000]}{_millis[rest % 1000]}"
+
+
+def day_prefix(days: int) -> str:
+    """ "2024-01-31T" for a day number since the epoch (memoized in _DAY_PREFIX)."""
+    t = time.gmtime(days * 86400)
+    prefix = _DAY_PREFIX[days] = f"{t[0]:04d}-{t[1]:02d}-{t[2]:02d}T"
+    return prefix
 
 
 def iso_z(ts: float) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from sandbox.clock import day, iso
+from sandbox.clock import _CLOCK, _DAY_PREFIX, _MILLIS, day, day_prefix, iso
 from sandbox.content import ATTACHMENT_KINDS, SUB_ID, Pools, duration, pools
 from sandbox.generator import WORDS
 from sandbox.model import Issue, Site
@@ -126,17 +126,26 @@ def issue_all_text(site: Site, issue: Issue, base: str, cap: int, links_json: st
     comment_url = f"{t.api}/issue/{iid}/comment/"
     comment_author = t.comment_author
     comments = []
-    for n, at in enumerate(stamps):
+    # iso() inlined in the two loops below (same arithmetic, see sandbox.clock.iso).
+    prefixes, clock, millis = _DAY_PREFIX, _CLOCK, _MILLIS
+    for n, at in enumerate(stamps[:cap]):
         author = int(r() * n_users)
         body = int(r() * 512)
-        if n < cap:
-            stamp = iso(at)
-            cid = first + n
-            before_body, after_body = comment_author[author]
-            comments.append(
-                f'{{"self":"{comment_url}{cid}","id":"{cid}{before_body}{short_docs[body]}'
-                f'{after_body}{stamp}","updated":"{stamp}","jsdPublic":true}}'
-            )
+        ms = int(at * 1000)
+        days = ms // 86_400_000
+        rest = ms - days * 86_400_000
+        stamp = (
+            f"{prefixes.get(days) or day_prefix(days)}{clock[rest // 1000]}{millis[rest % 1000]}"
+        )
+        cid = first + n
+        before_body, after_body = comment_author[author]
+        comments.append(
+            f'{{"self":"{comment_url}{cid}","id":"{cid}{before_body}{short_docs[body]}'
+            f'{after_body}{stamp}","updated":"{stamp}","jsdPublic":true}}'
+        )
+    for _ in range(n_comments - len(comments)):  # past the inline cap: drawn, not shown
+        r()
+        r()
     attachments = []
     for n in range(_ATTACHMENT_COUNTS[int(r() * 6)]):
         ext, mime = ATTACHMENT_KINDS[int(r() * 5)]
@@ -177,7 +186,12 @@ def issue_all_text(site: Site, issue: Issue, base: str, cap: int, links_json: st
     worklog_author, worklog_spent = t.worklog_author, t.worklog_spent
     worklogs = []
     for at, n, seconds, author, comment in drawn[:cap]:
-        stamp = iso(at)
+        ms = int(at * 1000)
+        days = ms // 86_400_000
+        rest = ms - days * 86_400_000
+        stamp = (
+            f"{prefixes.get(days) or day_prefix(days)}{clock[rest // 1000]}{millis[rest % 1000]}"
+        )
         worklogs.append(
             f'{{"self":"{issue_url}/worklog/{first + n}{worklog_author[author]}'
             f'{short_docs[comment]},"created":"{stamp}","updated":"{stamp}","started":"{stamp}'
