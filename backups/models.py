@@ -219,8 +219,23 @@ class BackupSchedule(models.Model):
     keep_monthly = models.PositiveIntegerField(default=12)
     max_age_days = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+    # Kept by the backup service (``backups.services.schedule_estimates_refresh``) when a
+    # snapshot commits, retention prunes or the interval changes; refreshed daily by beat.
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # last_success_at + OVERDUE_INTERVALS x interval: the dashboard's "overdue" is
+    # ``overdue_at < now`` (NULL = never backed up).
+    overdue_at = models.DateTimeField(null=True, blank=True, editable=False)
+    points_per_hour_estimate = models.FloatField(default=0.0, db_default=0.0, editable=False)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["overdue_at"], name="backupschedule_overdue"),
+            models.Index(
+                fields=["-points_per_hour_estimate"],
+                name="backupschedule_need",
+                condition=Q(enabled=True),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(interval_hours__gte=1), name="backupschedule_interval_positive"

@@ -101,6 +101,10 @@ def prune_site(
                 tenant=site.tenant,
                 summary={"completed_at": snap.completed_at.isoformat()},
             )
+            # The schedule's estimate no longer counts the pruned snapshot.
+            from backups.services import schedule_estimates_refresh
+
+            schedule_estimates_refresh(site_ids=[site.pk], now=now)
         path = layout.manifest_path(site.cloud_id, str(snap.id))
         if store.storage.exists(path):
             store.storage.delete(path)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Avg, Max, Q
 from django.utils import timezone
 
 from backups import conf
@@ -194,3 +195,120 @@ def snapshot_verify(*, snapshot: Snapshot, deep: bool = False, acting_user: Any 
         last_verified_at=timezone.now(), last_verify_problems=[str(p) for p in problems][:100]
     )
     return problems
+
+
+# ----------------------------------------------------------------- schedule estimates
+
+# The quota planner's estimate: mean points of the complete incremental snapshots of the last
+# ESTIMATE_LOOKBACK per interval, plus the mean of the full ones of the last FULL_LOOKBACK per
+# full_every_days (portal.ops.quota reads it from the schedule).
+ESTIMATE_LOOKBACK = timedelta(days=14)
+FULL_LOOKBACK = timedelta(days=92)
+# A site is overdue when its newest complete snapshot is older than this many intervals.
+OVERDUE_INTERVALS = 2
+
+
+def estimate_points_per_hour(
+    *,
+    incremental_mean: float | None,
+    full_mean: float | None,
+    interval_hours: int,
+    full_every_days: int,
+) -> float:
+    per_hour = float(incremental_mean or 0) / max(interval_hours, 1)
+    return per_hour + float(full_mean or 0) / (max(full_every_days, 1) * 24)
+
+
+def schedule_estimates_refresh(*, site_ids=None, now: datetime | None = None) -> int:
+    """Recompute ``last_success_at``, ``overdue_at`` and ``points_per_hour_estimate`` of the
+    schedules of ``site_ids`` (all schedules when None) from their complete snapshots: one
+    grouped query and one bulk UPDATE per 1,000 schedules. Call it inside the transaction that
+    changed the snapshots or the schedule. Returns the number of schedules updated."""
+    now = now or timezone.now()
+    complete = Snapshot.objects.filter(status=Snapshot.Status.COMPLETE).order_by()
+    schedules = BackupSchedule.objects.order_by("pk")
+    if site_ids is not None:
+        site_ids = list(site_ids)
+        complete = complete.filter(site_id__in=site_ids)
+        schedules = schedules.filter(site_id__in=site_ids)
+    stats = {
+        row["site_id"]: row
+        for row in complete.values("site_id").annotate(
+            incremental=Avg(
+                "points_spent",
+                filter=Q(
+                    kind=BackupJob.Kind.INCREMENTAL, completed_at__gte=now - ESTIMATE_LOOKBACK
+                ),
+            ),
+            full=Avg(
+                "points_spent",
+                filter=Q(kind=BackupJob.Kind.FULL, completed_at__gte=now - FULL_LOOKBACK),
+            ),
+            newest=Max("completed_at"),
+        )
+    }
+    fields = ["last_success_at", "overdue_at", "points_per_hour_estimate"]
+    batch, updated = [], 0
+    for schedule in schedules.only("pk", "site_id", "interval_hours", "full_every_days").iterator(
+        1000
+    ):
+        row = stats.get(schedule.site_id, {})
+        newest = row.get("newest")
+        schedule.last_success_at = newest
+        schedule.overdue_at = (
+            newest + timedelta(hours=schedule.interval_hours * OVERDUE_INTERVALS)
+            if newest
+            else None
+        )
+        schedule.points_per_hour_estimate = estimate_points_per_hour(
+            incremental_mean=row.get("incremental"),
+            full_mean=row.get("full"),
+            interval_hours=schedule.interval_hours,
+            full_every_days=schedule.full_every_days,
+        )
+        batch.append(schedule)
+        if len(batch) >= 1000:
+            updated += BackupSchedule.objects.bulk_update(batch, fields)
+            batch = []
+    if batch:
+        updated += BackupSchedule.objects.bulk_update(batch, fields)
+    return updated
+
+
+def schedule_interval_change(
+    *,
+    schedule: BackupSchedule,
+    acting_user: Any,
+    interval_hours: int,
+    full_every_days: int | None = None,
+) -> BackupSchedule:
+    """Change a schedule's interval (and optionally its full-backup period); its estimate and
+    overdue moment follow in the same transaction."""
+    if interval_hours < 1 or (full_every_days is not None and full_every_days < 1):
+        raise BackupRefused("The interval must be at least one hour (and one day for fulls).")
+    with transaction.atomic():
+        schedule = BackupSchedule.objects.select_for_update().get(pk=schedule.pk)
+        before = {
+            "interval_hours": schedule.interval_hours,
+            "full_every_days": schedule.full_every_days,
+        }
+        schedule.interval_hours = interval_hours
+        if full_every_days is not None:
+            schedule.full_every_days = full_every_days
+        schedule.save(update_fields=["interval_hours", "full_every_days", "updated_at"])
+        schedule_estimates_refresh(site_ids=[schedule.site_id])
+        record_event(
+            actor=acting_user,
+            action="backup.schedule_changed",
+            target=schedule,
+            tenant=schedule.site.tenant,
+            summary={
+                "before": before,
+                "after": {
+                    "interval_hours": interval_hours,
+                    "full_every_days": schedule.full_every_days,
+                },
+            },
+        )
+    schedule.refresh_from_db()
+    return schedule

@@ -35,6 +35,15 @@ def enqueue_due_backups() -> int:
     return created
 
 
+@shared_task(name="backups.refresh_schedule_estimates", max_retries=0, ignore_result=True)
+def refresh_schedule_estimates() -> int:
+    """Beat, daily: the estimate's look-back window slides, so recompute every schedule's
+    estimate (and last success) even when no snapshot committed."""
+    from backups.services import schedule_estimates_refresh
+
+    return schedule_estimates_refresh()
+
+
 @worker_ready.connect
 def _reap_when_a_worker_starts(**_kwargs) -> None:
     # A restarted worker picks up jobs its predecessor was killed in (their leases expired)

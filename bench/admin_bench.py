@@ -206,6 +206,10 @@ def build(tenants: int, sites: int, jobs: int) -> None:
             ORDER BY site_id, created_at DESC
             """
         )
+        # The schedules' last success and estimate, as the backup service keeps them.
+        from backups.services import schedule_estimates_refresh
+
+        schedule_estimates_refresh()
         c.execute(
             """
             INSERT INTO atlassian_callstat (hour, site_cloud_id, pool, credential_kind,

@@ -186,6 +186,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "atlassian.prune_call_ledger",
         "schedule": 24 * 3600,
     },
+    # The quota planner's per-schedule estimates: their look-back window slides (backups/tasks.py).
+    "backups-refresh-schedule-estimates": {
+        "task": "backups.refresh_schedule_estimates",
+        "schedule": 24 * 3600,
+    },
 }
 CELERY_IMPORTS = ["portal.wizard.tasks"]
 # Rate-limit state shared by all workers; empty means "use the database".

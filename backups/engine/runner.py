@@ -490,6 +490,10 @@ def _finalize(job: BackupJob, lease: leases.Lease, plan: Plan, store: ObjectStor
                 "points_spent": current.points_spent,
             },
         )
+        # The schedule's last success and points-per-hour estimate, in the same transaction.
+        from backups.services import schedule_estimates_refresh
+
+        schedule_estimates_refresh(site_ids=[job.site_id], now=finished)
         leases.finish(
             lease,
             status=BackupJob.Status.SUCCEEDED,

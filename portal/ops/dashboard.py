@@ -27,13 +27,15 @@ from django.utils import timezone
 
 from atlassian.ratelimit import GLOBAL_POOL, default_pool_limit
 from atlassian.selectors import points_per_hour_per_pool
+from backups import services
 from backups.models import BackupJob, BackupSchedule, Snapshot
 from portal.ops import quota
 from tenants.models import JiraSite, MigrationCase, OAuthGrant
 from tenants.selectors import legacy_sites_past_due
 
-# A site is overdue when its newest snapshot is older than this many schedule intervals.
-OVERDUE_INTERVALS = 2
+# A site is overdue when its newest snapshot is older than this many schedule intervals (the
+# schedule's ``overdue_at`` is kept with the same number).
+OVERDUE_INTERVALS = services.OVERDUE_INTERVALS
 POOLS_CHARTED = 6
 CACHE_KEY = "portal.ops.dashboard"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -22,11 +22,14 @@ from django.utils import timezone
 
 from atlassian.ratelimit import GLOBAL_POOL, default_pool_limit, legacy_pool
 from backups.models import BackupJob, BackupSchedule, Snapshot
+from backups.services import ESTIMATE_LOOKBACK, OVERDUE_INTERVALS, estimate_points_per_hour
+from backups.services import FULL_LOOKBACK as SERVICE_FULL_LOOKBACK
 from tenants.models import JiraSite
 
-LOOKBACK = timedelta(days=14)
+# Kept on the schedule by the backup service with these windows (one definition).
+LOOKBACK = ESTIMATE_LOOKBACK
 # Full backups are rarer: their cost is the mean of the last quarter's full snapshots.
-FULL_LOOKBACK = timedelta(days=92)
+FULL_LOOKBACK = SERVICE_FULL_LOOKBACK
 # Plan to use at most this share of a pool: interactive traffic and retries need the rest.
 HEADROOM = 0.8
 # Sites listed as "to move" at most (the biggest first).
@@ -69,8 +72,9 @@ def pool_of(*, cloud_id: str, uses_grant: bool) -> str:
 
 
 def site_needs(*, now: datetime | None = None) -> list[SiteNeed]:
-    """Every enabled schedule's estimated points per hour (three aggregate queries, no query
-    per site)."""
+    """Every enabled schedule's estimated points per hour computed from scratch from the
+    snapshots (three aggregate queries, no query per site); the dashboard reads the same
+    figure kept on the schedule (``plan_and_overdue``)."""
     now = now or timezone.now()
     complete = Snapshot.objects.filter(status=Snapshot.Status.COMPLETE).order_by()
     incremental = dict(
@@ -100,8 +104,12 @@ def site_needs(*, now: datetime | None = None) -> list[SiteNeed]:
     )
     needs = []
     for pk, site_id, url, cloud_id, grant_id, interval, full_every in rows.iterator(2000):
-        per_hour = float(incremental.get(site_id) or 0) / max(interval, 1)
-        per_hour += float(full.get(site_id) or 0) / (max(full_every, 1) * 24)
+        per_hour = estimate_points_per_hour(
+            incremental_mean=incremental.get(site_id),
+            full_mean=full.get(site_id),
+            interval_hours=interval,
+            full_every_days=full_every,
+        )
         needs.append(
             SiteNeed(
                 site_id=site_id,
@@ -118,47 +126,23 @@ def site_needs(*, now: datetime | None = None) -> list[SiteNeed]:
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _needs_sql(now: datetime) -> tuple[str, list]:
+def _needs_sql() -> tuple[str, list]:
     """A ``needs`` CTE: one row per enabled schedule of a live site with its points per hour,
     its pool key ("" for the global pool, else the site's cloud id: one legacy pool per site)
-    and its newest complete snapshot. The snapshots are read in ONE grouped scan (the two
-    look-back means and the newest, with FILTER), joined by hash, never probed per site."""
-    snapshot, schedule = Snapshot._meta.db_table, BackupSchedule._meta.db_table
-    site = JiraSite._meta.db_table
+    and its last success. The figures are the schedule's own columns, kept at write time by the
+    backup service (``backups.services.schedule_estimates_refresh``): no snapshot is read."""
+    schedule, site = BackupSchedule._meta.db_table, JiraSite._meta.db_table
     sql = f"""
-        WITH snap AS (
-            SELECT site_id,
-                   AVG(CAST(points_spent AS DOUBLE PRECISION))
-                       FILTER (WHERE kind = %s AND completed_at >= %s) AS incremental,
-                   AVG(CAST(points_spent AS DOUBLE PRECISION))
-                       FILTER (WHERE kind = %s AND completed_at >= %s) AS full_,
-                   MAX(completed_at) AS newest
-            FROM {snapshot} WHERE status = %s GROUP BY site_id
-        ), needs AS (
+        WITH needs AS (
             SELECT sc.id AS schedule_id, sc.site_id, si.url, si.cloud_id, si.status,
-                   sc.interval_hours, sn.newest,
+                   sc.interval_hours, sc.last_success_at, sc.overdue_at,
                    CASE WHEN si.grant_id IS NULL THEN si.cloud_id ELSE '' END AS pool_key,
-                   COALESCE(sn.incremental, 0)
-                       / (CASE WHEN sc.interval_hours < 1 THEN 1 ELSE sc.interval_hours END)
-                   + COALESCE(sn.full_, 0)
-                       / ((CASE WHEN sc.full_every_days < 1 THEN 1 ELSE sc.full_every_days END)
-                          * 24) AS need
+                   sc.points_per_hour_estimate AS need
             FROM {schedule} sc
             JOIN {site} si ON si.id = sc.site_id
-            LEFT JOIN snap sn ON sn.site_id = sc.site_id
             WHERE sc.enabled AND si.status NOT IN (%s, %s)
         )"""  # noqa: S608 - table names from the models, values as parameters
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [
-        BackupJob.Kind.INCREMENTAL,
-        adapt(now - LOOKBACK),
-        BackupJob.Kind.FULL,
-        adapt(now - FULL_LOOKBACK),
-        Snapshot.Status.COMPLETE,
-        "disconnected",
-        "offboarded",
-    ]
-    return sql, params
+    return sql, ["disconnected", "offboarded"]
 
 
 def plan_and_overdue(
@@ -169,20 +153,28 @@ def plan_and_overdue(
     query over the schedules (the dashboard's set-based read; ``backup_overdue_sites`` lists
     the same sites)."""
     now = now or timezone.now()
-    needs_sql, params = _needs_sql(now)
+    needs_sql, params = _needs_sql()
     adapt = connection.ops.adapt_datetimefield_value
-    intervals = sorted(
-        set(
-            BackupSchedule.objects.filter(enabled=True)
-            .order_by()
-            .values_list("interval_hours", flat=True)
-            .distinct()
+    if overdue_intervals == OVERDUE_INTERVALS:
+        # The schedule stores the moment it becomes overdue (indexed).
+        overdue_where = "(overdue_at IS NULL OR overdue_at < %s)"
+        threshold_params = [adapt(now)]
+    else:
+        intervals = sorted(
+            set(
+                BackupSchedule.objects.filter(enabled=True)
+                .order_by()
+                .values_list("interval_hours", flat=True)
+                .distinct()
+            )
         )
-    )
-    threshold = "CASE interval_hours " + " ".join("WHEN %s THEN %s" for _ in intervals) + " END"
-    threshold_params = []
-    for hours in intervals:
-        threshold_params += [hours, adapt(now - timedelta(hours=hours * overdue_intervals))]
+        threshold = "CASE interval_hours " + " ".join("WHEN %s THEN %s" for _ in intervals)
+        threshold_params = [adapt(EPOCH)]
+        for hours in intervals:
+            threshold_params += [hours, adapt(now - timedelta(hours=hours * overdue_intervals))]
+        overdue_where = f"COALESCE(last_success_at, %s) < {threshold} END" if intervals else "FALSE"
+        if not intervals:
+            threshold_params = []
     tail = f"""
         SELECT 0, '', COUNT(*), SUM(need), NULL, NULL, NULL FROM needs WHERE pool_key = ''
         UNION ALL
@@ -197,7 +189,7 @@ def plan_and_overdue(
         ) biggest
         UNION ALL
         SELECT 2, '', COUNT(*), NULL, NULL, NULL, NULL FROM needs
-        WHERE status = %s AND COALESCE(newest, %s) < {threshold if intervals else "NULL"}
+        WHERE status = %s AND {overdue_where}
         """  # noqa: S608 - placeholders only
     sql = needs_sql + tail
     with connection.cursor() as cursor:
@@ -208,7 +200,6 @@ def plan_and_overdue(
                 legacy_pools_listed,
                 MOVES_LISTED,
                 JiraSite.Status.ACTIVE,
-                adapt(EPOCH),
                 *threshold_params,
             ],
         )

@@ -3,11 +3,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from atlassian.models import CallStat
 from backups.models import BackupJob, BackupSchedule, Snapshot
+from backups.services import schedule_estimates_refresh
 from tenants.models import MigrationCase
 from tests.factories import (
     GrantSiteFactory,
@@ -20,17 +22,22 @@ DASHBOARD = "admin:portal_operations_changelist"
 
 
 def snapshot(site, *, points, kind="incremental", age=timedelta(hours=1)):
+    """A committed snapshot, with the schedule's figures kept as the backup service keeps
+    them when a job commits one."""
     done = timezone.now() - age
-    return Snapshot.objects.create(
-        site=site,
-        kind=kind,
-        format_version=1,
-        manifest_path="x",
-        manifest_sha256="0" * 64,
-        started_at=done - timedelta(minutes=5),
-        completed_at=done,
-        points_spent=points,
-    )
+    with transaction.atomic():
+        snap = Snapshot.objects.create(
+            site=site,
+            kind=kind,
+            format_version=1,
+            manifest_path="x",
+            manifest_sha256="0" * 64,
+            started_at=done - timedelta(minutes=5),
+            completed_at=done,
+            points_spent=points,
+        )
+        schedule_estimates_refresh(site_ids=[site.pk])
+    return snap
 
 
 @pytest.mark.django_db
