@@ -53,6 +53,8 @@ class Texts:
         self.resolution = _text(p.resolution)
         self.projects: dict[tuple, tuple[str, list[str], list[str]]] = {}
         self.api = f"{p.base}/rest/api/3"
+        # A file name is "<word>-<n>.<ext>": the word's JSON string without its closing quote.
+        self.quoted_words = [_text(w)[:-1] for w in WORDS]
         # Per author: the text between a comment's id and its body, and between its body and
         # its timestamp; the text between a worklog's id and its comment.
         self.comment_author = [
@@ -147,12 +149,13 @@ def issue_all_text(site: Site, issue: Issue, base: str, cap: int, links_json: st
         r()
         r()
     attachments = []
+    quoted_words, n_words = t.quoted_words, len(WORDS)
     for n in range(_ATTACHMENT_COUNTS[int(r() * 6)]):
         ext, mime = ATTACHMENT_KINDS[int(r() * 5)]
         size = int(200 * (1.6 ** int(r() * 21)))
         if mime == "image/png":
             size = max(size, 8192)
-        filename = f"{WORDS[int(r() * len(WORDS))]}-{n}.{ext}"
+        filename = f'{quoted_words[int(r() * n_words)]}-{n}.{ext}"'
         author = int(r() * n_users)
         at = created + r() * span
         att_id = first + n
@@ -160,7 +163,7 @@ def issue_all_text(site: Site, issue: Issue, base: str, cap: int, links_json: st
         thumbnail = f',"thumbnail":"{url}/thumbnail/{att_id}"' if mime == "image/png" else ""
         attachments.append(
             f'{{"self":"{url}/{att_id}","id":"{att_id}",'
-            f'"filename":{_text(filename)},"author":{users[author]},"created":"{iso(at)}",'
+            f'"filename":{filename},"author":{users[author]},"created":"{iso(at)}",'
             f'"size":{size},"mimeType":"{mime}","content":"{url}/content/{att_id}"{thumbnail}}}'
         )
     for _ in range(_REMOTE_LINK_COUNTS[int(r() * 5)]):  # not part of fields=*all
