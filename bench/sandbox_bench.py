@@ -13,6 +13,14 @@
    other work shares this machine: issues per server CPU-second is the load-independent figure.
 
 Results are printed and written into docs/benchmarks_sandbox.md between markers.
+
+    python bench/sandbox_bench.py --digest
+
+prints the SHA-256 of what a 2,000-issue site of a fixed seed serves (every bulkfetch of
+fields=*all, search/jql pages of ids and of *all, some issue/{key} and changelog reads; the base
+URL and the time-bound page token blanked). A change to the cold path must leave it unchanged:
+the generated content is byte-identical for a given seed. The expected value is in
+docs/benchmarks_sandbox.md.
 """
 
 from __future__ import annotations
@@ -178,6 +186,53 @@ def server_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def digest(issues: int = 2000) -> str:
+    """SHA-256 of the responses of a fixed-seed site (see the module docstring)."""
+    import hashlib
+    import re
+
+    from sandbox.server import start
+    from sandbox.state import SandboxState
+
+    state = SandboxState(seed="hashcheck", sites=())
+    admin = state.add_user("bench@bench.test", name="Bench Admin")
+    site = state.add_site("bench", projects=5, issues=issues, admins=[admin])
+    state.consent_as(admin, [site])
+    state.set_quota(tier1=10_000_000)
+    running = start(state, port=0)
+    try:
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {connect(running.url)}"
+        base = f"{running.url}/ex/jira/{site.cloud_id}/rest/api/3"
+        own_url = running.url.encode()
+        h = hashlib.sha256()
+
+        def add(content: bytes) -> None:
+            content = re.sub(rb'"nextPageToken":"[^"]*"', b"", content)
+            h.update(content.replace(own_url, b"BASE"))
+
+        jql = "project is not EMPTY ORDER BY id"
+        page = http.get(
+            f"{base}/search/jql", params={"jql": jql, "fields": "id", "maxResults": 5000}
+        )
+        add(page.content)
+        ids = [issue["id"] for issue in page.json()["issues"]]
+        for fields in ("id,key", "*all"):
+            params = {"jql": jql, "fields": fields, "maxResults": 100}
+            add(http.get(f"{base}/search/jql", params=params).content)
+        for i in range(0, len(ids), 100):
+            body = {"issueIdsOrKeys": ids[i : i + 100], "fields": ["*all"]}
+            add(http.post(f"{base}/issue/bulkfetch", json=body).content)
+        for ref in ids[:50:7]:
+            add(http.get(f"{base}/issue/{ref}").content)
+            add(http.get(f"{base}/issue/{ref}/changelog").content)
+            params = {"expand": "changelog,renderedFields"}
+            add(http.get(f"{base}/issue/{ref}", params=params).content)
+        return h.hexdigest()
+    finally:
+        running.stop()
+
+
 # ------------------------------------------------------------------ report
 
 
@@ -207,8 +262,14 @@ def main() -> int:
     parser.add_argument("--projects", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2, help="client threads calling bulkfetch")
     parser.add_argument("--no-docs", action="store_true", help="print only")
+    parser.add_argument(
+        "--digest", action="store_true", help="print the SHA-256 of a fixed-seed site's responses"
+    )
     parser.add_argument("--child", choices=["generate", "serve"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.digest:
+        print(digest())
+        return 0
     if args.child == "generate":
         generate_only(args.issues, args.projects)
         return 0
