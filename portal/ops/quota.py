@@ -126,22 +126,14 @@ def site_needs(*, now: datetime | None = None) -> list[SiteNeed]:
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _needs_sql() -> tuple[str, list]:
-    """A ``needs`` CTE: one row per enabled schedule of a live site with its points per hour,
-    its pool key ("" for the global pool, else the site's cloud id: one legacy pool per site)
-    and its last success. The figures are the schedule's own columns, kept at write time by the
-    backup service (``backups.services.schedule_estimates_refresh``): no snapshot is read."""
+def _live_schedules_sql() -> tuple[str, list]:
+    """FROM/WHERE of the enabled schedules of live sites (their points per hour and overdue
+    moment are the schedule's own columns, kept at write time by the backup service,
+    ``backups.services.schedule_estimates_refresh``: no snapshot is read)."""
     schedule, site = BackupSchedule._meta.db_table, JiraSite._meta.db_table
     sql = f"""
-        WITH needs AS (
-            SELECT sc.id AS schedule_id, sc.site_id, si.url, si.cloud_id, si.status,
-                   sc.interval_hours, sc.last_success_at, sc.overdue_at,
-                   CASE WHEN si.grant_id IS NULL THEN si.cloud_id ELSE '' END AS pool_key,
-                   sc.points_per_hour_estimate AS need
-            FROM {schedule} sc
-            JOIN {site} si ON si.id = sc.site_id
-            WHERE sc.enabled AND si.status NOT IN (%s, %s)
-        )"""  # noqa: S608 - table names from the models, values as parameters
+        FROM {schedule} sc JOIN {site} si ON si.id = sc.site_id
+        WHERE sc.enabled AND si.status NOT IN (%s, %s)"""
     return sql, ["disconnected", "offboarded"]
 
 
@@ -153,12 +145,12 @@ def plan_and_overdue(
     query over the schedules (the dashboard's set-based read; ``backup_overdue_sites`` lists
     the same sites)."""
     now = now or timezone.now()
-    needs_sql, params = _needs_sql()
+    live, live_params = _live_schedules_sql()
     adapt = connection.ops.adapt_datetimefield_value
     if overdue_intervals == OVERDUE_INTERVALS:
-        # The schedule stores the moment it becomes overdue (indexed).
-        overdue_where = "(overdue_at IS NULL OR overdue_at < %s)"
-        threshold_params = [adapt(now)]
+        # The schedule stores the moment it becomes overdue (indexed): a range read.
+        overdue_where = "(sc.overdue_at IS NULL OR sc.overdue_at < %s)"
+        overdue_params = [adapt(now)]
     else:
         intervals = sorted(
             set(
@@ -168,39 +160,50 @@ def plan_and_overdue(
                 .distinct()
             )
         )
-        threshold = "CASE interval_hours " + " ".join("WHEN %s THEN %s" for _ in intervals)
-        threshold_params = [adapt(EPOCH)]
+        whens = " ".join("WHEN %s THEN %s" for _ in intervals)
+        overdue_where = (
+            f"COALESCE(sc.last_success_at, %s) < CASE sc.interval_hours {whens} END"
+            if intervals
+            else "1 = 0"
+        )
+        overdue_params = [adapt(EPOCH)] if intervals else []
         for hours in intervals:
-            threshold_params += [hours, adapt(now - timedelta(hours=hours * overdue_intervals))]
-        overdue_where = f"COALESCE(last_success_at, %s) < {threshold} END" if intervals else "FALSE"
-        if not intervals:
-            threshold_params = []
-    tail = f"""
-        SELECT 0, '', COUNT(*), SUM(need), NULL, NULL, NULL FROM needs WHERE pool_key = ''
+            overdue_params += [hours, adapt(now - timedelta(hours=hours * overdue_intervals))]
+    # The sum is one aggregate over the global pool's schedules; the top-N lists walk the
+    # partial index on points_per_hour_estimate (enabled) and stop after N rows.
+    sql = f"""
+        SELECT 0, '', COUNT(*), SUM(sc.points_per_hour_estimate), NULL, NULL, NULL
+        {live} AND si.grant_id IS NOT NULL
         UNION ALL
         SELECT * FROM (
-            SELECT 1, cloud_id, interval_hours, need, schedule_id, site_id, url FROM needs
-            WHERE pool_key <> '' ORDER BY need DESC, cloud_id LIMIT %s
+            SELECT 1, si.cloud_id, sc.interval_hours, sc.points_per_hour_estimate, sc.id,
+                   sc.site_id, si.url
+            {live} AND si.grant_id IS NULL
+            ORDER BY sc.points_per_hour_estimate DESC, si.cloud_id LIMIT %s
         ) legacy
         UNION ALL
         SELECT * FROM (
-            SELECT 3, '', interval_hours, need, schedule_id, site_id, url FROM needs
-            WHERE pool_key = '' ORDER BY need DESC, schedule_id LIMIT %s
+            SELECT 3, '', sc.interval_hours, sc.points_per_hour_estimate, sc.id, sc.site_id,
+                   si.url
+            {live} AND si.grant_id IS NOT NULL
+            ORDER BY sc.points_per_hour_estimate DESC, sc.id LIMIT %s
         ) biggest
         UNION ALL
-        SELECT 2, '', COUNT(*), NULL, NULL, NULL, NULL FROM needs
-        WHERE status = %s AND {overdue_where}
-        """  # noqa: S608 - placeholders only
-    sql = needs_sql + tail
+        SELECT 2, '', COUNT(*), NULL, NULL, NULL, NULL
+        {live} AND si.status = %s AND {overdue_where}
+        """  # noqa: S608 - table names from the models, values as parameters
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
             [
-                *params,
+                *live_params,
+                *live_params,
                 legacy_pools_listed,
+                *live_params,
                 MOVES_LISTED,
+                *live_params,
                 JiraSite.Status.ACTIVE,
-                *threshold_params,
+                *overdue_params,
             ],
         )
         rows = cursor.fetchall()
