@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -111,3 +112,31 @@ def finish(lease: Lease, *, status: str, reason: str = "", **fields: Any) -> boo
         )
         == 1
     )
+
+
+@dataclass
+class Outcome:
+    """What one task execution of a job came to (the task re-queues on "requeue")."""
+
+    state: str  # done | requeue | paused | failed | busy | lost
+    countdown: float = 0.0
+    reason: str = ""
+
+
+def retry_after_transient(
+    lease: Lease, *, attempts: int, exc: BaseException, finish: Callable[..., bool] = finish
+) -> Outcome:
+    """A 5xx, a timeout or a database hiccup: back off exponentially (capped at 5 minutes) and
+    give the job back, or fail it after ``BACKUPS_MAX_TRANSIENT_FAILURES`` in a row."""
+    if attempts >= conf.max_attempts():
+        reason = f"gave up after {attempts} transient failures; last: {exc}"
+        finish(lease, status=lease.model.Status.FAILED, reason=reason, attempts=attempts)
+        return Outcome("failed", reason=reason)
+    countdown = min(300.0, 5.0 * 2 ** min(attempts, 6))
+    release(
+        lease,
+        attempts=attempts,
+        not_before=timezone.now() + timedelta(seconds=countdown),
+        status_reason=f"retrying after a transient failure: {exc}"[:500],
+    )
+    return Outcome("requeue", countdown, str(exc))

@@ -34,6 +34,7 @@ from backups import conf
 from backups.engine import fairness, steps
 from backups.engine import lease as leases
 from backups.engine.source import client_for_site
+from backups.leases import Outcome, retry_after_transient
 from backups.models import BackupJob, Checkpoint, Snapshot
 from backups.snapshots.manifest import (
     AttachmentEntry,
@@ -49,13 +50,6 @@ from backups.snapshots.writer import commit_snapshot, write_shard
 logger = logging.getLogger(__name__)
 
 DEFAULT_STEP_ESTIMATE = 150
-
-
-@dataclass
-class Outcome:
-    state: str  # done | requeue | paused | failed | busy | lost
-    countdown: float = 0.0
-    reason: str = ""
 
 
 @dataclass
@@ -337,19 +331,7 @@ def _run(job: BackupJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
 
 
 def _transient(job: BackupJob, lease: leases.Lease, exc: BaseException) -> Outcome:
-    attempts = job.attempts + 1
-    if attempts >= conf.max_attempts():
-        reason = f"gave up after {attempts} transient failures; last: {exc}"
-        leases.finish(lease, status=BackupJob.Status.FAILED, reason=reason, attempts=attempts)
-        return Outcome("failed", reason=reason)
-    countdown = min(300.0, 5.0 * 2 ** min(attempts, 6))
-    leases.release(
-        lease,
-        attempts=attempts,
-        not_before=timezone.now() + timedelta(seconds=countdown),
-        status_reason=f"retrying after a transient failure: {exc}"[:500],
-    )
-    return Outcome("requeue", countdown, str(exc))
+    return retry_after_transient(lease, attempts=job.attempts + 1, exc=exc, finish=leases.finish)
 
 
 def _mark_credential_dead(job: BackupJob, exc: BaseException) -> None:

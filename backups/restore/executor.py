@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
@@ -40,6 +39,7 @@ from backups import conf
 from backups.engine import fairness
 from backups.engine.runner import _reauth_errors, _transient_errors
 from backups.engine.source import client_for_site
+from backups.leases import Outcome, retry_after_transient
 from backups.restore import lease as leases
 from backups.restore import mapping as maps
 from backups.restore.models import RestoreItem, RestoreJob
@@ -63,13 +63,6 @@ crash_hook: Callable[[str], None] | None = None
 def _hook(point: str) -> None:
     if crash_hook is not None:
         crash_hook(point)
-
-
-@dataclass
-class Outcome:
-    state: str  # done | requeue | paused | failed | busy | lost
-    countdown: float = 0.0
-    reason: str = ""
 
 
 def settle_seconds() -> int:
@@ -190,19 +183,7 @@ def _run(job: RestoreJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
 
 
 def _transient(job: RestoreJob, lease: leases.Lease, exc: BaseException) -> Outcome:
-    attempts = job.attempts + 1
-    if attempts >= conf.max_attempts():
-        reason = f"gave up after {attempts} transient failures; last: {exc}"
-        leases.finish(lease, status=RestoreJob.Status.FAILED, reason=reason, attempts=attempts)
-        return Outcome("failed", reason=reason)
-    countdown = min(300.0, 5.0 * 2 ** min(attempts, 6))
-    leases.release(
-        lease,
-        attempts=attempts,
-        not_before=timezone.now() + timedelta(seconds=countdown),
-        status_reason=f"retrying after a transient failure: {exc}"[:500],
-    )
-    return Outcome("requeue", countdown, str(exc))
+    return retry_after_transient(lease, attempts=job.attempts + 1, exc=exc, finish=leases.finish)
 
 
 class Executor:
