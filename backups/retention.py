@@ -15,6 +15,8 @@ from backups.models import ACTIVE_STATUSES, BackupJob, BackupSchedule, Snapshot,
 from backups.snapshots import layout
 from backups.snapshots.manifest import ManifestError, read_manifest
 from backups.snapshots.objects import ObjectStore
+from backups.snapshots.reader import SnapshotReader
+from backups.snapshots.shards import ShardError
 from tenants.audit import record_event
 from tenants.models import JiraSite
 
@@ -116,10 +118,12 @@ def prune_site(
     for snap in Snapshot.objects.filter(site=site, status=Snapshot.Status.COMPLETE):
         try:
             manifest = read_manifest(store.storage, site.cloud_id, str(snap.id))
-        except ManifestError as exc:
+            referenced.update(
+                sha for sha, _size in SnapshotReader(manifest, store.storage).stored_objects()
+            )
+        except (ManifestError, ShardError, OSError, KeyError, TypeError, ValueError) as exc:
             report.skipped_gc_reason = f"snapshot {snap.id} is unreadable ({exc}); nothing deleted"
             return report
-        referenced.update(manifest.objects())
     for sha in list(store.list_all()):
         if sha in referenced:
             continue

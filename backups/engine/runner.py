@@ -37,6 +37,7 @@ from backups.engine.source import client_for_site
 from backups.leases import Outcome, retry_after_transient
 from backups.models import BackupJob, Checkpoint, Snapshot
 from backups.snapshots.manifest import (
+    ATTACHMENT_REFS,
     AttachmentEntry,
     Manifest,
     ManifestError,
@@ -57,6 +58,44 @@ class Step:
     key: str
     seq: int
     run: Any  # callable(ctx) -> StepResult
+
+
+# What a checkpoint's result holds per issue or per attachment (the page's issue ids; the
+# attachment refs of checkpoints written before format 2) and per page (its shards). The plan
+# keeps the rest in memory and reads these back, streamed, when it needs them: a job's memory
+# does not grow with the size of the site.
+BULKY = frozenset({"ids", "attachments", "shards"})
+
+
+@dataclass(slots=True)
+class Done:
+    """A finished step as the plan keeps it."""
+
+    key: str
+    points: int
+    result: dict[str, Any]
+
+    @classmethod
+    def of(cls, key: str, points: int, result: dict[str, Any]) -> Done:
+        return cls(key, points, {k: v for k, v in result.items() if k not in BULKY})
+
+
+def _load_done(job: BackupJob) -> dict[str, Done]:
+    rows = (
+        job.checkpoints.filter(status=Checkpoint.Status.DONE)
+        .order_by("key")
+        .values_list("key", "points", "result")
+    )
+    return {
+        key: Done.of(key, points, result) for key, points, result in rows.iterator(chunk_size=200)
+    }
+
+
+def _results(job: BackupJob, prefix: str = "") -> Any:
+    """(key, full result) of the job's finished steps whose key starts with ``prefix``, streamed
+    from the database in key order."""
+    rows = job.checkpoints.filter(status=Checkpoint.Status.DONE, key__startswith=prefix)
+    return rows.order_by("key").values_list("key", "result").iterator(chunk_size=100)
 
 
 def _reauth_errors() -> tuple[type[BaseException], ...]:
@@ -88,7 +127,7 @@ class Plan:
     def __init__(
         self,
         job: BackupJob,
-        done: dict[str, Checkpoint],
+        done: dict[str, Done],
         base: Manifest | None,
         base_index: dict[str, list[int]],
     ):
@@ -96,6 +135,7 @@ class Plan:
         self.done = done
         self.base = base
         self.base_index = base_index
+        self._changed: dict[str, set[int]] | None = None
         self.incremental = job.kind == BackupJob.Kind.INCREMENTAL and base is not None
         base_seq = max((s.seq for s in base.shards_of("issues")), default=0) if base else 0
         self.seq = base_seq + 1 if self.incremental else 0
@@ -103,7 +143,7 @@ class Plan:
     def projects(self) -> list[dict[str, str]]:
         return self.done["config"].result["projects"]
 
-    def pages(self, prefix: str) -> list[Checkpoint]:
+    def pages(self, prefix: str) -> list[Done]:
         return sorted(
             (cp for key, cp in self.done.items() if key.startswith(prefix)), key=lambda c: c.key
         )
@@ -176,12 +216,14 @@ class Plan:
         return Step(f"{kind}:{pid}:{n:05d}", 2, run)
 
     def changed_ids(self) -> dict[str, set[int]]:
-        changed: dict[str, set[int]] = {}
-        for key, cp in self.done.items():
-            if key.startswith("delta:"):
-                pid = key.split(":")[1]
-                changed.setdefault(pid, set()).update(cp.result.get("ids", []))
-        return changed
+        """Project id -> ids of the issues the delta pages returned (read once every delta page
+        is done: only the deletion steps and the index ask)."""
+        if self._changed is None:
+            changed: dict[str, set[int]] = {}
+            for key, result in _results(self.job, "delta:"):
+                changed.setdefault(key.split(":")[1], set()).update(result.get("ids", []))
+            self._changed = changed
+        return self._changed
 
     def expected_ids(self, pid: str) -> list[int]:
         changed = self.changed_ids()
@@ -202,8 +244,8 @@ class Plan:
                 )
             else:
                 ids = set()
-                for page in self.pages(f"issues:{pid}:"):
-                    ids.update(page.result.get("ids", []))
+                for _key, result in _results(self.job, f"issues:{pid}:"):
+                    ids.update(result.get("ids", []))
             out[pid] = sorted(ids)
         return out
 
@@ -229,7 +271,7 @@ def _run(job: BackupJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
     try:
         client = client_for_site(job.site)
         store = ObjectStore(job.site.cloud_id)
-        done = {cp.key: cp for cp in job.checkpoints.filter(status=Checkpoint.Status.DONE)}
+        done = _load_done(job)
         try:
             base, base_index = _base(job, store)
         except ManifestError as exc:
@@ -273,7 +315,7 @@ def _run(job: BackupJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
             issues = (
                 result.objects if step.key.split(":")[0] in ("issues", "delta", "deletions") else 0
             )
-            done[step.key] = leases.commit_checkpoint(
+            checkpoint = leases.commit_checkpoint(
                 lease,
                 key=step.key,
                 seq=step.seq,
@@ -282,6 +324,8 @@ def _run(job: BackupJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
                 objects=issues,
                 bytes_stored=stored,
             )
+            done[step.key] = Done.of(checkpoint.key, checkpoint.points, checkpoint.result)
+            del checkpoint, result
             if step.key == "config":
                 _count_expected(job, lease, client, plan)
             steps_run += 1
@@ -378,7 +422,7 @@ def _site_gone(client) -> bool:
     return False
 
 
-def _estimate(job: BackupJob, done: dict[str, Checkpoint]) -> int:
+def _estimate(job: BackupJob, done: dict[str, Done]) -> int:
     # The largest of the recent pages: reserving too little lets a pool overshoot into quota
     # 429s (which stop every tenant); reserving a little too much only delays a step.
     pages = [
@@ -416,24 +460,34 @@ def _count_expected(job: BackupJob, lease: leases.Lease, client, plan: Plan) -> 
 def _finalize(job: BackupJob, lease: leases.Lease, plan: Plan, store: ObjectStore) -> Outcome:
     lease.heartbeat(force=True, current_step="committing the snapshot")
     shards: list[ShardEntry] = []
-    attachments: list[AttachmentEntry] = []
-    for cp in plan.done.values():
-        shards.extend(ShardEntry(**s) for s in cp.result.get("shards", []))
-        attachments.extend(AttachmentEntry(**a) for a in cp.result.get("attachments", []))
+    # Refs of checkpoints written before attachments had refs shards (a job resumed across the
+    # upgrade) and of a format-1 base: commit_snapshot writes them into one more refs shard.
+    loose: list[AttachmentEntry] = []
+    for _key, result in _results(job):
+        page = [ShardEntry(**s) for s in result.get("shards", [])]
+        shards.extend(page)
+        if not any(s.kind == ATTACHMENT_REFS for s in page):
+            loose.extend(AttachmentEntry(**a) for a in result.get("attachments", []))
     projects = {p["id"] for p in plan.projects()}
     if plan.incremental:
-        for shard in plan.base.shards_of("issues"):
-            if shard.name.split("/")[1] in projects:
+        for shard in plan.base.shards:
+            if shard.kind == "issues" and shard.name.split("/")[1] in projects:
                 shards.append(shard)
-        attachments.extend(plan.base.attachments)
+            elif shard.kind == ATTACHMENT_REFS:
+                # All of them, as format 1 kept every attachment of the base: an attachment
+                # is only ever dropped with the last snapshot naming it.
+                shards.append(shard)
+        loose.extend(plan.base.attachments)
     index = plan.index()
     index_records = [{"projectId": pid, "ids": ids} for pid, ids in sorted(index.items())]
     shards.append(write_shard(store, "issue_index", "issue_index/all", index_records))
+    del index_records
     counts: dict[str, int] = {}
     for shard in shards:
         if shard.kind != "issues":
             counts[shard.kind] = counts.get(shard.kind, 0) + shard.count
     counts["issues"] = sum(len(ids) for ids in index.values())
+    del index
     base_id = str(job.base_snapshot_id) if plan.incremental else None
     started = job.started_at or timezone.now()
     finished = timezone.now()
@@ -445,7 +499,7 @@ def _finalize(job: BackupJob, lease: leases.Lease, plan: Plan, store: ObjectStor
         started_at=started.isoformat(),
         finished_at=finished.isoformat(),
         shard_entries=shards,
-        attachments=attachments,
+        attachments=loose,
         changes_since=job.changes_since.isoformat() if plan.incremental else None,
         base_snapshot_id=base_id,
         record_counts=counts,
@@ -467,7 +521,7 @@ def _finalize(job: BackupJob, lease: leases.Lease, plan: Plan, store: ObjectStor
                 "completed_at": finished,
                 "changes_since": job.changes_since if plan.incremental else None,
                 "counts": manifest.counts,
-                "objects_count": len(manifest.objects()),
+                "objects_count": manifest.total_objects,
                 "bytes_total": manifest.total_bytes,
                 "points_spent": current.points_spent,
             },

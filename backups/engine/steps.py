@@ -27,9 +27,9 @@ from typing import Any
 
 from atlassian.exceptions import ApiBadRequest, ApiNotFound
 from backups.models import StoredAttachment
-from backups.snapshots.manifest import ShardEntry
+from backups.snapshots.manifest import ATTACHMENT_REFS, ShardEntry
 from backups.snapshots.objects import ObjectStore
-from backups.snapshots.writer import write_shard
+from backups.snapshots.writer import write_attachment_refs, write_shard
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +45,30 @@ OPTION_TYPES = ("select", "multiselect", "radiobuttons", "multicheckboxes", "cas
 @dataclass
 class StepResult:
     shards: list[ShardEntry] = field(default_factory=list)
-    attachments: list[dict[str, Any]] = field(default_factory=list)
     objects: int = 0
     data: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "shards": [s.as_dict() for s in self.shards],
-            "attachments": self.attachments,
-            "objects": self.objects,
-            **self.data,
-        }
+        return {"shards": [s.as_dict() for s in self.shards], "objects": self.objects, **self.data}
+
+    def add_issue_shards(
+        self,
+        store: ObjectStore,
+        name: str,
+        records: list[dict[str, Any]],
+        attachments: list[dict[str, Any]],
+        seq: int,
+    ) -> None:
+        """The page's issues shard and, beside it, the refs shard naming its attachments."""
+        self.shards.append(write_shard(store, "issues", name, records, seq=seq))
+        refs = write_attachment_refs(
+            store,
+            name.replace("issues/", f"{ATTACHMENT_REFS}/", 1),
+            ((a["sha256"], a["size"]) for a in attachments),
+            seq=seq,
+        )
+        if refs is not None:
+            self.shards.append(refs)
 
 
 @dataclass
@@ -160,8 +173,8 @@ def issue_page_step(
         max_results=page_size,
     )
     records, attachments = complete_issues(ctx, page.issues, project["id"])
-    result = StepResult(objects=len(records), attachments=attachments)
-    result.shards.append(write_shard(ctx.store, "issues", shard_name, records, seq=seq))
+    result = StepResult(objects=len(records))
+    result.add_issue_shards(ctx.store, shard_name, records, attachments, seq)
     result.data.update(
         next_token=page.next_page_token,
         is_last=page.is_last or not page.next_page_token,
@@ -357,6 +370,7 @@ def deletions_step(
                 unexpected |= list_ids(outside)
     result = StepResult()
     records: list[dict[str, Any]] = [{"id": str(i), "_deleted": True} for i in sorted(missing)]
+    attachments: list[dict[str, Any]] = []
     if unexpected:
         # Present but unseen by the updated-since query (e.g. eventual consistency): fetch them.
         fetched: list[dict[str, Any]] = []
@@ -372,10 +386,9 @@ def deletions_step(
             fetched.extend(data.get("issues") or [])
         issue_records, attachments = complete_issues(ctx, fetched, pid)
         records.extend(issue_records)
-        result.attachments = attachments
         result.objects = len(issue_records)
         unexpected = {int(r["id"]) for r in issue_records}
     if records:
-        result.shards.append(write_shard(ctx.store, "issues", shard_name, records, seq=seq))
+        result.add_issue_shards(ctx.store, shard_name, records, attachments, seq)
     result.data.update(deleted=sorted(missing), added=sorted(unexpected))
     return result

@@ -1,8 +1,11 @@
 """The manifest: what a snapshot holds, written last as its commit point.
 
 A snapshot without a readable manifest is incomplete and is never offered for restore. The
-manifest names every stored object it relies on (SHA-256 and size), so verification needs nothing
-else, and pruning keeps exactly the objects some remaining manifest names.
+manifest names every shard it relies on (SHA-256 and size); the attachments are named by the
+snapshot's ``attachment_refs`` shards (format 2), so the manifest stays small however many
+attachments a site holds. Verification and pruning read the manifest and those shards
+(``SnapshotReader.stored_objects``); format 1 manifests, which list the attachments inline, are
+still read.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from django.core.files.storage import Storage
 from backups.snapshots import layout
 
 FORMAT_NAME = "jira-cloud-snapshot"
+
+# Shards naming the attachment objects of a snapshot: records ``{"sha256", "size"}``, sorted by
+# SHA-256 and unique within a shard (one shard per page of issues). Not a record kind: nothing
+# restores them, and they are not counted in ``counts``.
+ATTACHMENT_REFS = "attachment_refs"
 
 # Record kinds a snapshot holds, in the order a restore wants them.
 KINDS = (
@@ -83,9 +91,12 @@ class Manifest:
     changes_since: str | None = None
     base_snapshot_id: str | None = None
     shards: list[ShardEntry] = field(default_factory=list)
+    # Format 1 only: attachments listed inline (format 2 names them in ATTACHMENT_REFS shards).
     attachments: list[AttachmentEntry] = field(default_factory=list)
     # Records per kind as the site stood (layered issues counted once); None: from the shards.
     record_counts: dict[str, int] | None = None
+    # Distinct objects (shards and attachments) and their bytes, counted when committed.
+    totals: dict[str, int] = field(default_factory=dict)
     format_version: int = layout.FORMAT_VERSION
 
     @property
@@ -101,15 +112,20 @@ class Manifest:
             counts[shard.kind] += shard.count
         return {kind: counts.get(kind, 0) for kind in KINDS}
 
-    def objects(self) -> dict[str, int]:
-        """Every stored object the snapshot relies on: SHA-256 -> size."""
+    def named_objects(self) -> dict[str, int]:
+        """The objects the manifest itself names (shards; format 1: attachments too): SHA-256 ->
+        size. ``SnapshotReader.stored_objects`` adds the attachments of the refs shards."""
         objects = {s.sha256: s.size for s in self.shards}
         objects.update({a.sha256: a.size for a in self.attachments})
         return objects
 
     @property
+    def total_objects(self) -> int:
+        return int(self.totals.get("objects", 0))
+
+    @property
     def total_bytes(self) -> int:
-        return sum(self.objects().values())
+        return int(self.totals.get("bytes", 0))
 
     def shards_of(self, kind: str) -> list[ShardEntry]:
         return [s for s in self.shards if s.kind == kind]
@@ -128,9 +144,13 @@ class Manifest:
                 "changes_since": self.changes_since,
             },
             "counts": self.counts,
-            "totals": {"objects": len(self.objects()), "bytes": self.total_bytes},
+            "totals": {"objects": self.total_objects, "bytes": self.total_bytes},
             "shards": [s.as_dict() for s in self.shards],
-            "attachments": [a.as_dict() for a in self.attachments],
+            **(
+                {"attachments": [a.as_dict() for a in self.attachments]}
+                if self.format_version == 1
+                else {}
+            ),
         }
 
     def to_bytes(self) -> bytes:
@@ -145,7 +165,7 @@ class Manifest:
         if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
             raise ManifestError("not a snapshot manifest")
         version = raw.get("format_version")
-        if version != layout.FORMAT_VERSION:
+        if version not in layout.READABLE_VERSIONS:
             raise ManifestError(f"unsupported format version {version!r}")
         try:
             manifest = cls(
@@ -157,13 +177,16 @@ class Manifest:
                 changes_since=raw["window"].get("changes_since"),
                 base_snapshot_id=raw.get("base_snapshot_id"),
                 shards=[ShardEntry(**s) for s in raw["shards"]],
-                attachments=[AttachmentEntry(**a) for a in raw["attachments"]],
+                attachments=[
+                    AttachmentEntry(**a) for a in (raw["attachments"] if version == 1 else [])
+                ],
                 record_counts=dict(raw["counts"]),
+                totals={k: int(raw["totals"][k]) for k in ("objects", "bytes")},
                 format_version=version,
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"manifest is missing or has a malformed part ({exc})") from exc
-        for sha in manifest.objects():
+        for sha in manifest.named_objects():
             if not layout.is_sha256(sha):
                 raise ManifestError(f"manifest names an invalid object hash {sha!r}")
         return manifest

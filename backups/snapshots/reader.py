@@ -8,7 +8,7 @@ from typing import IO, Any
 from django.core.files.storage import Storage
 
 from backups.snapshots import shards
-from backups.snapshots.manifest import Manifest, read_manifest
+from backups.snapshots.manifest import ATTACHMENT_REFS, Manifest, read_manifest
 from backups.snapshots.objects import ObjectStore
 
 DELETED = "_deleted"
@@ -52,13 +52,30 @@ class SnapshotReader:
         """Project id -> the ids of its issues in this snapshot."""
         return {str(r["projectId"]): list(r["ids"]) for r in self.records("issue_index")}
 
+    def attachment_refs(self) -> Iterator[tuple[str, int]]:
+        """(SHA-256, size) of every attachment the snapshot relies on, streamed: the refs shards
+        (format 2) or the manifest's list (format 1). An attachment held by several issues or
+        pages may come more than once. Raises ``shards.ShardError`` on a corrupt refs shard."""
+        for entry in self.manifest.attachments:
+            yield entry.sha256, entry.size
+        for shard in self.manifest.shards_of(ATTACHMENT_REFS):
+            for record in self.shard_records(shard.sha256):
+                yield str(record["sha256"]), int(record["size"])
+
+    def stored_objects(self) -> Iterator[tuple[str, int]]:
+        """(SHA-256, size) of every object the snapshot relies on: its shards, then its
+        attachments (streamed; may repeat an object)."""
+        for shard in self.manifest.shards:
+            yield shard.sha256, shard.size
+        yield from self.attachment_refs()
+
     def open_attachment(self, sha256: str) -> IO[bytes]:
         return self.objects.open(sha256)
 
     def content(self) -> dict[str, dict[str, Any]]:
         """Every record keyed by kind and id: what two snapshots compare on (tests, restore)."""
         out: dict[str, dict[str, Any]] = {}
-        for kind in sorted({s.kind for s in self.manifest.shards}):
+        for kind in sorted({s.kind for s in self.manifest.shards} - {ATTACHMENT_REFS}):
             out[kind] = {record_key(r): r for r in self.records(kind)}
         return out
 

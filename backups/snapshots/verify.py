@@ -1,6 +1,7 @@
 """Verification of stored snapshots.
 
-Quick: the manifest reads and every object it names is present with its recorded size.
+Quick: the manifest reads and every object it names (its shards, and the attachments its refs
+shards name) is present with its recorded size.
 Deep: also re-read and re-hash every object, and decompress every shard and count its records.
 """
 
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 from django.core.files.storage import Storage
 
 from backups.snapshots import layout, shards
-from backups.snapshots.manifest import ManifestError, read_manifest
+from backups.snapshots.manifest import ATTACHMENT_REFS, ManifestError, ShardEntry, read_manifest
 from backups.snapshots.objects import ObjectStore
+from backups.snapshots.reader import SnapshotReader
 
 
 @dataclass(frozen=True)
@@ -35,34 +37,63 @@ def verify_snapshot(
     except ManifestError as exc:
         return [Problem(sid, layout.manifest_path(cloud_id, sid), str(exc))]
     problems: list[Problem] = []
-    hashed: dict[str, str] = {}
-    counts = {s.sha256: s for s in manifest.shards}
-    for sha, size in sorted(manifest.objects().items()):
-        path = store.path(sha)
-        actual = store.size(sha)
-        if actual is None:
-            problems.append(Problem(sid, path, "object is missing"))
-            continue
-        if actual != size:
-            problems.append(Problem(sid, path, f"size is {actual} bytes, manifest says {size}"))
-            continue
-        if not deep:
-            continue
-        if sha not in hashed:
-            hashed[sha] = store.hash_of_stored(sha).sha256
-        if hashed[sha] != sha:
-            problems.append(Problem(sid, path, f"content hashes to {hashed[sha]}, not {sha}"))
-            continue
-        shard = counts.get(sha)
-        if shard is not None:
-            try:
-                with store.open(sha) as fh:
-                    n = sum(1 for _ in shards.iter_lines(fh))
-            except shards.ShardError as exc:
-                problems.append(Problem(sid, path, f"shard {shard.name} is unreadable ({exc})"))
-                continue
-            if n != shard.count:
-                problems.append(
-                    Problem(sid, path, f"shard {shard.name} holds {n} records, not {shard.count}")
-                )
+    checked: dict[str, bool] = {}  # SHA-256 -> sound
+    shard_of = {s.sha256: s for s in manifest.shards}
+
+    def check(sha: str, size: int) -> bool:
+        if sha not in checked:
+            checked[sha] = _check_object(store, sid, sha, size, shard_of.get(sha), deep, problems)
+        return checked[sha]
+
+    for sha, size in sorted(manifest.named_objects().items()):
+        check(sha, size)
+    reader = SnapshotReader(manifest, store.storage)
+    for refs in manifest.shards_of(ATTACHMENT_REFS):
+        if not checked.get(refs.sha256):
+            continue  # reported above; the attachments it names cannot be listed
+        try:
+            for record in reader.shard_records(refs.sha256):
+                check(str(record["sha256"]), int(record["size"]))
+        except (shards.ShardError, KeyError, TypeError, ValueError) as exc:
+            problems.append(
+                Problem(sid, store.path(refs.sha256), f"refs shard {refs.name}: bad record ({exc})")
+            )
     return problems
+
+
+def _check_object(
+    store: ObjectStore,
+    sid: str,
+    sha: str,
+    size: int,
+    shard: ShardEntry | None,
+    deep: bool,
+    problems: list[Problem],
+) -> bool:
+    path = store.path(sha)
+    actual = store.size(sha)
+    if actual is None:
+        problems.append(Problem(sid, path, "object is missing"))
+        return False
+    if actual != size:
+        problems.append(Problem(sid, path, f"size is {actual} bytes, manifest says {size}"))
+        return False
+    if not deep:
+        return True
+    hashed = store.hash_of_stored(sha).sha256
+    if hashed != sha:
+        problems.append(Problem(sid, path, f"content hashes to {hashed}, not {sha}"))
+        return False
+    if shard is not None:
+        try:
+            with store.open(sha) as fh:
+                n = sum(1 for _ in shards.iter_lines(fh))
+        except shards.ShardError as exc:
+            problems.append(Problem(sid, path, f"shard {shard.name} is unreadable ({exc})"))
+            return False
+        if n != shard.count:
+            problems.append(
+                Problem(sid, path, f"shard {shard.name} holds {n} records, not {shard.count}")
+            )
+            return False
+    return True

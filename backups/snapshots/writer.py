@@ -9,12 +9,14 @@ from django.core.files.storage import Storage
 
 from backups.snapshots import shards
 from backups.snapshots.manifest import (
+    ATTACHMENT_REFS,
     AttachmentEntry,
     Manifest,
     ShardEntry,
     write_manifest,
 )
 from backups.snapshots.objects import ObjectStore
+from backups.snapshots.reader import SnapshotReader
 
 
 def write_shard(
@@ -26,6 +28,17 @@ def write_shard(
     return ShardEntry(kind=kind, name=name, sha256=ref.sha256, size=ref.size, count=count, seq=seq)
 
 
+def write_attachment_refs(
+    store: ObjectStore, name: str, refs: Iterable[tuple[str, int]], *, seq: int = 0
+) -> ShardEntry | None:
+    """The refs shard of a page of issues: its attachments, sorted and unique (None if none)."""
+    unique = dict(refs)
+    if not unique:
+        return None
+    records = ({"sha256": sha, "size": unique[sha]} for sha in sorted(unique))
+    return write_shard(store, ATTACHMENT_REFS, name, records, seq=seq)
+
+
 def commit_snapshot(
     *,
     storage: Storage,
@@ -35,20 +48,28 @@ def commit_snapshot(
     started_at: str,
     finished_at: str,
     shard_entries: Iterable[ShardEntry],
-    attachments: Iterable[AttachmentEntry],
+    attachments: Iterable[AttachmentEntry] = (),
     changes_since: str | None = None,
     base_snapshot_id: str | None = None,
     record_counts: dict[str, int] | None = None,
 ) -> tuple[Manifest, str, str, int]:
     """Check every object is stored, then write the manifest. Returns (manifest, path, sha, size).
 
+    The attachments are named by the ``attachment_refs`` shards among ``shard_entries``;
+    ``attachments`` (refs not yet in a shard, e.g. a format-1 base's list) are written into one
+    more. Every object is checked while the refs are streamed, so memory does not grow with the
+    number of attachments beyond one digest per distinct object (for the totals).
+
     Raises ``IncompleteSnapshot`` (and writes nothing) when an object is missing or truncated.
     """
     store = ObjectStore(site["cloud_id"], storage)
-    ordered = sorted(
-        {(s.kind, s.name): s for s in shard_entries}.values(), key=lambda s: (s.kind, s.name)
+    entries = {(s.kind, s.name): s for s in shard_entries}
+    extra = write_attachment_refs(
+        store, f"{ATTACHMENT_REFS}/extra-{snapshot_id}", ((a.sha256, a.size) for a in attachments)
     )
-    unique_attachments = {a.sha256: a for a in attachments}
+    if extra is not None:
+        entries[(extra.kind, extra.name)] = extra
+    ordered = sorted(entries.values(), key=lambda s: (s.kind, s.name))
     manifest = Manifest(
         snapshot_id=str(snapshot_id),
         site=site,
@@ -58,13 +79,23 @@ def commit_snapshot(
         changes_since=changes_since,
         base_snapshot_id=base_snapshot_id,
         shards=ordered,
-        attachments=sorted(unique_attachments.values(), key=lambda a: a.sha256),
         record_counts=record_counts,
     )
-    for sha, size in manifest.objects().items():
-        actual = store.size(sha)
-        if actual != size:
-            raise IncompleteSnapshot(f"object {store.path(sha)} is missing or truncated")
+    seen: set[bytes] = set()
+    total = 0
+    try:
+        for sha, size in SnapshotReader(manifest, storage).stored_objects():
+            digest = bytes.fromhex(sha)
+            if digest in seen:
+                continue
+            if store.size(sha) != size:
+                raise IncompleteSnapshot(f"object {store.path(sha)} is missing or truncated")
+            seen.add(digest)
+            total += size
+    except (shards.ShardError, OSError, KeyError, TypeError, ValueError) as exc:
+        raise IncompleteSnapshot(f"an attachment refs shard is unreadable ({exc})") from exc
+    manifest.totals = {"objects": len(seen), "bytes": total}
+    del seen
     path, sha, size = write_manifest(storage, manifest)
     return manifest, path, sha, size
 

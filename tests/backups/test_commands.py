@@ -52,8 +52,7 @@ def test_verify_snapshots_deep_fails_and_names_an_object_with_one_flipped_byte(a
     store = ObjectStore(acme.cloud_id)
     from backups.snapshots.reader import SnapshotReader
 
-    manifest = SnapshotReader.open(acme.cloud_id, str(snapshot.pk)).manifest
-    victim = manifest.attachments[0].sha256
+    victim, _size = next(SnapshotReader.open(acme.cloud_id, str(snapshot.pk)).attachment_refs())
     path = store.storage.path(store.path(victim))
     data = bytearray(open(path, "rb").read())
     data[len(data) // 2] ^= 0x40

@@ -55,7 +55,7 @@ def test_a_snapshot_round_trips_through_s3_and_deep_verify_catches_a_changed_obj
     store = ObjectStore(CLOUD, s3_storage)
     shard = write_shard(store, "issues", "issues/1/00000", [{"id": "1", "key": "P-1"}])
     ref = store.put_chunks([b"attach", b"ment bytes"])
-    commit_snapshot(
+    manifest, *_ = commit_snapshot(
         storage=s3_storage,
         snapshot_id="s3-snap",
         site={"cloud_id": CLOUD, "url": "https://x.atlassian.net", "name": "x"},
@@ -67,7 +67,9 @@ def test_a_snapshot_round_trips_through_s3_and_deep_verify_catches_a_changed_obj
     )
     reader = SnapshotReader.open(CLOUD, "s3-snap", s3_storage)
     assert [r["key"] for r in reader.records("issues")] == ["P-1"]
-    assert sorted(store.list_all()) == sorted([shard.sha256, ref.sha256])
+    [refs] = manifest.shards_of("attachment_refs")
+    assert sorted(store.list_all()) == sorted([shard.sha256, refs.sha256, ref.sha256])
+    assert list(reader.attachment_refs()) == [(ref.sha256, ref.size)]
     assert verify_snapshot(CLOUD, "s3-snap", deep=True, storage=s3_storage) == []
 
     # Same size, different content: only a deep verification can tell.

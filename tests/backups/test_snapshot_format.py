@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 
+import orjson
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 
 from backups.snapshots import layout, shards
@@ -75,11 +77,19 @@ def test_a_committed_snapshot_reads_back_its_records_and_counts(storage):
     assert [r["key"] for r in reader.records("issues")] == ["P-1", "P-2"]
     assert reader.manifest.counts["issues"] == 2
     assert reader.manifest.counts["projects"] == 1
-    assert reader.manifest.objects()[ref.sha256] == ref.size
+    assert list(reader.attachment_refs()) == [(ref.sha256, ref.size)]
     with reader.open_attachment(ref.sha256) as fh:
         assert fh.read() == b"hello attachment"
-    raw = storage.open(layout.manifest_path(CLOUD, "snap-1")).read()
-    assert b'"format_version": 1' in raw
+    raw = orjson.loads(storage.open(layout.manifest_path(CLOUD, "snap-1")).read())
+    assert raw["format_version"] == 2
+    assert "attachments" not in raw  # named by a refs shard, not inline
+    [refs] = [s for s in raw["shards"] if s["kind"] == "attachment_refs"]
+    assert refs["count"] == 1
+    # Three shards and the attachment, each counted once.
+    assert raw["totals"] == {
+        "objects": 4,
+        "bytes": sum(s["size"] for s in raw["shards"]) + ref.size,
+    }
 
 
 def test_it_refuses_to_commit_a_snapshot_whose_object_is_missing(storage):
@@ -169,3 +179,62 @@ def test_storage_names_refuse_path_tricks():
         layout.manifest_path("../etc", "x")
     with pytest.raises(ValueError):
         layout.object_path(CLOUD, "not-a-hash")
+
+
+def test_quick_verification_names_a_missing_attachment_known_only_from_a_refs_shard(storage):
+    store, manifest, ref = _snapshot(storage)
+    assert ref.sha256 not in manifest.named_objects()  # format 2: not in the manifest itself
+    store.delete(ref.sha256)
+    problems = verify_snapshot(CLOUD, "snap-1", storage=storage)
+    assert [(p.where, p.what) for p in problems] == [(store.path(ref.sha256), "object is missing")]
+
+
+def test_quick_verification_reports_a_refs_shard_that_does_not_read(storage):
+    store, manifest, _ref = _snapshot(storage)
+    [refs] = manifest.shards_of("attachment_refs")
+    path = storage.path(store.path(refs.sha256))
+    with open(path, "wb") as fh:
+        fh.write(b"x" * refs.size)  # same size, not gzip
+    problems = verify_snapshot(CLOUD, "snap-1", storage=storage)
+    assert [p.where for p in problems] == [store.path(refs.sha256)]
+    assert "attachment_refs/" in problems[0].what
+
+
+def test_a_format_1_manifest_still_reads_and_verifies(storage):
+    store = ObjectStore(CLOUD, storage)
+    shard = write_shard(store, "issues", "issues/1/00000", [{"id": "1", "key": "P-1"}])
+    ref = store.put_bytes(b"old attachment")
+    raw = {
+        "format": "jira-cloud-snapshot",
+        "format_version": 1,
+        "snapshot_id": "old",
+        "kind": "full",
+        "base_snapshot_id": None,
+        "site": {"cloud_id": CLOUD, "url": "u", "name": "n"},
+        "window": {"started_at": "a", "finished_at": "b", "changes_since": None},
+        "counts": {"issues": 1},
+        "totals": {"objects": 2, "bytes": shard.size + ref.size},
+        "shards": [shard.as_dict()],
+        "attachments": [{"sha256": ref.sha256, "size": ref.size}],
+    }
+    storage.save(layout.manifest_path(CLOUD, "old"), ContentFile(orjson.dumps(raw)))
+    reader = SnapshotReader.open(CLOUD, "old", storage)
+    assert reader.manifest.format_version == 1
+    assert list(reader.attachment_refs()) == [(ref.sha256, ref.size)]
+    assert reader.manifest.total_bytes == shard.size + ref.size
+    assert verify_snapshot(CLOUD, "old", deep=True, storage=storage) == []
+    store.delete(ref.sha256)
+    assert [p.where for p in verify_snapshot(CLOUD, "old", storage=storage)] == [
+        store.path(ref.sha256)
+    ]
+
+
+def test_a_manifest_of_an_unknown_format_version_is_refused(storage):
+    _snapshot(storage)
+    path = layout.manifest_path(CLOUD, "snap-1")
+    raw = orjson.loads(storage.open(path).read())
+    raw["format_version"] = 3
+    storage.delete(path)
+    storage.save(path, ContentFile(orjson.dumps(raw)))
+    with pytest.raises(ManifestError, match="unsupported format version 3"):
+        read_manifest(storage, CLOUD, "snap-1")
