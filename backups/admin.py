@@ -3,6 +3,7 @@ schedules and retention (editable). Actions call the services."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 
 from backups import admin_actions, services
@@ -91,21 +92,56 @@ class SnapshotAdmin(OpsPermissions, admin.ModelAdmin):
             )
 
 
+class BackupScheduleForm(forms.ModelForm):
+    class Meta:
+        model = BackupSchedule
+        fields = ["site", *services.SCHEDULE_SETTINGS]
+
+    def settings(self) -> dict:
+        """The settings as entered, for the schedule services."""
+        cleaned = self.cleaned_data
+        return {name: cleaned[name] for name in services.SCHEDULE_SETTINGS if name in cleaned}
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            services.schedule_settings_check(self.settings())
+        except services.BackupRefused as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return cleaned
+
+
 @admin.register(BackupSchedule)
 class BackupScheduleAdmin(admin.ModelAdmin):
-    list_display = (
-        "site",
-        "enabled",
-        "interval_hours",
-        "next_run_at",
-        "keep_last",
-        "keep_daily",
-        "keep_weekly",
-        "keep_monthly",
-        "max_age_days",
-    )
+    form = BackupScheduleForm
+    list_display = ("site", *services.SCHEDULE_SETTINGS)
     list_filter = ("enabled",)
-    readonly_fields = ("last_enqueued_at",)
+    autocomplete_fields = ("site",)
+    # What the services keep (read-only here): the estimates and the copy of the site's facts.
+    kept = (
+        "last_enqueued_at",
+        "last_success_at",
+        "overdue_at",
+        "points_per_hour_estimate",
+        "pool",
+        "site_status",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("site", *self.kept) if obj else self.kept
+
+    def save_model(self, request, obj, form, change):
+        # Through the services: audited, and the estimates, the overdue moment and the copy of
+        # the site's pool and status follow in the same transaction.
+        settings = form.settings()
+        if change:
+            services.schedule_update(schedule=obj, acting_user=request.user, **settings)
+            return
+        created = services.schedule_create(
+            site=form.cleaned_data["site"], acting_user=request.user, **settings
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
 
 
 from backups import restore_admin  # noqa: E402,F401

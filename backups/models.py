@@ -14,7 +14,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from atlassian.ratelimit import GLOBAL_POOL
+
 ACTIVE_STATUSES = ("queued", "running", "paused_needs_reauth")
+# Sites whose schedules the quota planner counts (``JiraSite.Status`` values).
+LIVE_SITE_STATUSES = ("active", "needs_reauth")
 
 
 class BackupJob(models.Model):
@@ -226,14 +230,35 @@ class BackupSchedule(models.Model):
     # ``overdue_at < now`` (NULL = never backed up).
     overdue_at = models.DateTimeField(null=True, blank=True, editable=False)
     points_per_hour_estimate = models.FloatField(default=0.0, db_default=0.0, editable=False)
+    # Copies of the two site facts the quota planner filters on, so the dashboard reads this
+    # table alone: the rate-limit pool the site's backups draw on (``pool_of``: "global" for
+    # the vendor grant, "api-token:<cloud id>" otherwise) and the site's status. Set when the
+    # schedule is created and kept by the tenants services that change a site's credential
+    # or status (``backups.services.schedules_follow_sites``, same transaction).
+    pool = models.CharField(max_length=80, blank=True, editable=False)
+    site_status = models.CharField(max_length=16, blank=True, editable=False)
 
     class Meta:
+        # Only the enabled schedules of live sites (not disconnected, not offboarded) count.
         indexes = [
-            models.Index(fields=["overdue_at"], name="backupschedule_overdue"),
+            # The global pool's total (a range of this index) and its biggest consumers.
+            models.Index(
+                fields=["pool", "-points_per_hour_estimate"],
+                name="backupschedule_pool_need",
+                condition=Q(enabled=True, site_status__in=LIVE_SITE_STATUSES),
+            ),
+            # The legacy pools with the biggest need (one site each).
             models.Index(
                 fields=["-points_per_hour_estimate"],
-                name="backupschedule_need",
-                condition=Q(enabled=True),
+                name="backupschedule_legacy_need",
+                condition=Q(enabled=True, site_status__in=LIVE_SITE_STATUSES)
+                & ~Q(pool=GLOBAL_POOL),
+            ),
+            # The dashboard's overdue count (active sites only): a range read.
+            models.Index(
+                fields=["overdue_at"],
+                name="backupschedule_overdue",
+                condition=Q(enabled=True, site_status="active"),
             ),
         ]
         constraints = [

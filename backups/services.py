@@ -4,6 +4,7 @@ audit event in the same transaction; enqueueing only on commit."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Avg, Max, Q
 from django.utils import timezone
 
+from atlassian.ratelimit import GLOBAL_POOL, legacy_pool
 from backups import conf
 from backups.models import ACTIVE_STATUSES, BackupJob, BackupSchedule, Snapshot
 from tenants.audit import record_event
@@ -272,7 +274,154 @@ def schedule_estimates_refresh(*, site_ids=None, now: datetime | None = None) ->
             batch = []
     if batch:
         updated += BackupSchedule.objects.bulk_update(batch, fields)
+    if site_ids is None:
+        # The daily pass also repairs any copy of the site facts that drifted.
+        schedules_follow_sites()
     return updated
+
+
+# ----------------------------------------------------------------- schedules and their sites
+
+
+def pool_of(*, cloud_id: str, uses_grant: bool) -> str:
+    """The rate-limit pool a site's backups draw on: the vendor app's global pool, or the
+    legacy pool of its own API token."""
+    return GLOBAL_POOL if uses_grant else legacy_pool(cloud_id)
+
+
+def _site_facts(*, cloud_id: str, grant_id: Any, status: str) -> tuple[str, str]:
+    return pool_of(cloud_id=cloud_id, uses_grant=grant_id is not None), status
+
+
+def schedules_follow_sites(*, site_ids: Iterable[int] | None = None) -> int:
+    """Copy onto the schedules of ``site_ids`` (all when None) the site facts the quota planner
+    filters on: the pool (which follows the site's credential) and the site's status.
+
+    The tenants services call it in the transaction that changed the site (they hold its row
+    lock). Rows whose copy already matches are not written; the others are read again under
+    the site's row lock before they are written, so this never writes back an older value over
+    a concurrent change. Returns the number of schedules updated."""
+    rows = BackupSchedule.objects.order_by("pk").values_list(
+        "site_id", "pool", "site_status", "site__cloud_id", "site__grant_id", "site__status"
+    )
+    if site_ids is not None:
+        rows = rows.filter(site_id__in=list(site_ids))
+    stale = [
+        site_id
+        for site_id, pool, status, cloud_id, grant_id, site_status in rows.iterator(2000)
+        if (pool, status) != _site_facts(cloud_id=cloud_id, grant_id=grant_id, status=site_status)
+    ]
+    updated = 0
+    for start in range(0, len(stale), 1000):
+        with transaction.atomic():
+            sites = (
+                JiraSite.objects.select_for_update()
+                .filter(pk__in=stale[start : start + 1000])
+                .order_by("pk")
+                .values_list("pk", "cloud_id", "grant_id", "status")
+            )
+            facts = {
+                pk: _site_facts(cloud_id=cloud_id, grant_id=grant_id, status=status)
+                for pk, cloud_id, grant_id, status in sites
+            }
+            schedules = list(BackupSchedule.objects.filter(site_id__in=facts).only("site_id"))
+            for schedule in schedules:
+                schedule.pool, schedule.site_status = facts[schedule.site_id]
+            updated += BackupSchedule.objects.bulk_update(schedules, ["pool", "site_status"])
+    return updated
+
+
+# What staff may set on a schedule (the rest is kept by the services).
+SCHEDULE_SETTINGS = (
+    "enabled",
+    "interval_hours",
+    "full_every_days",
+    "next_run_at",
+    "keep_last",
+    "keep_daily",
+    "keep_weekly",
+    "keep_monthly",
+    "max_age_days",
+)
+
+
+def schedule_settings_check(values: dict[str, Any]) -> None:
+    """Raise ``BackupRefused`` for a name that is not a setting or an interval below 1."""
+    unknown = sorted(set(values) - set(SCHEDULE_SETTINGS))
+    if unknown:
+        raise BackupRefused(f"not a schedule setting: {', '.join(unknown)}")
+    if values.get("interval_hours", 1) < 1 or values.get("full_every_days", 1) < 1:
+        raise BackupRefused("The interval must be at least one hour (and one day for fulls).")
+
+
+def _audit_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@transaction.atomic
+def schedule_create(*, site: JiraSite, acting_user: Any, **settings: Any) -> BackupSchedule:
+    """Give ``site`` a backup schedule (``settings``: any of ``SCHEDULE_SETTINGS``, the model's
+    defaults otherwise). The schedule starts with the site's pool and status and with its
+    estimates computed from the site's existing snapshots."""
+    schedule_settings_check(settings)
+    locked = JiraSite.objects.select_for_update().select_related("tenant").get(pk=site.pk)
+    if BackupSchedule.objects.filter(site=locked).exists():
+        raise BackupRefused(f"site {locked.url} already has a backup schedule")
+    pool, site_status = _site_facts(
+        cloud_id=locked.cloud_id, grant_id=locked.grant_id, status=locked.status
+    )
+    schedule = BackupSchedule.objects.create(
+        site=locked, pool=pool, site_status=site_status, **settings
+    )
+    schedule_estimates_refresh(site_ids=[locked.pk])
+    record_event(
+        actor=acting_user,
+        action="backup.schedule_created",
+        target=schedule,
+        tenant=locked.tenant,
+        summary={
+            "site": locked.cloud_id,
+            **{name: _audit_value(getattr(schedule, name)) for name in SCHEDULE_SETTINGS},
+        },
+    )
+    schedule.refresh_from_db()
+    return schedule
+
+
+def schedule_update(
+    *, schedule: BackupSchedule, acting_user: Any, **changes: Any
+) -> BackupSchedule:
+    """Change a schedule's settings (``changes``: any of ``SCHEDULE_SETTINGS``); a new interval
+    or full-backup period moves its estimate and overdue moment in the same transaction. Values
+    equal to the current ones are no change; nothing changed, nothing audited."""
+    schedule_settings_check(changes)
+    with transaction.atomic():
+        locked = (
+            BackupSchedule.objects.select_for_update()
+            .select_related("site__tenant")
+            .get(pk=schedule.pk)
+        )
+        changed = {k: v for k, v in changes.items() if getattr(locked, k) != v}
+        if changed:
+            before = {k: _audit_value(getattr(locked, k)) for k in changed}
+            for name, value in changed.items():
+                setattr(locked, name, value)
+            locked.save(update_fields=[*changed, "updated_at"])
+            if {"interval_hours", "full_every_days"} & set(changed):
+                schedule_estimates_refresh(site_ids=[locked.site_id])
+            record_event(
+                actor=acting_user,
+                action="backup.schedule_changed",
+                target=locked,
+                tenant=locked.site.tenant,
+                summary={
+                    "site": locked.site.cloud_id,
+                    "before": before,
+                    "after": {k: _audit_value(v) for k, v in changed.items()},
+                },
+            )
+    schedule.refresh_from_db()
+    return schedule
 
 
 def schedule_interval_change(
@@ -284,31 +433,7 @@ def schedule_interval_change(
 ) -> BackupSchedule:
     """Change a schedule's interval (and optionally its full-backup period); its estimate and
     overdue moment follow in the same transaction."""
-    if interval_hours < 1 or (full_every_days is not None and full_every_days < 1):
-        raise BackupRefused("The interval must be at least one hour (and one day for fulls).")
-    with transaction.atomic():
-        schedule = BackupSchedule.objects.select_for_update().get(pk=schedule.pk)
-        before = {
-            "interval_hours": schedule.interval_hours,
-            "full_every_days": schedule.full_every_days,
-        }
-        schedule.interval_hours = interval_hours
-        if full_every_days is not None:
-            schedule.full_every_days = full_every_days
-        schedule.save(update_fields=["interval_hours", "full_every_days", "updated_at"])
-        schedule_estimates_refresh(site_ids=[schedule.site_id])
-        record_event(
-            actor=acting_user,
-            action="backup.schedule_changed",
-            target=schedule,
-            tenant=schedule.site.tenant,
-            summary={
-                "before": before,
-                "after": {
-                    "interval_hours": interval_hours,
-                    "full_every_days": schedule.full_every_days,
-                },
-            },
-        )
-    schedule.refresh_from_db()
-    return schedule
+    changes: dict[str, Any] = {"interval_hours": interval_hours}
+    if full_every_days is not None:
+        changes["full_every_days"] = full_every_days
+    return schedule_update(schedule=schedule, acting_user=acting_user, **changes)

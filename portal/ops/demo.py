@@ -162,6 +162,7 @@ class DemoSeeder:
 
     def connected_customer(self, name: str, health: str) -> None:
         from backups.models import BackupSchedule
+        from backups.services import schedule_create
         from tenants.services import grant_revoke
         from tenants.tokens import SiteNeedsReauthorization, refresh_grant
 
@@ -174,7 +175,8 @@ class DemoSeeder:
             remote, email = self.sandbox_site(name)
             grant = self.connect(tenant, owner, email=email, site_name=remote["name"])
             site = JiraSite.objects.get(tenant=tenant)
-            BackupSchedule.objects.get_or_create(site=site, defaults={"interval_hours": 24})
+            if not BackupSchedule.objects.filter(site=site).exists():
+                schedule_create(site=site, acting_user=None, interval_hours=24)
         self.backup(site, "full")
         if health == "active":
             self.backup(site, "incremental")

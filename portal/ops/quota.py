@@ -21,8 +21,13 @@ from django.db.models import Avg
 from django.utils import timezone
 
 from atlassian.ratelimit import GLOBAL_POOL, default_pool_limit, legacy_pool
-from backups.models import BackupJob, BackupSchedule, Snapshot
-from backups.services import ESTIMATE_LOOKBACK, OVERDUE_INTERVALS, estimate_points_per_hour
+from backups.models import LIVE_SITE_STATUSES, BackupJob, BackupSchedule, Snapshot
+from backups.services import (
+    ESTIMATE_LOOKBACK,
+    OVERDUE_INTERVALS,
+    estimate_points_per_hour,
+    pool_of,
+)
 from backups.services import FULL_LOOKBACK as SERVICE_FULL_LOOKBACK
 from tenants.models import JiraSite
 
@@ -65,10 +70,6 @@ class PoolPlan:
     @property
     def target(self) -> int:
         return int(self.quota * HEADROOM)
-
-
-def pool_of(*, cloud_id: str, uses_grant: bool) -> str:
-    return GLOBAL_POOL if uses_grant else legacy_pool(cloud_id)
 
 
 def site_needs(*, now: datetime | None = None) -> list[SiteNeed]:
@@ -127,14 +128,16 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _live_schedules_sql() -> tuple[str, list]:
-    """FROM/WHERE of the enabled schedules of live sites (their points per hour and overdue
-    moment are the schedule's own columns, kept at write time by the backup service,
-    ``backups.services.schedule_estimates_refresh``: no snapshot is read)."""
-    schedule, site = BackupSchedule._meta.db_table, JiraSite._meta.db_table
+    """FROM/WHERE of the enabled schedules of live sites. Everything the planner filters on is
+    the schedule's own: its points per hour and overdue moment (kept by the backup service,
+    ``backups.services.schedule_estimates_refresh``: no snapshot is read) and its copy of the
+    site's pool and status (kept by the tenants services, ``schedules_follow_sites``: no join
+    to the sites). The predicate is the condition of the schedule's partial indexes."""
+    schedule = BackupSchedule._meta.db_table
     sql = f"""
-        FROM {schedule} sc JOIN {site} si ON si.id = sc.site_id
-        WHERE sc.enabled AND si.status NOT IN (%s, %s)"""
-    return sql, ["disconnected", "offboarded"]
+        FROM {schedule} sc
+        WHERE sc.enabled AND sc.site_status IN (%s, %s)"""
+    return sql, list(LIVE_SITE_STATUSES)
 
 
 def plan_and_overdue(
@@ -169,39 +172,48 @@ def plan_and_overdue(
         overdue_params = [adapt(EPOCH)] if intervals else []
         for hours in intervals:
             overdue_params += [hours, adapt(now - timedelta(hours=hours * overdue_intervals))]
-    # The sum is one aggregate over the global pool's schedules; the top-N lists walk the
-    # partial index on points_per_hour_estimate (enabled) and stop after N rows.
+    # The global pool's sum and its biggest consumers read one range of the partial index on
+    # (pool, need); the legacy top-N walks the legacy partial index and stops after N rows; the
+    # overdue count is a range of the partial index on overdue_at (active sites). Only the N
+    # listed rows are joined to the sites, for their URL and cloud id (a legacy pool's name
+    # is read from the site itself).
+    site = JiraSite._meta.db_table
     sql = f"""
         SELECT 0, '', COUNT(*), SUM(sc.points_per_hour_estimate), NULL, NULL, NULL
-        {live} AND si.grant_id IS NOT NULL
+        {live} AND sc.pool = %s
         UNION ALL
-        SELECT * FROM (
-            SELECT 1, si.cloud_id, sc.interval_hours, sc.points_per_hour_estimate, sc.id,
-                   sc.site_id, si.url
-            {live} AND si.grant_id IS NULL
-            ORDER BY sc.points_per_hour_estimate DESC, si.cloud_id LIMIT %s
-        ) legacy
+        SELECT 1, si.cloud_id, legacy.interval_hours, legacy.points_per_hour_estimate,
+               legacy.id, legacy.site_id, si.url
+        FROM (
+            SELECT sc.pool, sc.interval_hours, sc.points_per_hour_estimate, sc.id, sc.site_id
+            {live} AND sc.pool <> %s
+            ORDER BY sc.points_per_hour_estimate DESC, sc.pool LIMIT %s
+        ) legacy JOIN {site} si ON si.id = legacy.site_id
         UNION ALL
-        SELECT * FROM (
-            SELECT 3, '', sc.interval_hours, sc.points_per_hour_estimate, sc.id, sc.site_id,
-                   si.url
-            {live} AND si.grant_id IS NOT NULL
-            ORDER BY sc.points_per_hour_estimate DESC, sc.id LIMIT %s
-        ) biggest
+        SELECT 3, '', biggest.interval_hours, biggest.points_per_hour_estimate, biggest.id,
+               biggest.site_id, si.url
+        FROM (
+            SELECT sc.interval_hours, sc.points_per_hour_estimate, sc.id, sc.site_id
+            {live} AND sc.pool = %s
+            ORDER BY sc.pool, sc.points_per_hour_estimate DESC, sc.id LIMIT %s
+        ) biggest JOIN {site} si ON si.id = biggest.site_id
         UNION ALL
         SELECT 2, '', COUNT(*), NULL, NULL, NULL, NULL
-        {live} AND si.status = %s AND {overdue_where}
+        FROM {BackupSchedule._meta.db_table} sc
+        WHERE sc.enabled AND sc.site_status = %s AND {overdue_where}
         """  # noqa: S608 - table names from the models, values as parameters
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
             [
                 *live_params,
+                GLOBAL_POOL,
                 *live_params,
+                GLOBAL_POOL,
                 legacy_pools_listed,
                 *live_params,
+                GLOBAL_POOL,
                 MOVES_LISTED,
-                *live_params,
                 JiraSite.Status.ACTIVE,
                 *overdue_params,
             ],

@@ -15,6 +15,7 @@ from tenants.audit import record_event
 from tenants.exceptions import DomainError
 from tenants.fields import encrypted_secrets
 from tenants.models import JiraSite, LegacyCredential, Tenant, User
+from tenants.services.schedules import schedules_follow
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def legacy_credential_purge(
     destroyed = _shred(locked)
     locked.status, locked.purged_at = LegacyCredential.Status.PURGED, timezone.now()
     locked.save()
-    orphaned = []
+    orphaned, orphaned_ids = [], []
     for site in JiraSite.objects.select_for_update().filter(legacy_credential=locked):
         site.legacy_credential = None
         if site.status == JiraSite.Status.ACTIVE:
@@ -134,6 +135,8 @@ def legacy_credential_purge(
             )
         site.save()
         orphaned.append(site.cloud_id)
+        orphaned_ids.append(site.pk)
+    schedules_follow(orphaned_ids)
     record_event(
         actor=acting_user,
         action="legacy_credential.purged",

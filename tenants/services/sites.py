@@ -20,6 +20,7 @@ from tenants.models import (
     User,
 )
 from tenants.services.migration import transition_locked
+from tenants.services.schedules import schedules_follow
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +120,11 @@ def apply_site_status(site: JiraSite, status: str, reason: str) -> bool:
     """Set a locked site's status (no audit: the calling service writes it)."""
     if site.status == status and site.status_reason == reason:
         return False
+    previous = site.status
     site.status, site.status_reason, site.status_changed_at = status, reason, timezone.now()
     site.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+    if previous != status:
+        schedules_follow([site.pk])
     return True
 
 
@@ -192,6 +196,7 @@ def site_use_grant(
         timezone.now(),
     )
     locked.save()
+    schedules_follow([locked.pk])
     if previous_legacy_id:
         credential = LegacyCredential.objects.select_for_update().get(pk=previous_legacy_id)
         if credential.status == LegacyCredential.Status.ACTIVE and not credential.sites.exists():
@@ -246,6 +251,7 @@ def site_use_legacy_credential(
         return locked
     locked.legacy_credential = credential
     locked.save(update_fields=["legacy_credential", "updated_at"])
+    schedules_follow([locked.pk])
     record_event(
         actor=acting_user,
         action="site.legacy_credential_linked",

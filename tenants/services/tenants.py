@@ -16,6 +16,7 @@ from tenants.exceptions import DomainError, InvalidStatusChange, LastOwner
 from tenants.models import JiraSite, Membership, OAuthGrant, Tenant, User
 from tenants.services.grants import grant_revoke
 from tenants.services.legacy import legacy_credential_purge
+from tenants.services.schedules import schedules_follow
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +199,7 @@ def tenant_offboard(
             now,
         )
         site.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+    schedules_follow([site.pk for site in sites])
     for credential in locked.legacy_credentials.exclude(status="purged"):
         legacy_credential_purge(
             credential=credential,

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from backups.models import BackupSchedule
+from backups.services import schedule_create
 from portal.ops import quota
 from portal.ops.dashboard import backup_overdue_sites
 from tenants.models import AuditEvent, MigrationCase, MigrationNotice
@@ -148,7 +148,7 @@ def test_the_overdue_count_matches_the_sites_listed_with_mixed_intervals():
     fresh, stale, never = (GrantSiteFactory(in_use=True).site for _ in range(3))
     daily = JiraSiteFactory()
     for site, hours in ((fresh, 1), (stale, 1), (never, 24), (daily, 24)):
-        BackupSchedule.objects.create(site=site, interval_hours=hours)
+        schedule_create(site=site, acting_user=None, interval_hours=hours)
     snapshot(fresh, points=1, age=timedelta(minutes=30))
     snapshot(stale, points=1, age=timedelta(hours=3))
     snapshot(daily, points=1, age=timedelta(hours=30))
@@ -164,7 +164,7 @@ def test_the_planner_lists_the_legacy_pools_with_the_biggest_need_first(settings
     settings.ATLASSIAN_TIER2_POINTS_PER_HOUR = 1000
     sites = [JiraSiteFactory(legacy=True) for _ in range(3)]
     for site, points in zip(sites, (100, 5000, 300), strict=True):
-        BackupSchedule.objects.create(site=site, interval_hours=1)
+        schedule_create(site=site, acting_user=None, interval_hours=1)
         snapshot(site, points=points)
     plans = quota.plan(legacy_pools_listed=2)
     assert [p.pool for p in plans] == [

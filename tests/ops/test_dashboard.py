@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from atlassian.models import CallStat
-from backups.models import BackupJob, BackupSchedule, Snapshot
-from backups.services import schedule_estimates_refresh
+from backups.models import BackupJob, Snapshot
+from backups.services import schedule_create, schedule_estimates_refresh
 from tenants.models import MigrationCase
 from tests.factories import (
     GrantSiteFactory,
@@ -87,7 +87,7 @@ def test_the_dashboard_counts_grants_needing_reauthorization_and_failed_jobs(
 def test_backup_health_lists_sites_without_a_snapshot_inside_their_window(superuser_client):
     fresh, stale, never = JiraSiteFactory.create_batch(3)
     for site in (fresh, stale, never):
-        BackupSchedule.objects.create(site=site, interval_hours=24)
+        schedule_create(site=site, acting_user=None, interval_hours=24)
     snapshot(fresh, points=10)
     snapshot(stale, points=10, age=timedelta(days=3))
     context = superuser_client.get(reverse(DASHBOARD)).context
@@ -132,7 +132,7 @@ def test_the_quota_planner_warns_and_names_the_sites_to_move(superuser_client, s
     settings.ATLASSIAN_TIER1_POINTS_PER_HOUR = 1000
     big, small = [GrantSiteFactory(in_use=True).site for _ in range(2)]
     for site in (big, small):
-        BackupSchedule.objects.create(site=site, interval_hours=1, full_every_days=30)
+        schedule_create(site=site, acting_user=None, interval_hours=1, full_every_days=30)
     snapshot(big, points=900)
     snapshot(small, points=100)
     response = superuser_client.get(reverse(DASHBOARD))
@@ -147,7 +147,7 @@ def test_the_quota_planner_warns_and_names_the_sites_to_move(superuser_client, s
 def test_the_quota_planner_is_quiet_when_the_schedules_fit(superuser_client, settings):
     settings.ATLASSIAN_TIER1_POINTS_PER_HOUR = 1000
     site = GrantSiteFactory(in_use=True).site
-    BackupSchedule.objects.create(site=site, interval_hours=24)
+    schedule_create(site=site, acting_user=None, interval_hours=24)
     snapshot(site, points=240)
     response = superuser_client.get(reverse(DASHBOARD))
     plan = response.context["plans"][0]
