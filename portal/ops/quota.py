@@ -151,9 +151,9 @@ def plan_and_overdue(
     live, live_params = _live_schedules_sql()
     adapt = connection.ops.adapt_datetimefield_value
     if overdue_intervals == OVERDUE_INTERVALS:
-        # The schedule stores the moment it becomes overdue (indexed): a range read.
-        overdue_where = "(sc.overdue_at IS NULL OR sc.overdue_at < %s)"
-        overdue_params = [adapt(now)]
+        # The schedule stores the moment it becomes overdue (indexed): two range reads, the
+        # past and NULL (never backed up), counted apart so each is an index condition.
+        overdue_counts = [("sc.overdue_at < %s", [adapt(now)]), ("sc.overdue_at IS NULL", [])]
     else:
         intervals = sorted(
             set(
@@ -164,20 +164,30 @@ def plan_and_overdue(
             )
         )
         whens = " ".join("WHEN %s THEN %s" for _ in intervals)
-        overdue_where = (
+        where = (
             f"COALESCE(sc.last_success_at, %s) < CASE sc.interval_hours {whens} END"
             if intervals
             else "1 = 0"
         )
-        overdue_params = [adapt(EPOCH)] if intervals else []
+        params = [adapt(EPOCH)] if intervals else []
         for hours in intervals:
-            overdue_params += [hours, adapt(now - timedelta(hours=hours * overdue_intervals))]
-    # The global pool's sum and its biggest consumers read one range of the partial index on
-    # (pool, need); the legacy top-N walks the legacy partial index and stops after N rows; the
-    # overdue count is a range of the partial index on overdue_at (active sites). Only the N
-    # listed rows are joined to the sites, for their URL and cloud id (a legacy pool's name
-    # is read from the site itself).
+            params += [hours, adapt(now - timedelta(hours=hours * overdue_intervals))]
+        overdue_counts = [(where, params)]
+    # The global pool's sum reads the whole partial index of its schedules (index only) and
+    # its biggest consumers the first entries; the legacy top-N walks the legacy partial index
+    # and stops after N rows; the overdue counts are ranges of the partial index on overdue_at
+    # (active sites). Only the listed rows join the sites, for their URL and cloud id (a
+    # legacy pool's name is read from the site itself).
     site = JiraSite._meta.db_table
+    overdue_sql = " ".join(
+        f"""UNION ALL
+        SELECT 2, '', COUNT(*), NULL, NULL, NULL, NULL FROM {BackupSchedule._meta.db_table} sc
+        WHERE sc.enabled AND sc.site_status = %s AND {where}"""  # noqa: S608 - as below
+        for where, _ in overdue_counts
+    )
+    overdue_params = [
+        value for _, params in overdue_counts for value in (JiraSite.Status.ACTIVE, *params)
+    ]
     sql = f"""
         SELECT 0, '', COUNT(*), SUM(sc.points_per_hour_estimate), NULL, NULL, NULL
         {live} AND sc.pool = %s
@@ -195,12 +205,9 @@ def plan_and_overdue(
         FROM (
             SELECT sc.interval_hours, sc.points_per_hour_estimate, sc.id, sc.site_id
             {live} AND sc.pool = %s
-            ORDER BY sc.pool, sc.points_per_hour_estimate DESC, sc.id LIMIT %s
+            ORDER BY sc.points_per_hour_estimate DESC, sc.id LIMIT %s
         ) biggest JOIN {site} si ON si.id = biggest.site_id
-        UNION ALL
-        SELECT 2, '', COUNT(*), NULL, NULL, NULL, NULL
-        FROM {BackupSchedule._meta.db_table} sc
-        WHERE sc.enabled AND sc.site_status = %s AND {overdue_where}
+        {overdue_sql}
         """  # noqa: S608 - table names from the models, values as parameters
     with connection.cursor() as cursor:
         cursor.execute(
@@ -214,7 +221,6 @@ def plan_and_overdue(
                 *live_params,
                 GLOBAL_POOL,
                 MOVES_LISTED,
-                JiraSite.Status.ACTIVE,
                 *overdue_params,
             ],
         )
@@ -227,11 +233,12 @@ def plan_and_overdue(
         if part == 3
     ]
     # part 0: the global pool (number = its sites); part 1: one legacy pool per row (a legacy
-    # pool is one site, cloud ids being unique; number = its interval); part 2: overdue count.
+    # pool is one site, cloud ids being unique; number = its interval); part 2: overdue counts
+    # (summed).
     ordered = sorted(rows, key=lambda r: (r[0], -float(r[3] or 0), r[1]))
     for part, cloud_id, number, total, schedule_id, site_id, url in ordered:
         if part == 2:
-            overdue = number
+            overdue += number
             continue
         if part == 3 or (part == 0 and not number):
             continue
