@@ -43,22 +43,31 @@ NOTES = (
     "created_at and status, cases by due date, the site count per listed tenant only) and "
     "never count a big table exactly, so they stay flat. The dashboard is served from a "
     "one-minute cache; recomputing it (`?refresh=1`) reads backup health and the quota "
-    "planner from figures the backup service keeps on each schedule at write time "
-    "(`last_success_at`, `overdue_at` = last success + 2 intervals, "
-    "`points_per_hour_estimate`; maintained when a snapshot commits, when retention prunes, "
-    "when `schedule_interval_change` runs, and daily by `backups.refresh_schedule_estimates`): "
-    "no snapshot is read any more (before: one grouped scan of 28,500 snapshots hash-joined to "
-    "the schedules, 153 ms). `portal.ops.quota.plan_and_overdue` is one UNION ALL: the 10 "
-    "biggest legacy pools and the 25 biggest global consumers walk the partial index on "
-    "`points_per_hour_estimate` (enabled) and stop after N rows (under 1 ms and about 13 ms: "
-    "the biggest needs are legacy sites, so about 5,000 index entries are skipped), the "
-    "overdue count is a range read of the `overdue_at` index (about 4,900 rows) joined to "
-    "the sites, and the global pool's total is one SUM over its 20,000 schedules joined to "
-    "their sites (about 37 ms under this load). What is left grows with the number of "
-    "sites: that SUM and the hash joins to `tenants_jirasite` (the pool and the status live "
-    "on the site). Reaching 2x needs the pool and the liveness on the schedule as well (kept "
-    "by the tenants services when a site's grant or status changes) or the pool totals kept "
-    "as counters; both belong to the tenants app. The campaign goes "
+    "planner from the schedules alone. Each schedule keeps figures written at write time: "
+    "`last_success_at`, `overdue_at` (last success + 2 intervals) and "
+    "`points_per_hour_estimate`, kept by the backup service (when a snapshot commits, when "
+    "retention prunes, when a schedule is created or its interval changes, and daily by "
+    "`backups.refresh_schedule_estimates`), so no snapshot is read; and a copy of its site's "
+    "`pool` (`global` for the vendor grant, `api-token:<cloud id>` otherwise) and "
+    "`site_status`, moved by the tenants services in the transaction that changes a site's "
+    "credential or status (cut-over to the vendor app, status changes, a grant revoked or "
+    "needing re-authorization, a legacy credential purged, a tenant offboarded, "
+    "`reconcile_sites`; the daily refresh repairs a copy written around them), so the sites "
+    "are not joined. `portal.ops.quota.plan_and_overdue` is one UNION ALL over "
+    "`backups_backupschedule` and three partial indexes on the enabled schedules of live "
+    "sites: the global pool's COUNT and SUM are an index-only scan of "
+    "`backupschedule_global_need` (20,000 entries, about 2 ms), its 25 biggest consumers are "
+    "the first entries of the same index, the 10 biggest legacy pools the first entries of "
+    "`backupschedule_legacy_need`, and the overdue count two range reads of "
+    "`backupschedule_overdue` (`overdue_at` before now, and NULL for never backed up: about "
+    "4,100 entries); only the 35 listed rows join `tenants_jirasite`, for their URL and cloud "
+    "id. At 30,000 sites that query takes 2.7 ms (EXPLAIN ANALYZE; the previous run measured "
+    "about 37 ms for the SUM hash-joined to the sites and about 13 ms for the global top 25, "
+    "which skipped about 5,000 legacy entries of a shared index). The global SUM still grows "
+    "with the number of "
+    "sites, but over one narrow index; what is left of the recomputed page's extra time is "
+    "the count of legacy sites past due (`tenants.selectors.legacy_sites_past_due`, about "
+    "6 ms at 30,000 sites) and the page itself. The campaign goes "
     "through `migration_invites_send_bulk` (also behind `migration_invite_send` and the admin "
     "action): per batch of 200 cases, one locked read of the cases with site, tenant and "
     "credential, one query for the owners and admins of all their tenants, one for the "
@@ -174,8 +183,11 @@ def build(tenants: int, sites: int, jobs: int) -> None:
             """
             INSERT INTO backups_backupschedule (site_id, enabled, interval_hours,
                    full_every_days, keep_last, keep_daily, keep_weekly, keep_monthly,
-                   max_age_days, updated_at)
-            SELECT id, true, (ARRAY[6, 12, 24])[1 + id % 3], 30, 7, 14, 8, 12, 0, now()
+                   max_age_days, updated_at, pool, site_status)
+            SELECT id, true, (ARRAY[6, 12, 24])[1 + id % 3], 30, 7, 14, 8, 12, 0, now(),
+                   -- the site's pool and status, as backups.services.schedule_create copies them
+                   CASE WHEN grant_id IS NOT NULL THEN 'global' ELSE 'api-token:' || cloud_id END,
+                   status
             FROM tenants_jirasite
             """
         )
