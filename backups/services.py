@@ -225,7 +225,9 @@ def schedule_estimates_refresh(*, site_ids=None, now: datetime | None = None) ->
     """Recompute ``last_success_at``, ``overdue_at`` and ``points_per_hour_estimate`` of the
     schedules of ``site_ids`` (all schedules when None) from their complete snapshots: one
     grouped query and one bulk UPDATE per 1,000 schedules. Call it inside the transaction that
-    changed the snapshots or the schedule. Returns the number of schedules updated."""
+    changed the snapshots or the schedule. For all schedules (the daily pass) it also repairs
+    their copy of the site facts (``schedules_follow_sites``). Returns the number of schedules
+    updated."""
     now = now or timezone.now()
     complete = Snapshot.objects.filter(status=Snapshot.Status.COMPLETE).order_by()
     schedules = BackupSchedule.objects.order_by("pk")
@@ -364,7 +366,10 @@ def schedule_create(*, site: JiraSite, acting_user: Any, **settings: Any) -> Bac
     defaults otherwise). The schedule starts with the site's pool and status and with its
     estimates computed from the site's existing snapshots."""
     schedule_settings_check(settings)
-    locked = JiraSite.objects.select_for_update().select_related("tenant").get(pk=site.pk)
+    # The site's row only: its credential and status cannot move before the copy is written.
+    locked = (
+        JiraSite.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=site.pk)
+    )
     if BackupSchedule.objects.filter(site=locked).exists():
         raise BackupRefused(f"site {locked.url} already has a backup schedule")
     pool, site_status = _site_facts(
@@ -397,7 +402,7 @@ def schedule_update(
     schedule_settings_check(changes)
     with transaction.atomic():
         locked = (
-            BackupSchedule.objects.select_for_update()
+            BackupSchedule.objects.select_for_update(of=("self",))
             .select_related("site__tenant")
             .get(pk=schedule.pk)
         )
