@@ -126,7 +126,14 @@ class JiraSite(models.Model):
                 name="jirasite_status_valid",
             ),
         ]
-        indexes = [models.Index(fields=["tenant", "status"], name="jirasite_tenant_status")]
+        indexes = [
+            models.Index(fields=["tenant", "status"], name="jirasite_tenant_status"),
+            # The staff changelist's order (``ordering`` plus the admin's ``-pk`` tie-break),
+            # unfiltered and filtered by status: a page is the first entries of an index, not
+            # a sort of every site.
+            models.Index(fields=["url", "-id"], name="jirasite_url"),
+            models.Index(fields=["status", "url", "-id"], name="jirasite_status_url"),
+        ]
 
     def __str__(self) -> str:
         return self.url

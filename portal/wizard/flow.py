@@ -47,6 +47,7 @@ from tenants.selectors import grant_for_site
 from tenants.services.campaigns import migration_confirmation_send
 from tenants.services.grants import grant_upsert
 from tenants.services.migration import migration_case_transition
+from tenants.services.schedules import schedules_follow
 from tenants.services.sites import site_use_grant
 
 logger = logging.getLogger(__name__)
@@ -240,8 +241,11 @@ def _resolve_cloud_id(*, site: JiraSite, resource: dict, user: User, request) ->
             code="site_other_tenant",
         )
     previous = site.cloud_id
+    # The UPDATE holds the site's row lock until commit, as the tenants services do.
     JiraSite.objects.filter(pk=site.pk).update(cloud_id=resource["id"])
     site.cloud_id = resource["id"]
+    # A legacy site's backup pool is named after its cloud id (``api-token:<cloud id>``).
+    schedules_follow([site.pk])
     record_event(
         actor=user,
         action="site.cloud_id_resolved",
