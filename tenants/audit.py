@@ -33,7 +33,7 @@ def _client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def record_event(
+def build_event(
     *,
     actor: User | None,
     action: str,
@@ -42,7 +42,9 @@ def record_event(
     summary: dict[str, Any] | None = None,
     request: HttpRequest | None = None,
 ) -> AuditEvent:
-    """Append an audit event. ``actor`` None means the system; ``summary`` holds no secrets."""
+    """An audit event, not yet saved: ``record_event`` saves one; services writing many in one
+    statement pass a list of these to ``AuditEvent.objects.bulk_create``. ``actor`` None (or
+    anonymous) means the system; ``summary`` must hold no secrets (``ValueError`` otherwise)."""
     summary = summary or {}
     _check_summary(summary)
     if actor is not None and not getattr(actor, "is_authenticated", False):
@@ -56,8 +58,25 @@ def record_event(
         request_id=getattr(request, "request_id", "") if request is not None else "",
     )
     if target is not None:
+        # get_for_model is cached per process: no query per event.
         event.target_content_type = ContentType.objects.get_for_model(target)
         event.target_object_id = str(target.pk)
         event.target_repr = str(target)[:200]
+    return event
+
+
+def record_event(
+    *,
+    actor: User | None,
+    action: str,
+    target: models.Model | None,
+    tenant: Tenant | None = None,
+    summary: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+) -> AuditEvent:
+    """Append an audit event. ``actor`` None means the system; ``summary`` holds no secrets."""
+    event = build_event(
+        actor=actor, action=action, target=target, tenant=tenant, summary=summary, request=request
+    )
     event.save()
     return event

@@ -47,13 +47,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tenants.audit import _check_summary, record_event
+from tenants.audit import build_event, record_event
 from tenants.exceptions import DomainError
 from tenants.models import (
     AuditEvent,
@@ -402,27 +401,6 @@ def _tenant_plans(rows: list[LegacyRow]) -> dict[str, tuple[str, list[str]]]:
     return plans
 
 
-def _event(
-    ctx: _Context, *, action: str, target, tenant: Tenant, summary: dict, types: dict
-) -> AuditEvent:
-    """An unsaved audit event exactly as ``record_event`` writes it (for bulk inserts)."""
-    _check_summary(summary)
-    return AuditEvent(
-        actor=ctx.acting_user if getattr(ctx.acting_user, "is_authenticated", False) else None,
-        action=action,
-        tenant=tenant,
-        summary=summary,
-        target_content_type=types[type(target)],
-        target_object_id=str(target.pk),
-        target_repr=str(target)[:200],
-    )
-
-
-def _content_types() -> dict:
-    models = (Tenant, JiraSite, LegacyCredential, MigrationCase)
-    return {m: ContentType.objects.get_for_model(m) for m in models}
-
-
 def _ensure_tenants(ctx: _Context, plans: dict[str, tuple[str, list[str]]]) -> None:
     existing = Tenant.objects.in_bulk(list(plans), field_name="slug")
     new = [
@@ -431,18 +409,16 @@ def _ensure_tenants(ctx: _Context, plans: dict[str, tuple[str, list[str]]]) -> N
         if slug not in existing
     ]
     if new:
-        types = _content_types()
         Tenant.objects.bulk_create(new, batch_size=BATCH_SIZE)
         created = Tenant.objects.in_bulk([t.slug for t in new], field_name="slug")
         AuditEvent.objects.bulk_create(
             [
-                _event(
-                    ctx,
+                build_event(
+                    actor=ctx.acting_user,
                     action="tenant.created",
                     target=t,
                     tenant=t,
                     summary={"name": t.name, "slug": t.slug, "contact_emails": t.contact_emails},
-                    types=types,
                 )
                 for t in created.values()
             ],
@@ -466,7 +442,6 @@ def _insert_new_sites(ctx: _Context, rows: list[LegacyRow], keys: list[str]) -> 
     """The common case, a site we have never seen: credential, site and case inserted in bulk
     with the same rows and audit events ``legacy_credential_create``, ``site_create``,
     ``site_use_legacy_credential`` and ``migration_case_open`` would write one by one."""
-    types = _content_types()
     withheld = ctx.now >= settings.LEGACY_CUTOFF
     credentials, sites, events = [], [], []
     for row, key in zip(rows, keys, strict=True):
@@ -522,8 +497,8 @@ def _insert_new_sites(ctx: _Context, rows: list[LegacyRow], keys: list[str]) -> 
     for row, site, credential, case in zip(rows, sites, credentials, cases, strict=True):
         tenant = site.tenant
         events += [
-            _event(
-                ctx,
+            build_event(
+                actor=ctx.acting_user,
                 action="site.created",
                 target=site,
                 tenant=tenant,
@@ -539,15 +514,13 @@ def _insert_new_sites(ctx: _Context, rows: list[LegacyRow], keys: list[str]) -> 
                     "secret_withheld_after_cutoff": withheld,
                     "source": "import",
                 },
-                types=types,
             ),
-            _event(
-                ctx,
+            build_event(
+                actor=ctx.acting_user,
                 action="migration_case.opened",
                 target=case,
                 tenant=tenant,
                 summary={"cloud_id": site.cloud_id, "due_at": case.due_at.isoformat()},
-                types=types,
             ),
         ]
     AuditEvent.objects.bulk_create(events)

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
@@ -40,7 +39,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from tenants.audit import _check_summary, _client_ip
+from tenants.audit import build_event
 from tenants.exceptions import DomainError
 from tenants.models import (
     AuditEvent,
@@ -266,24 +265,6 @@ class CampaignResult:
     refused: dict[int, str] = field(default_factory=dict)
 
 
-def _audit(
-    *, actor, action: str, case: MigrationCase, summary: dict, request, content_type
-) -> AuditEvent:
-    """An unsaved audit event, as ``tenants.audit.record_event`` writes it (bulk-created)."""
-    _check_summary(summary)
-    return AuditEvent(
-        actor=actor,
-        action=action,
-        tenant=case.site.tenant,
-        summary=summary,
-        ip_address=_client_ip(request) if request is not None else None,
-        request_id=getattr(request, "request_id", "") if request is not None else "",
-        target_content_type=content_type,
-        target_object_id=str(case.pk),
-        target_repr=str(case)[:200],
-    )
-
-
 @transaction.atomic
 def migration_invites_send_bulk(
     *,
@@ -356,19 +337,18 @@ def migration_invites_send_bulk(
         ]
     )
     actor = acting_user if getattr(acting_user, "is_authenticated", False) else None
-    content_type = ContentType.objects.get_for_model(MigrationCase)
     events = []
     moving = []
     for case, notice in zip(to_send, notices, strict=True):
         result.sent[case.pk] = notice
         events.append(
-            _audit(
+            build_event(
                 actor=actor,
                 action="migration_notice.sent",
-                case=case,
+                target=case,
+                tenant=case.site.tenant,
                 summary={"kind": kind, "key": key, "recipients": list(recipients[case.pk])},
                 request=request,
-                content_type=content_type,
             )
         )
         if case.state != S.INVITED:
@@ -377,13 +357,13 @@ def migration_invites_send_bulk(
             case.failure_reason = ""
             moving.append(case)
             events.append(
-                _audit(
+                build_event(
                     actor=actor,
                     action=f"migration_case.{S.INVITED}",
-                    case=case,
+                    target=case,
+                    tenant=case.site.tenant,
                     summary={"cloud_id": case.site.cloud_id, "from": previous, "to": S.INVITED},
                     request=request,
-                    content_type=content_type,
                 )
             )
     if moving:

@@ -2,7 +2,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 
-from tenants.audit import record_event
+from tenants.audit import build_event, record_event
 from tenants.models import AuditEvent
 from tests.factories import AuditEventFactory, JiraSiteFactory
 
@@ -65,3 +65,29 @@ def test_the_database_refuses_to_change_or_delete_an_event_on_postgres(on_postgr
             with connection.cursor() as cursor:
                 cursor.execute(sql, [event.pk])
     assert AuditEvent.objects.get().action == "tenant.updated"
+
+
+def test_events_built_for_a_bulk_insert_carry_what_record_event_writes(tenant, owner):
+    site = JiraSiteFactory(tenant=tenant)
+    request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.7")
+    request.request_id = "req-7"
+    built = [
+        build_event(
+            actor=owner,
+            action="site.created",
+            target=site,
+            tenant=tenant,
+            summary={"n": n},
+            request=request,
+        )
+        for n in range(2)
+    ]
+    assert AuditEvent.objects.count() == 0  # built, not saved
+    AuditEvent.objects.bulk_create(built)
+    rows = list(AuditEvent.objects.order_by("summary__n"))
+    assert [r.summary for r in rows] == [{"n": 0}, {"n": 1}]
+    for row in rows:
+        assert (row.actor, row.tenant, row.target_repr) == (owner, tenant, site.url)
+        assert (row.ip_address, row.request_id) == ("203.0.113.7", "req-7")
+    with pytest.raises(ValueError, match="must not carry secrets"):
+        build_event(actor=None, action="x", target=site, summary={"refresh_token": "t"})
