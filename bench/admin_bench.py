@@ -40,8 +40,16 @@ ROUNDS = 2
 
 NOTES = (
     "Where the time goes. The changelists read one page through indexes (backup jobs by "
-    "created_at and status, cases by due date, the site count per listed tenant only) and "
-    "never count a big table exactly, so they stay flat. The dashboard is served from a "
+    "created_at and status, cases by due date, sites by URL, the site count per listed tenant "
+    "only) and never count a big table exactly, so they stay flat. The sites page is in the "
+    "admin's order, `url` then `id` descending (the model's ordering and Django's `-pk` "
+    "tie-break): `jirasite_url` (url, -id) holds it, so the page is the first 100 entries of "
+    "that index, each joined to its tenant, grant and legacy credential by primary key "
+    "(1.2 ms at 30,000 sites under EXPLAIN ANALYZE, against 58 ms when every site was read, "
+    "hash-joined to its tenant, grant and credential, then sorted). Filtered by status it reads "
+    "`jirasite_status_url` (status, url, -id) the same way (0.8 ms, was 5 ms), by credential "
+    "kind it walks `jirasite_url` until the page is full (about 300 entries for API tokens, "
+    "0.8 ms, was 42 ms), by tenant the tenant's own sites. The dashboard is served from a "
     "one-minute cache; recomputing it (`?refresh=1`) reads backup health and the quota "
     "planner from the schedules alone. Each schedule keeps figures written at write time: "
     "`last_success_at`, `overdue_at` (last success + 2 intervals) and "
