@@ -1,9 +1,9 @@
 """Leases with heartbeats, and fencing, for any job model (backup and restore jobs alike).
 
 Every write of a running job is a conditional UPDATE on its lease token, so a worker whose lease
-expired (and was taken over) commits nothing. A job model needs ``status`` with QUEUED, RUNNING
-and PAUSED_NEEDS_REAUTH, ``lease_token``, ``lease_generation``, ``lease_expires_at``,
-``heartbeat_at``, ``started_at``, ``finished_at``, ``not_before`` and ``status_reason``.
+expired (and was taken over) commits nothing. A job model subclasses ``LeasedJob`` (the lease,
+progress and timing columns) and has ``status`` with QUEUED, RUNNING, CANCELLED and
+PAUSED_NEEDS_REAUTH.
 """
 
 from __future__ import annotations
@@ -15,12 +15,65 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from backups import conf
+
+
+class LeasedJob(models.Model):
+    """What every leased job keeps besides its own fields and ``status``."""
+
+    status_reason = models.CharField(max_length=500, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Lease: only the holder of lease_token may commit a step; a reaper re-queues expired ones.
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_generation = models.PositiveIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    current_step = models.CharField(max_length=200, blank=True)
+    points_spent = models.PositiveBigIntegerField(default=0)
+    # Not to be run before (a rate limit's Retry-After, a fair-share wait, a transient backoff).
+    not_before = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+
+def cancel(job: LeasedJob, *, active: tuple[str, ...], reason: str) -> bool:
+    """Cancel the job if it is still active. Its lease is dropped with it, so a worker still
+    running it is fenced out at its next write. False: it had already ended."""
+    model = type(job)
+    return bool(
+        model.objects.filter(pk=job.pk, status__in=active).update(
+            status=model.Status.CANCELLED,
+            status_reason=(reason or "cancelled")[:500],
+            lease_token=None,
+            lease_expires_at=None,
+            finished_at=timezone.now(),
+        )
+    )
+
+
+def requeue_paused(job: LeasedJob) -> bool:
+    """Queue again a job paused for re-authorization. False: it was not paused."""
+    model = type(job)
+    return bool(
+        model.objects.filter(pk=job.pk, status=model.Status.PAUSED_NEEDS_REAUTH).update(
+            status=model.Status.QUEUED, status_reason="resumed", attempts=0
+        )
+    )
 
 
 class LeaseLost(Exception):

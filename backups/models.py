@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import uuid
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from atlassian.ratelimit import GLOBAL_POOL
+from backups.leases import LeasedJob
 
 ACTIVE_STATUSES = ("queued", "running", "paused_needs_reauth")
 # Sites whose schedules the quota planner counts (``JiraSite.Status`` values).
 LIVE_SITE_STATUSES = ("active", "needs_reauth")
 
 
-class BackupJob(models.Model):
+class BackupJob(LeasedJob):
     class Kind(models.TextChoices):
         FULL = "full", "Full"
         INCREMENTAL = "incremental", "Incremental"
@@ -41,34 +41,17 @@ class BackupJob(models.Model):
     # What was asked for; an incremental without a usable base runs as full (kind says so).
     requested_kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.INCREMENTAL)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
-    status_reason = models.CharField(max_length=500, blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     base_snapshot = models.ForeignKey(
         "Snapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # The snapshot this job writes (id fixed when the job starts, so re-runs write the same one).
     snapshot_id = models.UUIDField(default=uuid.uuid4, editable=False)
     changes_since = models.DateTimeField(null=True, blank=True)
-    # Lease: only the holder of lease_token may commit a step; a reaper re-queues expired ones.
-    lease_token = models.UUIDField(null=True, blank=True, editable=False)
-    lease_generation = models.PositiveIntegerField(default=0)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    # Progress.
-    current_step = models.CharField(max_length=200, blank=True)
+    # Progress (besides current_step).
     last_checkpoint = models.CharField(max_length=200, blank=True)
     objects_done = models.PositiveBigIntegerField(default=0)
     objects_total = models.PositiveBigIntegerField(null=True, blank=True)
-    points_spent = models.PositiveBigIntegerField(default=0)
     bytes_stored = models.PositiveBigIntegerField(default=0)
-    not_before = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]

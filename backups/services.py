@@ -13,7 +13,7 @@ from django.db.models import Avg, Max, Q
 from django.utils import timezone
 
 from atlassian.ratelimit import GLOBAL_POOL, legacy_pool
-from backups import conf
+from backups import conf, leases
 from backups.models import ACTIVE_STATUSES, BackupJob, BackupSchedule, Snapshot
 from tenants.audit import record_event
 from tenants.models import JiraSite
@@ -83,14 +83,7 @@ def backup_job_enqueue(
 
 def backup_job_cancel(*, job: BackupJob, acting_user: Any, reason: str = "") -> BackupJob:
     with transaction.atomic():
-        changed = BackupJob.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(
-            status=BackupJob.Status.CANCELLED,
-            status_reason=(reason or "cancelled")[:500],
-            lease_token=None,
-            lease_expires_at=None,
-            finished_at=timezone.now(),
-        )
-        if changed:
+        if leases.cancel(job, active=ACTIVE_STATUSES, reason=reason):
             record_event(
                 actor=acting_user,
                 action="backup.job_cancelled",
@@ -105,10 +98,7 @@ def backup_job_cancel(*, job: BackupJob, acting_user: Any, reason: str = "") -> 
 def backup_job_resume(*, job: BackupJob, acting_user: Any) -> BackupJob:
     """Resume a job paused for re-authorization (after the customer authorized again)."""
     with transaction.atomic():
-        changed = BackupJob.objects.filter(
-            pk=job.pk, status=BackupJob.Status.PAUSED_NEEDS_REAUTH
-        ).update(status=BackupJob.Status.QUEUED, status_reason="resumed", attempts=0)
-        if changed:
+        if leases.requeue_paused(job):
             record_event(
                 actor=acting_user,
                 action="backup.job_resumed",

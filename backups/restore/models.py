@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import uuid
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from backups.leases import LeasedJob
 
 RESTORE_ACTIVE_STATUSES = ("queued", "running", "paused_needs_reauth")
 
 
-class RestoreJob(models.Model):
+class RestoreJob(LeasedJob):
     class Scope(models.TextChoices):
         SITE = "site", "Whole site"
         PROJECTS = "projects", "Projects"
@@ -49,10 +50,6 @@ class RestoreJob(models.Model):
     user_fallback = models.CharField(max_length=128, blank=True)
     create_projects = models.BooleanField(default=True)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
-    status_reason = models.CharField(max_length=500, blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     # The plan of the dry run (or of the last planning pass): counts and reasons.
     plan = models.JSONField(default=dict, blank=True)
     # Mapping of the source site's configuration onto the target (computed once per job).
@@ -61,19 +58,7 @@ class RestoreJob(models.Model):
     done_steps = models.JSONField(default=list, blank=True)
     counters = models.JSONField(default=dict, blank=True)
     errors = models.JSONField(default=list, blank=True)
-    lease_token = models.UUIDField(null=True, blank=True, editable=False)
-    lease_generation = models.PositiveIntegerField(default=0)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    current_step = models.CharField(max_length=200, blank=True)
-    points_spent = models.PositiveBigIntegerField(default=0)
-    not_before = models.DateTimeField(null=True, blank=True)
     run_id = models.UUIDField(default=uuid.uuid4, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backups import leases
 from backups.models import Snapshot
 from backups.restore.models import RESTORE_ACTIVE_STATUSES, RestoreJob
 from backups.restore.source import Scope, ScopeError, SnapshotSource
@@ -120,14 +121,7 @@ def restore_job_create(
 
 def restore_job_cancel(*, job: RestoreJob, acting_user: Any, reason: str = "") -> RestoreJob:
     with transaction.atomic():
-        changed = RestoreJob.objects.filter(pk=job.pk, status__in=RESTORE_ACTIVE_STATUSES).update(
-            status=RestoreJob.Status.CANCELLED,
-            status_reason=(reason or "cancelled")[:500],
-            lease_token=None,
-            lease_expires_at=None,
-            finished_at=timezone.now(),
-        )
-        if changed:
+        if leases.cancel(job, active=RESTORE_ACTIVE_STATUSES, reason=reason):
             record_event(
                 actor=acting_user,
                 action="restore.job_cancelled",
@@ -142,9 +136,7 @@ def restore_job_cancel(*, job: RestoreJob, acting_user: Any, reason: str = "") -
 def restore_job_resume(*, job: RestoreJob, acting_user: Any) -> RestoreJob:
     """Queue again a job paused for re-authorization or interrupted (its lease expired)."""
     with transaction.atomic():
-        changed = RestoreJob.objects.filter(
-            pk=job.pk, status=RestoreJob.Status.PAUSED_NEEDS_REAUTH
-        ).update(status=RestoreJob.Status.QUEUED, status_reason="resumed", attempts=0)
+        changed = leases.requeue_paused(job)
         if changed:
             record_event(
                 actor=acting_user,
