@@ -51,6 +51,12 @@ class Tenant(models.Model):
                 name="tenant_status_valid",
             ),
         ]
+        indexes = [
+            # The staff changelist's order (``name`` plus the admin's ``-pk`` tie-break),
+            # unfiltered and filtered by status: a page is the first entries of an index.
+            models.Index(fields=["name", "-id"], name="tenant_name"),
+            models.Index(fields=["status", "name", "-id"], name="tenant_status_name"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
@@ -197,6 +203,14 @@ class OAuthGrant(SecretsMixin, models.Model):
                 name="oauthgrant_revoked_has_no_tokens",
             ),
         ]
+        indexes = [
+            # The staff changelist's order (``account_id`` is unique, so Django adds no
+            # tie-break), unfiltered and filtered by status.
+            models.Index(fields=["account_name", "account_id"], name="oauthgrant_account"),
+            models.Index(
+                fields=["status", "account_name", "account_id"], name="oauthgrant_status_account"
+            ),
+        ]
 
     def __str__(self) -> str:
         who = self.account_email or self.account_name or self.account_id
@@ -309,6 +323,11 @@ class LegacyCredential(SecretsMixin, models.Model):
                 name="legacycred_purged_has_no_secret",
             ),
         ]
+        indexes = [
+            # The sites changelist's "credential kind" filter finds a rare kind's credentials
+            # here instead of reading every legacy credential.
+            models.Index(fields=["kind"], name="legacycred_kind"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.site_url or self.tenant_id}"
@@ -397,7 +416,9 @@ class MigrationCase(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["state", "due_at"], name="migrationcase_state_due"),
+            # By state in due order (the selectors' ranges, and the changelist's state filter in
+            # its order: ``due_at`` then ``pk``).
+            models.Index(fields=["state", "due_at", "id"], name="migrationcase_state_due"),
             # The staff console lists all cases by due date (the default ordering).
             models.Index(fields=["due_at", "id"], name="migrationcase_due"),
         ]

@@ -5,30 +5,19 @@ does not grow with the number of rows)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import (
-    Case,
-    Count,
-    DateTimeField,
-    F,
-    OuterRef,
-    QuerySet,
-    Subquery,
-    Value,
-    When,
-)
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from atlassian.ratelimit import GLOBAL_POOL, default_pool_limit
 from atlassian.selectors import points_per_hour_per_pool
 from backups import services
-from backups.models import BackupJob, BackupSchedule, Snapshot
+from backups.models import BackupJob, BackupSchedule
 from portal.ops import quota
 from tenants.models import JiraSite, MigrationCase, OAuthGrant
 from tenants.selectors import legacy_sites_past_due
@@ -38,7 +27,6 @@ from tenants.selectors import legacy_sites_past_due
 OVERDUE_INTERVALS = services.OVERDUE_INTERVALS
 POOLS_CHARTED = 6
 CACHE_KEY = "portal.ops.dashboard"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -54,41 +42,23 @@ def changelist(model, **params) -> str:
     return f"{url}?{urlencode(params)}" if params else url
 
 
+def overdue_schedules(*, now: datetime | None = None) -> QuerySet[BackupSchedule]:
+    """The schedules the dashboard counts as overdue (``quota.plan_and_overdue``): enabled, of
+    an active site (the schedule's copy of its status), and ``overdue_at`` past or NULL (never
+    backed up). The service keeps ``overdue_at`` = newest complete snapshot + ``OVERDUE_INTERVALS``
+    intervals, so no snapshot is read: two ranges of the partial index ``backupschedule_overdue``
+    (the predicate repeats its condition)."""
+    now = now or timezone.now()
+    return BackupSchedule.objects.filter(enabled=True, site_status=JiraSite.Status.ACTIVE).filter(
+        Q(overdue_at__lt=now) | Q(overdue_at__isnull=True)
+    )
+
+
 def backup_overdue_sites(*, now: datetime | None = None) -> QuerySet[JiraSite]:
     """Active sites with an enabled schedule and no complete snapshot within
-    ``OVERDUE_INTERVALS`` of their interval (never backed up included). One query: each site's
-    newest complete snapshot (one probe of the snapshot index) against its own threshold."""
-    now = now or timezone.now()
-    intervals = (
-        BackupSchedule.objects.filter(enabled=True)
-        .order_by()
-        .values_list("interval_hours", flat=True)
-        .distinct()
-    )
-    threshold = Case(
-        *[
-            When(
-                backup_schedule__interval_hours=hours,
-                then=Value(now - timedelta(hours=hours * OVERDUE_INTERVALS)),
-            )
-            for hours in intervals
-        ],
-        output_field=DateTimeField(),
-    )
-    newest = (
-        Snapshot.objects.filter(site=OuterRef("pk"), status=Snapshot.Status.COMPLETE)
-        .order_by("-completed_at")
-        .values("completed_at")[:1]
-    )
-    return (
-        JiraSite.objects.filter(status=JiraSite.Status.ACTIVE, backup_schedule__enabled=True)
-        # Never backed up counts as backed up at the epoch: one probe per site, not two.
-        .annotate(
-            newest_snapshot=Coalesce(Subquery(newest), Value(EPOCH)),
-            overdue_before=threshold,
-        )
-        .filter(newest_snapshot__lt=F("overdue_before"))
-    )
+    ``OVERDUE_INTERVALS`` of their interval (never backed up included): exactly the sites the
+    dashboard's overdue figure counts."""
+    return JiraSite.objects.filter(pk__in=overdue_schedules(now=now).values("site_id"))
 
 
 def failed_jobs_since(since: datetime) -> QuerySet[BackupJob]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from portal.ops.dashboard import backup_overdue_sites
+from portal.ops.dashboard import overdue_schedules
 from tenants.selectors import legacy_sites_past_due
 
 
@@ -22,7 +22,8 @@ class SiteAttentionFilter(admin.SimpleListFilter):
         if self.value() == "past_due":
             return queryset.filter(pk__in=legacy_sites_past_due().values("pk"))
         if self.value() == "backup_overdue":
-            return queryset.filter(pk__in=backup_overdue_sites().values("pk"))
+            # The schedules' stored overdue moment, as the dashboard counts them.
+            return queryset.filter(pk__in=overdue_schedules().values("site_id"))
         return queryset
 
 

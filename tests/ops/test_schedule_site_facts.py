@@ -18,7 +18,6 @@ from backups.services import (
     schedules_follow_sites,
 )
 from portal.ops import quota
-from portal.ops.dashboard import backup_overdue_sites
 from tenants.models import AuditEvent, JiraSite, MigrationCase
 from tenants.services import (
     grant_mark_needs_reauth,
@@ -37,6 +36,7 @@ from tests.factories import (
     OAuthGrantFactory,
     TenantFactory,
 )
+from tests.ops.overdue import overdue_from_the_snapshots
 from tests.ops.test_commands import run_failing
 from tests.ops.test_dashboard import snapshot
 
@@ -59,7 +59,7 @@ def from_the_source_tables(now) -> dict:
     return {
         "global": (len(on_grant), sum(needs[s.pk] for s in on_grant)),
         "legacy": legacy,
-        "overdue": backup_overdue_sites(now=now).count(),
+        "overdue": len(overdue_from_the_snapshots(now)),
     }
 
 
