@@ -404,9 +404,9 @@ def points_section(args) -> tuple[list[str], bool]:
         "",
         "Floor, by part: " + ", ".join(f"{k} {v}" for k, v in sorted(parts.items())) + ".",
         "",
-        f"Process peak RSS (sandbox and engine together): {peak_mb:.0f} MB. Not measured: "
-        "worker RSS at 10k vs 100k issues (the sandbox serves ~11 issues/s here, so 100k "
-        "issues would take hours).",
+        f"Process peak RSS (sandbox and engine together): {peak_mb:.0f} MB. The worker's own "
+        "peak RSS at 10k vs 100k issues is measured apart, with the sandbox in another process "
+        "(`bench/backup_memory_bench.py`, section below).",
     ]
     return lines, ok
 
