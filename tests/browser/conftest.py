@@ -32,14 +32,21 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def browser():
     require(CHROMIUM.exists(), "Chromium is not installed at /usr/bin/chromium")
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    # Inside sync_playwright() the rest of the session runs in another context, and Django keeps
+    # its connections per context (asgiref Local): one opened before or inside it would be left
+    # open unseen, and PostgreSQL would refuse to drop the test database at the end. Close them
+    # on the way in and on the way out.
+    connections.close_all()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         yield chromium
         chromium.close()
+        connections.close_all()
 
 
 @pytest.fixture
