@@ -32,63 +32,7 @@ sys.path.insert(0, str(ROOT))
 DOC = ROOT / "docs" / "benchmarks_ledger.md"
 TARGET = 1.05
 
-
-def setup_django(tmp: Path) -> None:
-    import os
-
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    os.environ["STORAGE_ROOT"] = str(tmp / "storage")
-    os.environ["VAR_DIR"] = str(tmp / "var")
-    os.environ["REDIS_URL"] = ""
-    os.environ["ATLASSIAN_TIER1_POINTS_PER_HOUR"] = str(10**9)
-    os.environ["LOG_LEVEL"] = "WARNING"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def connect(sandbox, name: str):
-    """A site on a vendor grant whose tokens the sandbox issued (valid for the whole run)."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from tests.factories import GrantSiteFactory, JiraSiteFactory, OAuthGrantFactory
-
-    remote = sandbox.site(name)
-    tokens = sandbox.connect(sites=[remote])
-    site = JiraSiteFactory(cloud_id=remote.cloud_id, name=name, url=remote.url)
-    grant = OAuthGrantFactory(
-        access_token=tokens.access_token,
-        refresh_token=tokens.refresh_token,
-        access_token_expires_at=timezone.now() + timedelta(hours=10),
-    )
-    GrantSiteFactory(grant=grant, site=site, in_use=True)
-    return site
-
-
-def run_backup(site, kind: str):
-    """Enqueue and run a backup job to its end in this process; (job, wall seconds)."""
-    from backups.engine.runner import run_job
-    from backups.models import BackupJob
-    from backups.services import backup_job_enqueue
-
-    job, _ = backup_job_enqueue(site=site, kind=kind, acting_user=None)
-    started = time.perf_counter()
-    while True:
-        outcome = run_job(job.pk, slice_seconds=10**6)
-        job.refresh_from_db()
-        if job.status not in (BackupJob.Status.QUEUED, BackupJob.Status.RUNNING):
-            break
-        if outcome.state == "requeue":
-            time.sleep(min(outcome.countdown, 2))
-    elapsed = time.perf_counter() - started
-    assert job.status == BackupJob.Status.SUCCEEDED, job.status_reason
-    return job, elapsed
+from bench.backup_bench import connect, run_backup, setup_django  # noqa: E402
 
 
 def use_fresh_storage(tmp: Path, n: int) -> None:

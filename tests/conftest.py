@@ -21,6 +21,29 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def mfa_client(user, client=None):
+    """A test client signed in as ``user``, who set up TOTP and used it in this session (staff
+    reach the admin only with MFA: ``portal.middleware.StaffMFARequiredMiddleware``)."""
+    import time
+
+    from allauth.mfa.models import Authenticator
+    from django.test import Client
+
+    Authenticator.objects.get_or_create(
+        user=user, type=Authenticator.Type.TOTP, defaults={"data": {"secret": "x"}}
+    )
+    client = client or Client()
+    client.force_login(user)
+    session = client.session
+    session["account_authentication_methods"] = [
+        {"method": "mfa", "type": "totp", "at": time.time()}
+    ]
+    session["account_authentication_methods_user"] = str(user.pk)
+    session.save()
+    client.user = user
+    return client
+
+
 @pytest.fixture
 def on_postgres(settings):
     from django.db import connection

@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
-from django.test import Client
-
 from backups.models import BackupJob
 from backups.services import backup_job_enqueue
 from tenants.models import OAuthGrant
 from tests.backups.conftest import backup
+from tests.conftest import mfa_client
 from tests.factories import UserFactory
-
-
-def mfa_client(user) -> Client:
-    """A staff session that used TOTP (the admin refuses staff without MFA)."""
-    from allauth.mfa.models import Authenticator
-
-    Authenticator.objects.get_or_create(
-        user=user, type=Authenticator.Type.TOTP, defaults={"data": {"secret": "x"}}
-    )
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session["account_authentication_methods"] = [
-        {"method": "mfa", "type": "totp", "at": time.time()}
-    ]
-    session["account_authentication_methods_user"] = str(user.pk)
-    session.save()
-    return client
 
 
 def test_the_job_list_and_page_show_progress_reason_and_last_checkpoint(acme):

@@ -4,34 +4,15 @@ TOTP and used it in the session: staff reach the admin only with MFA."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
 from tests.backups.conftest import backup_env  # noqa: F401 (a fixture)
+from tests.conftest import mfa_client
 from tests.factories import UserFactory
 
 ROLES = ("Support", "Operator", "Security admin")
-
-
-def mfa_client(user) -> Client:
-    from allauth.mfa.models import Authenticator
-
-    Authenticator.objects.get_or_create(
-        user=user, type=Authenticator.Type.TOTP, defaults={"data": {"secret": "x"}}
-    )
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session["account_authentication_methods"] = [
-        {"method": "mfa", "type": "totp", "at": time.time()}
-    ]
-    session["account_authentication_methods_user"] = str(user.pk)
-    session.save()
-    client.user = user
-    return client
 
 
 def staff_with_role(role: str | None, *, superuser: bool = False):

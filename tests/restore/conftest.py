@@ -13,6 +13,7 @@ from backups.restore.models import RestoreJob
 from backups.restore.services import restore_job_create
 from tests.backups import conftest as backups_conftest
 from tests.backups.conftest import backup, connect_site
+from tests.conftest import mfa_client
 
 # The backup suite's fixtures (sandbox settings, storage in a temporary folder, site acme).
 backup_env = backups_conftest.backup_env
@@ -71,18 +72,6 @@ def restore(snapshot, target, **kwargs) -> RestoreJob:
 @pytest.fixture
 def staff_client(client, db):
     """A superuser who used TOTP in this session (staff reach the admin only with MFA)."""
-    from allauth.mfa.models import Authenticator
-
     from tests.factories import UserFactory
 
-    user = UserFactory(username="restorer", superuser=True)
-    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
-    client.force_login(user)
-    session = client.session
-    session["account_authentication_methods"] = [
-        {"method": "mfa", "type": "totp", "at": time.time()}
-    ]
-    session["account_authentication_methods_user"] = str(user.pk)
-    session.save()
-    client.user = user
-    return client
+    return mfa_client(UserFactory(username="restorer", superuser=True), client)

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tenants.models import AuditEvent
+from tests.conftest import mfa_client
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 
 
@@ -55,18 +56,4 @@ def audited():
 def admin_client(client, db):
     """A client signed in as a superuser who set up TOTP and used it in this session (staff
     reach the admin only with MFA, see portal.middleware.StaffMFARequiredMiddleware)."""
-    import time
-
-    from allauth.mfa.models import Authenticator
-
-    user = UserFactory(username="admin", superuser=True)
-    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
-    client.force_login(user)
-    session = client.session
-    session["account_authentication_methods"] = [
-        {"method": "mfa", "type": "totp", "at": time.time()}
-    ]
-    session["account_authentication_methods_user"] = str(user.pk)
-    session.save()
-    client.user = user
-    return client
+    return mfa_client(UserFactory(username="admin", superuser=True), client)
