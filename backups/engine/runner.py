@@ -233,7 +233,9 @@ class Plan:
         base = set(self.base_index.get(pid, [])) - elsewhere
         return sorted(base | changed.get(pid, set()))
 
-    def index(self) -> dict[str, list[int]]:
+    def index(self, pages: dict[str, set[int]]) -> dict[str, list[int]]:
+        """Project id -> the ids of its issues in the snapshot. ``pages``: the ids the full
+        backup's issue pages returned, per project (``_finalize`` reads them with the shards)."""
         out: dict[str, list[int]] = {}
         for project in self.projects():
             pid = project["id"]
@@ -243,9 +245,7 @@ class Plan:
                     cp.result.get("added", [])
                 )
             else:
-                ids = set()
-                for _key, result in _results(self.job, f"issues:{pid}:"):
-                    ids.update(result.get("ids", []))
+                ids = pages.get(pid, set())
             out[pid] = sorted(ids)
         return out
 
@@ -463,7 +463,10 @@ def _finalize(job: BackupJob, lease: leases.Lease, plan: Plan, store: ObjectStor
     # Refs of checkpoints written before attachments had refs shards (a job resumed across the
     # upgrade) and of a format-1 base: commit_snapshot writes them into one more refs shard.
     loose: list[AttachmentEntry] = []
-    for _key, result in _results(job):
+    page_ids: dict[str, set[int]] = {}
+    for key, result in _results(job):
+        if key.startswith("issues:"):
+            page_ids.setdefault(key.split(":")[1], set()).update(result.get("ids", []))
         page = [ShardEntry(**s) for s in result.get("shards", [])]
         shards.extend(page)
         if not any(s.kind == ATTACHMENT_REFS for s in page):
@@ -478,7 +481,8 @@ def _finalize(job: BackupJob, lease: leases.Lease, plan: Plan, store: ObjectStor
                 # is only ever dropped with the last snapshot naming it.
                 shards.append(shard)
         loose.extend(plan.base.attachments)
-    index = plan.index()
+    index = plan.index(page_ids)
+    del page_ids
     index_records = [{"projectId": pid, "ids": ids} for pid, ids in sorted(index.items())]
     shards.append(write_shard(store, "issue_index", "issue_index/all", index_records))
     del index_records
