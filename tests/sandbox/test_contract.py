@@ -16,7 +16,7 @@ import requests
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-SPEC = Path("/work/shared/specs/jira-platform-v3.openapi.json")
+SPEC = Path(__file__).resolve().parents[2] / "specs" / "jira-platform-v3.openapi.json"
 PREFIX = "/rest/api/3/"
 ADF = {
     "type": "doc",
