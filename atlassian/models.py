@@ -49,7 +49,7 @@ class CallStat(models.Model):
             models.Index(fields=["credential_kind", "hour"], name="atlassian_callstat_kind"),
         ]
         verbose_name = "outbound call statistic"
-        # The compliance report (atlassian.compliance) reads this table and the tenants' ones;
+        # The compliance report (ops.compliance) reads this table and the tenants' ones;
         # staff need this permission (the Security admin role has it) to open its admin page.
         permissions = [("view_compliance_report", "Can view the compliance report")]
 

@@ -1,5 +1,5 @@
 """Backup engine knobs. Read from Django settings when present, else from the environment
-(validated by ``portal.env``), with defaults that suit production.
+(validated by ``kit.env``), with defaults that suit production.
 
 TODO(settings owner): move these into portal/settings.py and the README table.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from portal.env import Env
+from kit.env import Env
 
 _env = Env()
 

@@ -193,7 +193,7 @@ def snapshot_verify(*, snapshot: Snapshot, deep: bool = False, acting_user: Any 
 
 # The quota planner's estimate: mean points of the complete incremental snapshots of the last
 # ESTIMATE_LOOKBACK per interval, plus the mean of the full ones of the last FULL_LOOKBACK per
-# full_every_days (portal.ops.quota reads it from the schedule).
+# full_every_days (ops.quota reads it from the schedule).
 ESTIMATE_LOOKBACK = timedelta(days=14)
 FULL_LOOKBACK = timedelta(days=92)
 # A site is overdue when its newest complete snapshot is older than this many intervals.

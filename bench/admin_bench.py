@@ -64,7 +64,7 @@ NOTES = (
     "foreign key (a sort of one tenant's rows, about 100 jobs). Legacy sites past due: "
     "`jirasite_url`, each site's credential and case probed by key (1.1 ms). No successful "
     "backup in its window: the schedule's stored `overdue_at`, the very predicate of the "
-    "dashboard's count (`portal.ops.dashboard.overdue_schedules`: enabled, site active, "
+    "dashboard's count (`ops.dashboard.overdue_schedules`: enabled, site active, "
     "`overdue_at` before now or NULL, the condition of the partial index "
     "`backupschedule_overdue`), so no snapshot is read: the page walks `jirasite_url` and "
     "probes each site's schedule by its unique site id, about 2,000 entries for a full page "
@@ -83,7 +83,7 @@ NOTES = (
     "credential or status (cut-over to the vendor app, status changes, a grant revoked or "
     "needing re-authorization, a legacy credential purged, a tenant offboarded, "
     "`reconcile_sites`; the daily refresh repairs a copy written around them), so the sites "
-    "are not joined. `portal.ops.quota.plan_and_overdue` is one UNION ALL over "
+    "are not joined. `ops.quota.plan_and_overdue` is one UNION ALL over "
     "`backups_backupschedule` and three partial indexes on the enabled schedules of live "
     "sites: the global pool's COUNT and SUM are an index-only scan of "
     "`backupschedule_global_need` (20,000 entries, about 2 ms), its 25 biggest consumers are "
@@ -120,9 +120,9 @@ PAGES = [
     ("migration cases", "admin:tenants_migrationcase_changelist"),
     ("backup jobs", "admin:backups_backupjob_changelist"),
     ("backup jobs, failed", "admin:backups_backupjob_changelist?status__exact=failed"),
-    ("dashboard", "admin:portal_operations_changelist"),
+    ("dashboard", "admin:ops_operations_changelist"),
     # The dashboard's figures are cached for a minute; this is the price of recomputing them.
-    ("dashboard, recomputed", "admin:portal_operations_changelist?refresh=1"),
+    ("dashboard, recomputed", "admin:ops_operations_changelist?refresh=1"),
 ]
 
 

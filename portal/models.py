@@ -134,7 +134,3 @@ class SecurityFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.cloud_id})"
-
-
-# The staff operations' permissions-only model (no table), kept with the ops console.
-from portal.ops.models import Operations  # noqa: E402,F401

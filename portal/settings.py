@@ -1,7 +1,7 @@
 """Settings for the portal, all read from the environment in this one file.
 
 Defaults are the embedded ones that `make run` uses (SQLite, filesystem storage and broker under
-``var/``, the console e-mail backend). Every value is validated by ``portal.env``; a bad one stops
+``var/``, the console e-mail backend). Every value is validated by ``kit.env``; a bad one stops
 start-up with a single line naming the variable. The README lists every variable.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from portal.env import ConfigError, Env
+from kit.env import ConfigError, Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "tenants",
     "backups",
     "portal",
+    "ops",
 ]
 
 MIDDLEWARE = [

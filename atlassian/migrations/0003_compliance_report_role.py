@@ -1,5 +1,5 @@
 """Give the Security admin role the compliance-report permission on databases whose roles were
-created before the permission existed (portal.ops.roles lists it for future syncs)."""
+created before the permission existed (ops.roles lists it for future syncs)."""
 
 from django.db import migrations
 

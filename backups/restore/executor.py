@@ -71,7 +71,7 @@ def settle_seconds() -> int:
     ``RESTORE_SEARCH_SETTLE_SECONDS``, default 30."""
     from django.conf import settings
 
-    from portal.env import Env
+    from kit.env import Env
 
     value = getattr(settings, "RESTORE_SEARCH_SETTLE_SECONDS", None)
     if value is not None:

@@ -4,17 +4,9 @@ from django.db import migrations, models
 
 
 def create_roles(apps, schema_editor):
-    """Groups Support, Operator and Security admin (see portal.ops.roles). Permissions are
-    normally created after migrate; create them now so the groups can be given them."""
-    from django.contrib.auth.management import create_permissions
-
-    from portal.ops.roles import sync_roles
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
-    sync_roles(apps)
+    """The groups Support, Operator and Security admin were created here while the console lived
+    in ``portal``; ``ops.0001_initial`` creates them now (a migration does not import the app
+    above it)."""
 
 
 def drop_roles(apps, schema_editor):

@@ -1,16 +1,17 @@
-"""What the backups app keeps about a site: its backup schedule carries a copy of the site's
-credential (as the rate-limit pool its backups draw on) and status, so the quota planner reads
-the schedules alone. Every tenants service that changes either calls ``schedules_follow`` in
-the same transaction, with the changed sites locked."""
+"""Tell the apps that keep something about a site (the backups app keeps a copy of its pool and
+status on its schedule) that sites changed. Every tenants service that creates a site or changes
+its credential or status calls ``schedules_follow`` in the same transaction, with the changed sites
+locked; tenants knows nothing of what the receivers do (``tenants.signals``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tenants.signals import sites_changed
+
 
 def schedules_follow(site_ids: Iterable[int]) -> None:
-    """Bring the schedules of these sites in line with their credential and status."""
-    # Imported here: the backups app builds on tenants, not the other way round.
-    from backups.services import schedules_follow_sites
-
-    schedules_follow_sites(site_ids=site_ids)
+    """Announce that these sites changed (``tenants.signals.sites_changed``)."""
+    ids = sorted(set(site_ids))
+    if ids:
+        sites_changed.send(sender=None, site_ids=ids)

@@ -17,8 +17,8 @@ from backups.services import (
     schedule_interval_change,
 )
 from backups.tasks import refresh_schedule_estimates
-from portal.ops import quota
-from portal.ops.dashboard import backup_overdue_sites
+from ops import quota
+from ops.dashboard import backup_overdue_sites
 from tenants.models import AuditEvent
 from tests.backups.conftest import backup
 from tests.factories import GrantSiteFactory, JiraSiteFactory

@@ -13,10 +13,10 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 from django.utils import timezone
 
-from atlassian.compliance import VIOLATION, build_compliance_report
 from atlassian.ledger import flush
 from atlassian.ratelimit import hour_start
 from backups.models import BackupJob
+from ops.compliance import VIOLATION, build_compliance_report
 from tenants.services.legacy import legacy_credential_purge
 from tenants.services.sites import site_use_grant
 from tests.backups.conftest import backup, connect_site

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import override_settings
 
-from atlassian.compliance import ATTENTION, VIOLATION, build_compliance_report, parse_since
+from ops.compliance import ATTENTION, VIOLATION, build_compliance_report, parse_since
 from tests.compliance.ledger_rows import record_calls
 from tests.factories import (
     GrantSiteFactory,

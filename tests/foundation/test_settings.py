@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.env import ConfigError, Env
+from kit.env import ConfigError, Env
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "k1:dGVzdC1rZXktb25lLXRoaXJ0eS10d28tYnl0ZXMtISE="

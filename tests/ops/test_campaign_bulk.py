@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backups.services import schedule_create
-from portal.ops import quota
-from portal.ops.dashboard import backup_overdue_sites
+from ops import quota
+from ops.dashboard import backup_overdue_sites
 from tenants.models import AuditEvent, MigrationCase, MigrationNotice
 from tenants.services.campaigns import migration_invites_send_bulk, read_invite_token
 from tests.factories import GrantSiteFactory, JiraSiteFactory, MigrationCaseFactory, TenantFactory

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from backups.models import BackupJob
 from backups.services import schedule_create
-from portal.ops.dashboard import overdue_schedules
+from ops.dashboard import overdue_schedules
 from tenants.models import LegacyCredential, Tenant
 from tenants.selectors import legacy_sites_past_due
 from tests.factories import (

@@ -307,7 +307,7 @@ def test_commands_explain_what_they_select():
         "purge_legacy_credentials",
         "reconcile_sites",
     ):
-        command = load_command_class("tenants", name)
+        command = load_command_class("ops", name)
         assert "Exit" in command.help or "exit" in command.help, name
 
 

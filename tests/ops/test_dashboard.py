@@ -18,7 +18,7 @@ from tests.factories import (
     OAuthGrantFactory,
 )
 
-DASHBOARD = "admin:portal_operations_changelist"
+DASHBOARD = "admin:ops_operations_changelist"
 
 
 def snapshot(site, *, points, kind="incremental", age=timedelta(hours=1)):

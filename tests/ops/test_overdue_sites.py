@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from backups.models import BackupSchedule
 from backups.services import schedule_create, schedule_update
-from portal.ops import quota
-from portal.ops.dashboard import backup_overdue_sites
+from ops import quota
+from ops.dashboard import backup_overdue_sites
 from tenants.models import JiraSite
 from tenants.services import site_set_status
 from tests.factories import GrantSiteFactory, JiraSiteFactory

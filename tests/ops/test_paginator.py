@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from portal.ops import paginator
+from ops import paginator
 from tenants.models import Tenant
 from tests.factories import TenantFactory
 

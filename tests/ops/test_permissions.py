@@ -104,7 +104,7 @@ def test_a_refused_action_posted_directly_does_nothing(as_role):
     [(SUPPORT, True), (OPERATOR, True), (SECURITY, True), ("superuser", True), (None, False)],
 )
 def test_the_dashboard_is_for_every_staff_role(as_role, role, allowed):
-    response = as_role(role).get(reverse("admin:portal_operations_changelist"))
+    response = as_role(role).get(reverse("admin:ops_operations_changelist"))
     assert (response.status_code == 200) is allowed
 
 
@@ -133,7 +133,7 @@ def test_only_security_admins_read_the_audit_log(as_role, role, allowed):
 )
 def test_roles_hold_the_permissions_of_the_issue(as_role, role, codename, allowed):
     user = as_role(role).user
-    assert user.has_perm(f"portal.{codename}") is allowed
+    assert user.has_perm(f"ops.{codename}") is allowed
 
 
 @pytest.mark.django_db

@@ -54,7 +54,7 @@ PAGES = [
     "admin:tenants_migrationcase_changelist",
     "admin:backups_backupjob_changelist",
     "admin:backups_snapshot_changelist",
-    "admin:portal_operations_changelist",
+    "admin:ops_operations_changelist",
 ]
 
 

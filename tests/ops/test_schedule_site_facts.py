@@ -17,7 +17,7 @@ from backups.services import (
     schedule_estimates_refresh,
     schedules_follow_sites,
 )
-from portal.ops import quota
+from ops import quota
 from tenants.models import AuditEvent, JiraSite, MigrationCase
 from tenants.services import (
     grant_mark_needs_reauth,
@@ -244,7 +244,7 @@ def test_the_dashboard_shows_the_figures_of_the_source_tables_after_every_change
     )
     grant_revoke(grant=estate["grant"], reason="uninstalled", acting_user=None)
 
-    context = superuser_client.get(reverse("admin:portal_operations_changelist")).context
+    context = superuser_client.get(reverse("admin:ops_operations_changelist")).context
 
     expected = from_the_source_tables(timezone.now())
     plans = {p.pool: p for p in context["plans"]}

@@ -38,7 +38,7 @@ def test_the_tenant_page_shows_every_section_and_never_a_secret(superuser_client
 
 @pytest.mark.django_db
 def test_inline_rows_are_capped(superuser_client):
-    from portal.ops.tenant_page import ROWS
+    from ops.tenant_page import ROWS
 
     tenant = TenantFactory()
     JiraSiteFactory.create_batch(ROWS + 5, tenant=tenant)

@@ -1,0 +1,549 @@
+"""Support staff's view of tenants and credentials.
+
+Every save goes through ``tenants.services`` (so it is audited); secret-bearing models are
+read-only here and show "stored" / "none" / "purged" instead of any part of a secret. Nothing
+here can create a legacy credential, and the audit log cannot be edited.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from ops.admin import tenant_actions as admin_actions
+from tenants import services
+from tenants.exceptions import DomainError
+from tenants.models import (
+    AuditEvent,
+    BrownoutWindow,
+    GrantSite,
+    JiraSite,
+    LegacyCredential,
+    Membership,
+    MigrationCase,
+    MigrationNotice,
+    OAuthGrant,
+    Tenant,
+    User,
+)
+
+admin.site.register(User, UserAdmin)
+
+
+def _adopt(obj, saved) -> None:
+    """Make the admin's instance the row the service saved (the admin redirects by its pk)."""
+    for field in obj._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding = False
+    obj._state.db = saved._state.db
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """View only: rows change through services (actions below), never through a form."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["user", "role", "created_at"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class TenantAdminForm(forms.ModelForm):
+    class Meta:
+        model = Tenant
+        fields = ["name", "slug", "contact_emails"]
+
+    def clean_contact_emails(self):
+        # Refuse here what the service would refuse, so staff see a form error, not a 500.
+        emails = self.cleaned_data["contact_emails"] or []
+        if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
+            raise ValidationError('Enter a JSON list of e-mail addresses, e.g. ["ops@acme.com"].')
+        for email in emails:
+            validate_email(email.strip())
+        return emails
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
+    form = TenantAdminForm
+    list_display = ["name", "slug", "status", "site_count", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["status", "status_reason", "created_at", "updated_at"]
+    inlines = [MembershipInline]
+    actions = [*admin_actions.TENANT_ACTIONS, "reactivate"]
+
+    def get_queryset(self, request):
+        # A correlated count: computed for the listed page only, not for every tenant.
+        sites = (
+            JiraSite.objects.filter(tenant=OuterRef("pk"))
+            .order_by()
+            .values("tenant")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return (
+            super().get_queryset(request).annotate(_site_count=Coalesce(Subquery(sites), Value(0)))
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        # The slug is in URLs and storage paths: set once.
+        return [*self.readonly_fields, "slug"] if obj else self.readonly_fields
+
+    @admin.display(description="sites")
+    def site_count(self, obj: Tenant) -> int:
+        count = getattr(obj, "_site_count", None)
+        return obj.sites.count() if count is None else count
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            saved = services.tenant_update(
+                tenant=obj,
+                name=obj.name,
+                contact_emails=obj.contact_emails,
+                acting_user=request.user,
+                request=request,
+            )
+        else:
+            saved = services.tenant_create(
+                name=obj.name,
+                slug=obj.slug,
+                contact_emails=obj.contact_emails,
+                acting_user=request.user,
+                request=request,
+            )
+        _adopt(obj, saved)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # offboard instead: deleting would erase the audit trail
+
+    @admin.action(description="Suspend selected tenants")
+    def suspend(self, request, queryset):
+        for tenant in queryset:
+            services.tenant_suspend(
+                tenant=tenant,
+                reason=f"suspended in the admin by {request.user}",
+                acting_user=request.user,
+                request=request,
+            )
+
+    @admin.action(description="Reactivate selected tenants", permissions=["suspend_tenants"])
+    def reactivate(self, request, queryset):
+        for tenant in queryset:
+            try:
+                services.tenant_reactivate(tenant=tenant, acting_user=request.user, request=request)
+            except DomainError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+
+
+class MembershipAdminForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["user", "tenant", "role"]
+
+    def clean(self):
+        cleaned = super().clean()
+        instance = self.instance
+        if instance.pk is None:
+            if Membership.objects.filter(
+                user=cleaned.get("user"), tenant=cleaned.get("tenant")
+            ).exists():
+                raise ValidationError("This user is already a member of this tenant.")
+        elif (
+            instance.role == Membership.Role.OWNER
+            and cleaned.get("role") != Membership.Role.OWNER
+            and not instance.tenant.memberships.filter(role=Membership.Role.OWNER)
+            .exclude(pk=instance.pk)
+            .exists()
+        ):
+            raise ValidationError("A tenant must keep at least one owner.")
+        return cleaned
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    form = MembershipAdminForm
+    list_display = ["user", "tenant", "role", "created_at"]
+    list_filter = ["role", "tenant"]
+    search_fields = ["user__username", "user__email", "tenant__name", "tenant__slug"]
+    list_select_related = ["user", "tenant"]
+    autocomplete_fields = ["user", "tenant"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "tenant"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            saved = services.membership_change_role(
+                membership=obj, role=obj.role, acting_user=request.user, request=request
+            )
+        else:
+            saved = services.membership_add(
+                tenant=obj.tenant,
+                user=obj.user,
+                role=obj.role,
+                acting_user=request.user,
+                request=request,
+            )
+        _adopt(obj, saved)
+
+    def delete_model(self, request, obj):
+        services.membership_remove(membership=obj, acting_user=request.user, request=request)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for membership in queryset:
+                services.membership_remove(
+                    membership=membership, acting_user=request.user, request=request
+                )
+
+
+class GrantSiteInline(ReadOnlyInline):
+    model = GrantSite
+    fk_name = "grant"
+    fields = ["site", "scopes", "created_at"]
+    readonly_fields = fields
+
+
+class SiteGrantInline(ReadOnlyInline):
+    model = GrantSite
+    fk_name = "site"
+    fields = ["grant", "scopes", "created_at"]
+    readonly_fields = fields
+    verbose_name_plural = "grants that reach this site"
+
+
+@admin.register(JiraSite)
+class JiraSiteAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
+    list_display = ["url", "name", "cloud_id", "tenant", "status", "credential", "updated_at"]
+    list_filter = ["status", "legacy_credential__kind", "tenant"]
+    search_fields = ["name", "url", "cloud_id", "tenant__name", "tenant__slug"]
+    list_select_related = ["tenant", "grant", "legacy_credential"]
+    autocomplete_fields = ["tenant"]
+    inlines = [SiteGrantInline]
+    actions = admin_actions.SITE_ACTIONS
+    _always_readonly = [
+        "grant",
+        "legacy_credential",
+        "status_changed_at",
+        "created_at",
+        "updated_at",
+    ]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["tenant", "cloud_id", "url", "name"]
+        return [
+            "tenant",
+            "cloud_id",
+            "url",
+            "name",
+            "status",
+            "status_reason",
+            *self._always_readonly,
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        # Identity and credential change through the connect flow and the wizard only.
+        return ["tenant", "cloud_id", "url", "name", *self._always_readonly]
+
+    @admin.display(description="credential")
+    def credential(self, obj: JiraSite) -> str:
+        if obj.grant_id:
+            return f"vendor grant ({obj.grant.status})"
+        if obj.legacy_credential_id:
+            return f"legacy {obj.legacy_credential.kind} ({obj.legacy_credential.status})"
+        return "none"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.site_set_status(
+                site=obj,
+                status=obj.status,
+                reason=obj.status_reason,
+                acting_user=request.user,
+                request=request,
+            )
+            obj.refresh_from_db()
+        else:
+            saved = services.site_create(
+                tenant=obj.tenant,
+                cloud_id=obj.cloud_id,
+                url=obj.url,
+                name=obj.name,
+                acting_user=request.user,
+                request=request,
+            )
+            _adopt(obj, saved)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _secret_display(name: str, description: str):
+    @admin.display(description=description)
+    def show(self, obj) -> str:
+        return obj.secret_state(name)
+
+    return show
+
+
+@admin.register(OAuthGrant)
+class OAuthGrantAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
+    list_display = [
+        "account_email",
+        "account_name",
+        "account_id",
+        "status",
+        "access_token_state",
+        "refresh_token_state",
+        "access_token_expires_at",
+        "family_started_at",
+        "last_used_at",
+    ]
+    list_filter = ["status", "grant_sites__site__tenant"]
+    search_fields = [
+        "account_id",
+        "account_email",
+        "account_name",
+        "grant_sites__site__cloud_id",
+        "grant_sites__site__url",
+    ]
+    fields = [
+        "account_id",
+        "account_name",
+        "account_email",
+        "scopes",
+        "status",
+        "status_reason",
+        "status_changed_at",
+        "access_token_state",
+        "refresh_token_state",
+        "access_token_expires_at",
+        "family_started_at",
+        "last_rotated_at",
+        "last_used_at",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+    inlines = [GrantSiteInline]
+    actions = [*admin_actions.GRANT_ACTIONS, "revoke"]
+
+    access_token_state = _secret_display("access_token", "access token")
+    refresh_token_state = _secret_display("refresh_token", "refresh token")
+
+    # Destroying a customer's tokens is as final as purging a legacy secret: security admins.
+    @admin.action(
+        description="Revoke selected grants (destroys their tokens)",
+        permissions=["purge_legacy_credentials"],
+    )
+    def revoke(self, request, queryset):
+        for grant in queryset:
+            services.grant_revoke(
+                grant=grant,
+                reason=f"revoked in the admin by {request.user}",
+                acting_user=request.user,
+                request=request,
+            )
+
+
+@admin.register(GrantSite)
+class GrantSiteAdmin(ReadOnlyAdmin):
+    list_display = ["grant", "site", "created_at"]
+    list_filter = ["site__tenant"]
+    search_fields = ["grant__account_id", "grant__account_email", "site__cloud_id", "site__url"]
+    list_select_related = ["grant", "site"]
+    fields = ["grant", "site", "scopes", "created_at", "updated_at"]
+    readonly_fields = fields
+
+
+@admin.register(LegacyCredential)
+class LegacyCredentialAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "tenant",
+        "kind",
+        "status",
+        "email",
+        "client_id",
+        "secret",
+        "secret_withheld",
+        "created_at",
+    ]
+    list_filter = ["kind", "status", "secret_withheld", "tenant"]
+    search_fields = ["site_url", "email", "client_id", "tenant__name", "tenant__slug"]
+    list_select_related = ["tenant"]
+    fields = [
+        "tenant",
+        "kind",
+        "status",
+        "site_url",
+        "email",
+        "client_id",
+        "api_token_state",
+        "client_secret_state",
+        "access_token_state",
+        "refresh_token_state",
+        "secret_withheld",
+        "access_token_expires_at",
+        "created_at",
+        "migrated_at",
+        "purged_at",
+    ]
+    readonly_fields = fields
+    # Purging is for security admins only (portal.purge_legacy_credentials), with a reason.
+    actions = admin_actions.LEGACY_CREDENTIAL_ACTIONS
+
+    api_token_state = _secret_display("api_token", "API token")
+    client_secret_state = _secret_display("client_secret", "client secret")
+    access_token_state = _secret_display("access_token", "access token")
+    refresh_token_state = _secret_display("refresh_token", "refresh token")
+
+    @admin.display(description="secret")
+    def secret(self, obj: LegacyCredential) -> str:
+        if obj.status == LegacyCredential.Status.PURGED:
+            return "purged"
+        return "stored" if obj.has_secret else "none"
+
+    @admin.action(description="Purge selected credentials (crypto-shred their secrets)")
+    def purge(self, request, queryset):
+        for credential in queryset:
+            services.legacy_credential_purge(
+                credential=credential,
+                reason=f"purged in the admin by {request.user}",
+                acting_user=request.user,
+                request=request,
+            )
+
+
+class MigrationNoticeInline(ReadOnlyInline):
+    model = MigrationNotice
+    fields = ["kind", "key", "sent_at", "recipients"]
+    readonly_fields = fields
+
+
+@admin.register(MigrationCase)
+class MigrationCaseAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
+    list_display = ["site", "tenant", "state", "due_at", "state_changed_at", "failure_reason"]
+    list_filter = ["state", "site__tenant"]
+    search_fields = ["site__name", "site__url", "site__cloud_id", "site__tenant__slug"]
+    list_select_related = ["site__tenant"]
+    fields = [
+        "site",
+        "legacy_credential",
+        "state",
+        "due_at",
+        "failure_reason",
+        "exemption_justification",
+        "exempted_by",
+        "invited_at",
+        "consented_at",
+        "verified_at",
+        "cut_over_at",
+        "completed_at",
+        "failed_at",
+        "invite_expired_at",
+        "exempt_at",
+        "created_at",
+    ]
+    readonly_fields = fields
+    inlines = [MigrationNoticeInline]
+    actions = admin_actions.CASE_ACTIONS
+
+    @admin.display(description="tenant", ordering="site__tenant__name")
+    def tenant(self, obj: MigrationCase):
+        return obj.site.tenant
+
+
+@admin.register(MigrationNotice)
+class MigrationNoticeAdmin(ReadOnlyAdmin):
+    list_display = ["case", "kind", "key", "sent_at"]
+    list_filter = ["kind"]
+    search_fields = ["key", "case__site__url", "case__site__cloud_id"]
+    list_select_related = ["case__site"]
+    fields = ["case", "kind", "key", "recipients", "sent_at"]
+    readonly_fields = fields
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "action", "actor", "tenant", "target_repr", "request_id"]
+    list_filter = ["action", "tenant"]
+    search_fields = ["action", "target_repr", "target_object_id", "request_id"]
+    list_select_related = ["actor", "tenant"]
+    date_hierarchy = "created_at"
+    fields = [
+        "created_at",
+        "actor",
+        "action",
+        "tenant",
+        "target_content_type",
+        "target_object_id",
+        "target_repr",
+        "summary",
+        "ip_address",
+        "request_id",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(BrownoutWindow)
+class BrownoutWindowAdmin(admin.ModelAdmin):
+    """Staff schedule windows in which legacy credentials are refused early (see
+    ``tenants.brownouts``); saves and deletes go through its services (audited)."""
+
+    list_display = ["starts_at", "ends_at", "reason", "created_by"]
+    fields = ["starts_at", "ends_at", "reason", "created_by", "created_at"]
+    readonly_fields = ["created_by", "created_at"]
+    date_hierarchy = "starts_at"
+
+    def save_model(self, request, obj, form, change):
+        from tenants.brownouts import brownout_window_save
+
+        brownout_window_save(window=obj, acting_user=request.user, request=request)
+
+    def delete_model(self, request, obj):
+        from tenants.brownouts import brownout_window_delete
+
+        brownout_window_delete(window=obj, acting_user=request.user, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for window in queryset:
+            self.delete_model(request, window)

@@ -1,0 +1,257 @@
+"""The local demo world (``manage.py seed_demo``), built through the real flows against the
+sandbox: customers connect through the portal's connect flow (in-process requests to our views,
+real HTTP to the sandbox's authorize and token endpoints), migration cases move through the
+campaign and migration services, grants fall ill the way they do in production (a revoked
+consent meets a refresh), and snapshots come from real backups.
+
+Idempotent: each demo tenant is built once (its slug is the marker); a second run skips it.
+The sandbox keeps its world in memory, so after a restart the demo grants of an earlier run
+meet a sandbox that no longer knows them: refreshing them marks them needs_reauth, which is
+what production would do too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.test import Client
+from django.utils import timezone
+
+from tenants.models import JiraSite, MigrationCase, OAuthGrant, Tenant, User
+
+logger = logging.getLogger(__name__)
+
+S = MigrationCase.State
+PREFIX = "demo-"
+
+# Migration cases: tenant name -> the states the case walks through, in order.
+MIGRATIONS: dict[str, list[str]] = {
+    "Umbrella": [],  # pending, past due
+    "Hooli": [S.INVITED],
+    "Stark": [S.INVITED, S.INVITE_EXPIRED],
+    "Wayne": [S.FAILED],
+    "Tyrell": [S.EXEMPT],
+    "Cyberdyne": [S.INVITED, S.CONSENTED],
+    "Soylent": [S.INVITED, S.CONSENTED, S.VERIFIED],
+    "Oscorp": [S.INVITED, S.CONSENTED, S.VERIFIED, S.CUT_OVER],
+    "Aperture": [S.INVITED, S.CONSENTED, S.VERIFIED, S.CUT_OVER, S.COMPLETED],
+}
+NEEDS_GRANT = {S.CONSENTED}
+# Vendor-grant customers: name -> grant health at the end.
+CONNECTED = {"Acme": "active", "Globex": "needs_reauth", "Initech": "revoked"}
+
+
+class SandboxControl:
+    """The sandbox's control API (``/_sandbox/``), over the one HTTP client's session."""
+
+    def __init__(self, base_url: str) -> None:
+        from atlassian.client import new_session
+
+        self.base = base_url.rstrip("/")
+        self.http = new_session()
+
+    def wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.get("state")
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the sandbox at {self.base} did not answer") from None
+                time.sleep(0.5)
+
+    def get(self, path: str):
+        response = self.http.get(f"{self.base}/_sandbox/{path}", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: dict):
+        response = self.http.post(f"{self.base}/_sandbox/{path}", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def authorize(self, location: str) -> str:
+        """Follow the (scripted) consent page; returns the callback's path and query."""
+        answer = self.http.get(location, allow_redirects=False, timeout=10)
+        if answer.status_code != 302:
+            raise RuntimeError(f"the sandbox consent page answered {answer.status_code}")
+        callback = urlsplit(answer.headers["Location"])
+        return f"{callback.path}?{callback.query}"
+
+
+class DemoSeeder:
+    def __init__(self, sandbox: SandboxControl, say: Callable[[str], None] = print) -> None:
+        self.sandbox = sandbox
+        self.say = say
+        self.host = urlsplit(settings.SITE_URL).hostname or "127.0.0.1"
+
+    # ------------------------------------------------------------------ building blocks
+
+    def tenant(self, name: str) -> tuple[Tenant, User] | None:
+        """A fresh demo tenant with an owner, or None when it exists (already seeded)."""
+        from tenants.services import membership_add, tenant_create
+
+        slug = f"{PREFIX}{name.lower()}"
+        if Tenant.objects.filter(slug=slug).exists():
+            return None
+        tenant = tenant_create(
+            name=f"{name} (demo)",
+            slug=slug,
+            contact_emails=[f"it@{name.lower()}.example.com"],
+            acting_user=None,
+        )
+        owner, _ = User.objects.get_or_create(
+            username=f"owner@{name.lower()}.example.com",
+            defaults={"email": f"owner@{name.lower()}.example.com"},
+        )
+        membership_add(tenant=tenant, user=owner, role="owner", acting_user=None)
+        return tenant, owner
+
+    def sandbox_site(self, name: str) -> tuple[dict, str]:
+        """A sandbox site for the customer and an Atlassian account that administers it."""
+        site_name = name.lower()
+        state = self.sandbox.get("state")
+        sites = {s["name"]: s for s in state.get("sites", [])}
+        email = f"admin@{site_name}.test"
+        if site_name not in sites:
+            self.sandbox.post("sites", {"name": site_name, "projects": 2, "issues": 15})
+        self.sandbox.post("users", {"email": email, "admin_of": [site_name]})
+        sites = {s["name"]: s for s in self.sandbox.get("state").get("sites", [])}
+        return sites[site_name], email
+
+    def connect(self, tenant: Tenant, owner: User, *, email: str, site_name: str) -> OAuthGrant:
+        """The portal's connect flow, as the tenant owner consenting in the sandbox."""
+        self.sandbox.post("consent", {"email": email, "sites": [site_name]})
+        client = Client(HTTP_HOST=self.host)
+        client.force_login(owner)
+        start = client.get(f"/t/{tenant.slug}/connect/")
+        if start.status_code != 302:
+            raise RuntimeError(f"connect for {tenant.slug} answered {start.status_code}")
+        # follow: the callback may be redirected to its canonical form (trailing slash).
+        done = client.get(self.sandbox.authorize(start["Location"]), follow=True)
+        if done.status_code != 200:
+            raise RuntimeError(
+                f"the connect callback for {tenant.slug} answered {done.status_code}"
+            )
+        return OAuthGrant.objects.get(grant_sites__site__tenant=tenant)
+
+    def backup(self, site: JiraSite, kind: str, *, rounds: int = 300) -> None:
+        """A real backup, run in this process to its end (the worker may help: the lease
+        keeps one runner at a time)."""
+        from backups.engine.runner import run_job
+        from backups.models import BackupJob
+        from backups.services import backup_job_enqueue
+
+        job, _ = backup_job_enqueue(site=site, kind=kind, acting_user=None)
+        for _ in range(rounds):
+            outcome = run_job(job.pk, slice_seconds=600)
+            job.refresh_from_db()
+            if job.status not in (BackupJob.Status.QUEUED, BackupJob.Status.RUNNING):
+                break
+            time.sleep(min(getattr(outcome, "countdown", 0.2) or 0.2, 2.0))
+        self.say(f"  backup of {site.url}: {job.status} {job.status_reason}".rstrip())
+
+    # ------------------------------------------------------------------ scenarios
+
+    def connected_customer(self, name: str, health: str) -> None:
+        from backups.models import BackupSchedule
+        from backups.services import schedule_create
+        from tenants.services import grant_revoke
+        from tenants.tokens import SiteNeedsReauthorization, refresh_grant
+
+        # All or nothing up to the connection, so an interrupted run leaves no half customer.
+        with transaction.atomic():
+            made = self.tenant(name)
+            if made is None:
+                return
+            tenant, owner = made
+            remote, email = self.sandbox_site(name)
+            grant = self.connect(tenant, owner, email=email, site_name=remote["name"])
+            site = JiraSite.objects.get(tenant=tenant)
+            if not BackupSchedule.objects.filter(site=site).exists():
+                schedule_create(site=site, acting_user=None, interval_hours=24)
+        self.backup(site, "full")
+        if health == "active":
+            self.backup(site, "incremental")
+        elif health == "needs_reauth":
+            self.sandbox.post("grants/revoke", {"email": email})
+            try:
+                refresh_grant(grant.pk, force=True)
+            except SiteNeedsReauthorization:
+                pass
+        elif health == "revoked":
+            grant_revoke(grant=grant, reason="customer disconnected the app", acting_user=None)
+        grant.refresh_from_db()
+        self.say(f"{tenant.slug}: vendor grant {grant.status}")
+
+    @transaction.atomic
+    def migrating_customer(self, name: str, path: list[str]) -> None:
+        from tenants.services import (
+            legacy_credential_create,
+            migration_case_mark_exempt,
+            migration_case_open,
+            migration_case_transition,
+            site_create,
+            site_use_legacy_credential,
+        )
+        from tenants.services.campaigns import migration_invite_send
+
+        made = self.tenant(name)
+        if made is None:
+            return
+        tenant, owner = made
+        remote, email = self.sandbox_site(name)
+        credential = legacy_credential_create(
+            tenant=tenant,
+            kind="api_token",
+            site_url=remote["url"],
+            email=email,
+            api_token="demo-token-withheld-after-cutoff",
+            acting_user=None,
+        )
+        site = site_create(
+            tenant=tenant,
+            cloud_id=remote["cloud_id"],
+            url=remote["url"],
+            name=remote["name"],
+            acting_user=None,
+        )
+        site = site_use_legacy_credential(site=site, credential=credential, acting_user=None)
+        due = timezone.now() + (timedelta(days=-10) if not path else timedelta(days=20))
+        case = migration_case_open(site=site, due_at=due, acting_user=None)
+        staff = User.objects.filter(is_staff=True, is_active=True).first()
+        for state in path:
+            if state == S.INVITED:
+                migration_invite_send(case=case, acting_user=None)
+            elif state == S.EXEMPT:
+                migration_case_mark_exempt(
+                    case=case,
+                    justification="on-premise move planned, approved by the account manager",
+                    approved_by=staff,
+                    acting_user=staff,
+                )
+            else:
+                if state in NEEDS_GRANT:
+                    self.connect(tenant, owner, email=email, site_name=remote["name"])
+                reason = "the customer is not a site administrator" if state == S.FAILED else ""
+                migration_case_transition(case, to=state, reason=reason, acting_user=None)
+            case.refresh_from_db()
+        self.say(f"{tenant.slug}: migration case {case.state}")
+
+    def run(self) -> None:
+        from ops.roles import sync_roles
+
+        sync_roles()
+        if not User.objects.filter(is_staff=True, is_active=True).exists():
+            User.objects.create(username="demo-approver", is_staff=True)
+        for name, health in CONNECTED.items():
+            self.connected_customer(name, health)
+        for name, path in MIGRATIONS.items():
+            self.migrating_customer(name, path)

@@ -1,0 +1,81 @@
+"""Where every legacy site stands in its migration to the vendor app: one row per case, then
+the count per state. Read-only."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from tenants.commands import SiteCommand
+from tenants.models import MigrationCase
+
+
+class Command(SiteCommand):
+    help = (
+        "Report the migration cases (of --tenant / --site, else all), optionally only --state "
+        "S (repeatable) or --overdue. Read-only; exit 0, or 2 on bad usage."
+    )
+
+    def add_arguments(self, parser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--state",
+            action="append",
+            default=[],
+            choices=MigrationCase.State.values,
+            help="Only cases in this state (repeatable).",
+        )
+        parser.add_argument(
+            "--overdue", action="store_true", help="Only open cases past their due date."
+        )
+
+    def handle(self, *args, **options):
+        now = timezone.now()
+        cases = self.narrow(
+            MigrationCase.objects.select_related("site__tenant").order_by("due_at", "pk"),
+            options,
+            tenant_path="site__tenant",
+            site_path="site",
+        )
+        if options["state"]:
+            cases = cases.filter(state__in=options["state"])
+        if options["overdue"]:
+            cases = cases.filter(due_at__lt=now).exclude(
+                state__in=[MigrationCase.State.COMPLETED, MigrationCase.State.EXEMPT]
+            )
+        cases = cases.annotate(notice_count=Count("notices"), last_notice=Max("notices__sent_at"))
+        rows = [
+            {
+                "tenant": case.site.tenant.slug,
+                "site": case.site.url,
+                "state": case.state,
+                "due_at": case.due_at.isoformat() if case.due_at else "",
+                "overdue_days": max(0, (now - case.due_at).days) if case.due_at else "",
+                "notices": case.notice_count,
+                "last_notice": case.last_notice.isoformat() if case.last_notice else "",
+                "reason": case.failure_reason,
+            }
+            for case in cases.iterator(chunk_size=1000)
+        ]
+        self.write_rows(
+            rows,
+            options,
+            [
+                "tenant",
+                "site",
+                "state",
+                "due_at",
+                "overdue_days",
+                "notices",
+                "last_notice",
+                "reason",
+            ],
+        )
+        per_state: dict[str, int] = {}
+        for row in rows:
+            per_state[row["state"]] = per_state.get(row["state"], 0) + 1
+        summary = f"{len(rows)} cases: " + (
+            ", ".join(f"{n} {state}" for state, n in sorted(per_state.items())) or "none"
+        )
+        target = self.stdout if options["format"] == "table" else self.stderr
+        target.write(summary)
