@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
-
-from backups.models import ACTIVE_STATUSES, BackupJob, Snapshot
+from backups.models import ACTIVE_STATUSES, BackupJob
 from tenants.models import JiraSite
-
-
-def restorable_snapshots(*, site: JiraSite) -> QuerySet[Snapshot]:
-    """Committed snapshots (their manifest was written) that were not pruned, newest first."""
-    return Snapshot.objects.filter(site=site, status=Snapshot.Status.COMPLETE).order_by(
-        "-completed_at"
-    )
 
 
 def active_job(*, site: JiraSite) -> BackupJob | None:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from django.core.management.base import BaseCommand, CommandError
 
-from kit.outcomes import Outcome
+from kit.outcomes import BulkOutcome
 
 FORMATS = ("table", "json", "csv")
 
@@ -73,7 +73,7 @@ class OperatorCommand(BaseCommand):
         else:
             self.stdout.write(table(rows, columns))
 
-    def finish(self, outcome: Outcome, options, *, show_done: bool = True) -> None:
+    def finish(self, outcome: BulkOutcome, options, *, show_done: bool = True) -> None:
         """Report the items (all of them, or only the skipped and failed ones), the summary
         line, and fail with exit code 1 when some items failed."""
         rows = outcome.rows() if show_done else [r for r in outcome.rows() if r["result"] != "done"]

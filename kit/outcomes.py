@@ -1,4 +1,4 @@
-"""What a bulk operation did, item by item, in the words staff read: one ``Outcome`` is filled
+"""What a bulk operation did, item by item, in the words staff read: one ``BulkOutcome`` is filled
 by an admin action or a management command and summarised in one line, e.g.
 "48 invitations sent, 3 skipped: already sent today"."""
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class Outcome:
+class BulkOutcome:
     """``done`` names what happened to the items that succeeded ("invitations sent")."""
 
     done_label: str
@@ -25,10 +25,6 @@ class Outcome:
 
     def fail(self, item: object, reason: str) -> None:
         self.failed[str(item)] = reason
-
-    @property
-    def skipped_count(self) -> int:
-        return sum(len(items) for items in self.skipped.values())
 
     @property
     def exit_code(self) -> int:

@@ -2,7 +2,7 @@
 
 An action calls ``confirm_then_run``: the first POST (from the changelist) renders a page that
 lists what will be affected, with an optional form (e.g. a required reason); the second POST
-(``confirm=yes``) validates the form, runs ``perform`` and reports its ``Outcome`` in one
+(``confirm=yes``) validates the form, runs ``perform`` and reports its ``BulkOutcome`` in one
 message. The second POST goes through the admin's normal action dispatch again, so the action's
 permission is checked on both requests.
 """
@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from kit.outcomes import Outcome
+from kit.outcomes import BulkOutcome
 
 # The confirmation page names at most this many objects (the count is always exact).
 SHOWN_ON_CONFIRMATION = 50
@@ -49,7 +49,7 @@ def confirm_then_run(
     *,
     title: str,
     explanation: str,
-    perform: Callable[[QuerySet, dict[str, Any]], Outcome],
+    perform: Callable[[QuerySet, dict[str, Any]], BulkOutcome],
     form_class: type[forms.Form] | None = None,
     danger: bool = False,
 ):
@@ -84,7 +84,7 @@ def confirm_then_run(
     return TemplateResponse(request, "admin/ops/confirm_action.html", context)
 
 
-def report(modeladmin: admin.ModelAdmin, request: HttpRequest, outcome: Outcome) -> None:
+def report(modeladmin: admin.ModelAdmin, request: HttpRequest, outcome: BulkOutcome) -> None:
     """One summary message, then the failures (the first ``FAILURES_LISTED``)."""
     if outcome.failed:
         level = messages.WARNING if outcome.done else messages.ERROR

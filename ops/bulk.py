@@ -2,7 +2,7 @@
 
 Each function loops over the selected rows and calls ONE service per row (the same service the
 wizard and the tasks call), or, for invitations, one batch service per 200 rows
-(``migration_invites_send_bulk``, which the single-case service also uses); it only turns the service's answer into an ``Outcome`` line (done,
+(``migration_invites_send_bulk``, which the single-case service also uses); it only turns the service's answer into an ``BulkOutcome`` line (done,
 skipped with a reason, or failed with a reason). One row's failure never stops the others.
 
 ``dry_run`` reports what would be done, calling nothing that writes.
@@ -18,20 +18,25 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from kit.outcomes import Outcome
+from backups.selectors import active_job
+from backups.services import BackupRefused, backup_job_enqueue
+from kit.outcomes import BulkOutcome
 from ops import campaign
 from tenants.exceptions import DomainError
 from tenants.models import JiraSite, LegacyCredential, MigrationCase, OAuthGrant, Tenant, User
-from tenants.services import campaigns
+from tenants.services import (
+    campaigns,
+    legacy_credential_purge,
+    migration_case_mark_exempt,
+    tenant_suspend,
+)
+from tenants.tokens import SiteNeedsReauthorization, TokenUnavailable, refresh_grant
+from tenants.upkeep import reconcile_grant_sites
 
 Progress = Callable[[int], Any] | None
 
-# Cases to invite: not yet invited, or whose invitation expired or failed.
-INVITABLE = (
-    MigrationCase.State.PENDING,
-    MigrationCase.State.INVITE_EXPIRED,
-    MigrationCase.State.FAILED,
-)
+# Cases a campaign invites: not yet invited, or whose invitation expired or failed.
+TO_INVITE = campaigns.TO_INVITE
 # Cases waiting for the customer (the campaign service decides which get reminders).
 REMINDABLE = campaigns.REMINDABLE
 CLOSED = (MigrationCase.State.COMPLETED, MigrationCase.State.EXEMPT)
@@ -106,13 +111,13 @@ def send_invitations_or_reminders(
     request: HttpRequest | None = None,
     dry_run: bool = False,
     progress: Progress = None,
-) -> Outcome:
+) -> BulkOutcome:
     """Invite cases that were not invited yet, remind the ones that were (the admin action)."""
-    outcome = Outcome("invitations or reminders sent")
+    outcome = BulkOutcome("invitations or reminders sent")
     for batch in _batched(cases):
         to_invite = []
         for case in batch:
-            if case.state in REMINDABLE and case.state not in INVITABLE:
+            if case.state in REMINDABLE and case.state not in TO_INVITE:
                 _remind_one(case, None, outcome, acting_user, request, dry_run)
                 _tick(progress)
             else:
@@ -128,8 +133,8 @@ def send_invitations(
     request: HttpRequest | None = None,
     dry_run: bool = False,
     progress: Progress = None,
-) -> Outcome:
-    outcome = Outcome("invitations sent" if not dry_run else "invitations would be sent")
+) -> BulkOutcome:
+    outcome = BulkOutcome("invitations sent" if not dry_run else "invitations would be sent")
     for batch in _batched(cases):
         _invite_batch(batch, outcome, acting_user, request, dry_run, progress)
     return outcome
@@ -142,10 +147,10 @@ def send_reminders(
     request: HttpRequest | None = None,
     dry_run: bool = False,
     progress: Progress = None,
-) -> Outcome:
+) -> BulkOutcome:
     """``due`` pairs a case with its reminder key (``migration_reminders_due``), or None for
     the service's choice."""
-    outcome = Outcome("reminders sent" if not dry_run else "reminders would be sent")
+    outcome = BulkOutcome("reminders sent" if not dry_run else "reminders would be sent")
     for batch in _batched(due):
         with transaction.atomic():
             for case, key in batch:
@@ -166,7 +171,7 @@ def _invite_batch(cases, outcome, acting_user, request, dry_run, progress) -> No
         label = _label(case)
         if case.state in CLOSED:
             outcome.skip(label, f"case is {case.state}")
-        elif case.state not in INVITABLE:
+        elif case.state not in TO_INVITE:
             outcome.skip(label, "already invited")
         elif dry_run:
             outcome.ok(label)
@@ -213,11 +218,10 @@ def _remind_one(case, key, outcome, acting_user, request, dry_run) -> None:
 
 def refresh_grants(
     grants: Iterable[OAuthGrant], *, dry_run: bool = False, progress: Progress = None
-) -> Outcome:
+) -> BulkOutcome:
     """Refresh each active grant now (single-flight under its row lock, ``tenants.tokens``)."""
-    from tenants.tokens import SiteNeedsReauthorization, TokenUnavailable, refresh_grant
 
-    outcome = Outcome("grants refreshed" if not dry_run else "grants would be refreshed")
+    outcome = BulkOutcome("grants refreshed" if not dry_run else "grants would be refreshed")
     for grant in grants:
         label = str(grant)
         if grant.status != OAuthGrant.Status.ACTIVE:
@@ -239,13 +243,11 @@ def refresh_grants(
 
 def reconcile_grants(
     grants: Iterable[OAuthGrant], *, dry_run: bool = False, progress: Progress = None
-) -> Outcome:
+) -> BulkOutcome:
     """accessible-resources against the database (``tenants.upkeep.reconcile_grant_sites``):
     sites a grant no longer reaches become ``disconnected``."""
-    from tenants.tokens import TokenUnavailable
-    from tenants.upkeep import reconcile_grant_sites
 
-    outcome = Outcome("grants reconciled" if not dry_run else "grants would be reconciled")
+    outcome = BulkOutcome("grants reconciled" if not dry_run else "grants would be reconciled")
     for grant in grants:
         label = str(grant)
         if grant.status != OAuthGrant.Status.ACTIVE:
@@ -275,10 +277,9 @@ def mark_exempt(
     justification: str,
     acting_user: User,
     request: HttpRequest | None = None,
-) -> Outcome:
-    from tenants.services import migration_case_mark_exempt
+) -> BulkOutcome:
 
-    outcome = Outcome("cases exempted")
+    outcome = BulkOutcome("cases exempted")
     for case in cases:
         label = _label(case)
         if case.state in CLOSED:
@@ -305,10 +306,9 @@ def suspend_tenants(
     reason: str,
     acting_user: User | None,
     request: HttpRequest | None = None,
-) -> Outcome:
-    from tenants.services import tenant_suspend
+) -> BulkOutcome:
 
-    outcome = Outcome("tenants suspended")
+    outcome = BulkOutcome("tenants suspended")
     for tenant in tenants:
         if tenant.status != Tenant.Status.ACTIVE:
             outcome.skip(tenant.slug, f"already {tenant.status}")
@@ -350,13 +350,12 @@ def purge_legacy_credentials(
     request: HttpRequest | None = None,
     dry_run: bool = False,
     progress: Progress = None,
-) -> Outcome:
+) -> BulkOutcome:
     """Crypto-shred legacy credentials that are verified as migrated; any other one only when
     its id is in ``confirmed`` (an explicit, per-credential decision)."""
-    from tenants.services import legacy_credential_purge
 
     confirmed = {str(c) for c in confirmed}
-    outcome = Outcome("credentials purged" if not dry_run else "credentials would be purged")
+    outcome = BulkOutcome("credentials purged" if not dry_run else "credentials would be purged")
     for credential in credentials:
         label = f"{credential.pk} ({credential.site_url or credential.tenant_id})"
         blocker = "" if str(credential.pk) in confirmed else purge_blocker(credential)
@@ -389,12 +388,10 @@ def run_backups(
     kind: str = "incremental",
     dry_run: bool = False,
     progress: Progress = None,
-) -> Outcome:
+) -> BulkOutcome:
     """Queue a backup of each site now (``backups.services.backup_job_enqueue``)."""
-    from backups.selectors import active_job
-    from backups.services import BackupRefused, backup_job_enqueue
 
-    outcome = Outcome("backups queued" if not dry_run else "backups would be queued")
+    outcome = BulkOutcome("backups queued" if not dry_run else "backups would be queued")
     for site in sites:
         label = site.url
         if dry_run:

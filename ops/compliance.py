@@ -32,6 +32,7 @@ from atlassian.client import LEGACY_KINDS, user_agent
 from atlassian.models import CredentialKind
 from atlassian.ratelimit import hour_start
 from atlassian.services import retention_days
+from tenants.models import JiraSite, LegacyCredential
 
 VIOLATION = "violation"
 ATTENTION = "attention"
@@ -222,7 +223,6 @@ def _secret_held() -> Q:
 
 
 def _legacy_secrets() -> list[dict[str, Any]]:
-    from tenants.models import JiraSite, LegacyCredential
 
     live_legacy_site = JiraSite.objects.filter(
         tenant=OuterRef("tenant"),
@@ -273,7 +273,6 @@ def _credential_of(site) -> str:
 
 
 def _live_sites() -> list[dict[str, Any]]:
-    from tenants.models import JiraSite
 
     rows = []
     sites = (
@@ -304,7 +303,6 @@ def _live_sites() -> list[dict[str, Any]]:
 
 
 def _customer_apps() -> list[dict[str, Any]]:
-    from tenants.models import JiraSite, LegacyCredential
 
     rows = []
     referenced = (
@@ -344,7 +342,6 @@ class _SiteIndex:
         self._cache: dict[str, Any] = {}
 
     def find(self, ref: str):
-        from tenants.models import JiraSite
 
         if not ref:
             return None

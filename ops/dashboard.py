@@ -14,6 +14,7 @@ from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from atlassian.models import CallStat
 from atlassian.ratelimit import GLOBAL_POOL, default_pool_limit
 from atlassian.selectors import points_per_hour_per_pool
 from backups import services
@@ -115,7 +116,6 @@ def pool_usage(*, now: datetime, hours: int = 24) -> list[dict]:
 
 
 def _callstat_url(pool: str, start: datetime, end: datetime | None = None) -> str:
-    from atlassian.models import CallStat
 
     end = end or start + timedelta(hours=1)
     return changelist(CallStat, pool=pool, hour__gte=start.isoformat(), hour__lt=end.isoformat())

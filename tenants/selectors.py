@@ -88,7 +88,3 @@ def legacy_sites_past_due(*, now: datetime | None = None) -> QuerySet[JiraSite]:
         .filter(due)
         .select_related("tenant", "legacy_credential", "migration_case")
     )
-
-
-def migration_cases_for_tenant(*, tenant: Tenant) -> QuerySet[MigrationCase]:
-    return MigrationCase.objects.filter(site__tenant=tenant).select_related("site")

@@ -17,6 +17,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -25,7 +26,8 @@ from django.utils import timezone
 from atlassian.client import AuthClient
 from atlassian.exceptions import ApiUnauthorized, AtlassianError
 from tenants.audit import record_event
-from tenants.models import JiraSite, OAuthGrant
+from tenants.emails import send_grant_reconsent_invite
+from tenants.models import AuditEvent, JiraSite, OAuthGrant
 from tenants.services.grants import tenant_of_grant
 from tenants.services.sites import site_set_status
 from tenants.tokens import (
@@ -94,7 +96,6 @@ def refresh_idle_grant(*, grant_id: Any) -> bool:
 def invite_reconsent(*, grant_id: Any) -> bool:
     """Invite the grant's tenant admins (and the authorizing account) to consent again, once
     per token family. True when an invitation was sent now."""
-    from tenants.emails import send_grant_reconsent_invite
 
     with transaction.atomic():
         grant = OAuthGrant.objects.select_for_update().get(pk=grant_id)
@@ -121,9 +122,6 @@ def invite_reconsent(*, grant_id: Any) -> bool:
 
 def grant_reconsent_invited(grant: OAuthGrant) -> bool:
     """Whether the owners of the grant's current token family were invited to consent again."""
-    from django.contrib.contenttypes.models import ContentType
-
-    from tenants.models import AuditEvent
 
     if grant.family_started_at is None:
         return False

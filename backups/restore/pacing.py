@@ -56,6 +56,3 @@ class IssueWritePacer:
             self.waited += wait
             self.sleep(wait)
         self.record(*keys)
-
-    def forget(self, key: str) -> None:
-        self._stamps.pop(key, None)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from backups.models import Snapshot
-from backups.restore.models import RestoreItem, RestoreJob
 from backups.snapshots.reader import SnapshotReader
 from tenants.models import JiraSite
 
@@ -80,7 +79,3 @@ def find_issue_in_snapshots(*, site: JiraSite, key: str, limit: int = 20) -> lis
             )
         )
     return found
-
-
-def items_of(job: RestoreJob):
-    return RestoreItem.objects.filter(job=job).order_by("kind", "id")

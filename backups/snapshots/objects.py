@@ -10,7 +10,6 @@ is replaced.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -78,9 +77,6 @@ class ObjectStore:
             self._save(ref, File(spool))
         return ref
 
-    def put_file(self, fileobj: IO[bytes]) -> ObjectRef:
-        return self.put_chunks(iter(lambda: fileobj.read(CHUNK), b""))
-
     def _save(self, ref: ObjectRef, content: File) -> None:
         path = self.path(ref.sha256)
         if self.storage.exists(path):
@@ -129,7 +125,3 @@ class ObjectStore:
             for name in sorted(files):
                 if layout.is_sha256(name):
                     yield name
-
-
-def copy_to(fileobj: IO[bytes], target: IO[bytes]) -> None:
-    shutil.copyfileobj(fileobj, target, CHUNK)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
-from kit.outcomes import Outcome
+from backups.restore.services import RestoreRefused, restore_job_create
+from kit.outcomes import BulkOutcome
 from ops import bulk
 from ops.actions import confirm_then_run
 
@@ -35,11 +36,10 @@ class RestoreForm(forms.Form):
     )
 
 
-def start_restores(snapshots, *, dry_run: bool, acting_user, request=None) -> Outcome:
+def start_restores(snapshots, *, dry_run: bool, acting_user, request=None) -> BulkOutcome:
     """Restore each snapshot into its own site, whole (``backups.restore.services``)."""
-    from backups.restore.services import RestoreRefused, restore_job_create
 
-    outcome = Outcome("restore dry runs queued" if dry_run else "restores queued")
+    outcome = BulkOutcome("restore dry runs queued" if dry_run else "restores queued")
     for snapshot in snapshots:
         label = f"{snapshot.pk} ({snapshot.site.url})"
         try:

@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce
 
 from ops.admin import tenant_actions as admin_actions
 from tenants import services
+from tenants.brownouts import brownout_window_delete, brownout_window_save
 from tenants.exceptions import DomainError
 from tenants.models import (
     AuditEvent,
@@ -150,16 +151,6 @@ class TenantAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # offboard instead: deleting would erase the audit trail
-
-    @admin.action(description="Suspend selected tenants")
-    def suspend(self, request, queryset):
-        for tenant in queryset:
-            services.tenant_suspend(
-                tenant=tenant,
-                reason=f"suspended in the admin by {request.user}",
-                acting_user=request.user,
-                request=request,
-            )
 
     @admin.action(description="Reactivate selected tenants", permissions=["suspend_tenants"])
     def reactivate(self, request, queryset):
@@ -442,16 +433,6 @@ class LegacyCredentialAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
             return "purged"
         return "stored" if obj.has_secret else "none"
 
-    @admin.action(description="Purge selected credentials (crypto-shred their secrets)")
-    def purge(self, request, queryset):
-        for credential in queryset:
-            services.legacy_credential_purge(
-                credential=credential,
-                reason=f"purged in the admin by {request.user}",
-                acting_user=request.user,
-                request=request,
-            )
-
 
 class MigrationNoticeInline(ReadOnlyInline):
     model = MigrationNotice
@@ -535,12 +516,10 @@ class BrownoutWindowAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
 
     def save_model(self, request, obj, form, change):
-        from tenants.brownouts import brownout_window_save
 
         brownout_window_save(window=obj, acting_user=request.user, request=request)
 
     def delete_model(self, request, obj):
-        from tenants.brownouts import brownout_window_delete
 
         brownout_window_delete(window=obj, acting_user=request.user, request=request)
 

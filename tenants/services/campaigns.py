@@ -56,7 +56,10 @@ logger = logging.getLogger(__name__)
 
 S = MigrationCase.State
 INVITE_SALT = "tenants.migration.invite"
+# Cases the invitation service accepts (an invited case may be invited again, by hand).
 INVITABLE = (S.PENDING, S.INVITED, S.INVITE_EXPIRED, S.FAILED)
+# Cases a campaign invites: the invitable ones not already invited (those get reminders).
+TO_INVITE = (S.PENDING, S.INVITE_EXPIRED, S.FAILED)
 # Cases still waiting for the customer to finish.
 REMINDABLE = (S.INVITED, S.INVITE_EXPIRED, S.CONSENTED, S.VERIFIED, S.CUT_OVER, S.FAILED)
 REAUTH_REQUIRED = "re-authorization required"

@@ -18,7 +18,7 @@ class Command(SiteCommand):
 
     def handle(self, *args, **options):
         cases = self.narrow(
-            MigrationCase.objects.filter(state__in=bulk.INVITABLE)
+            MigrationCase.objects.filter(state__in=bulk.TO_INVITE)
             .select_related("site__tenant", "legacy_credential")
             .order_by("due_at", "pk"),
             options,
