@@ -32,12 +32,12 @@ from atlassian.client import LEGACY_KINDS, user_agent
 from atlassian.models import CredentialKind
 from atlassian.ratelimit import hour_start
 from atlassian.services import retention_days
-from tenants.models import JiraSite, LegacyCredential
+from tenants.models import JiraSite, LegacyCredential, OAuthGrant
 
 VIOLATION = "violation"
 ATTENTION = "attention"
 
-LIVE_SITE_STATUSES = ("active", "needs_reauth")
+LIVE_SITE_STATUSES = (JiraSite.Status.ACTIVE, JiraSite.Status.NEEDS_REAUTH)
 
 
 @dataclass(frozen=True)
@@ -264,9 +264,11 @@ def _legacy_secrets() -> list[dict[str, Any]]:
 
 def _credential_of(site) -> str:
     if site.grant_id:
-        return CredentialKind.VENDOR_GRANT if site.grant.status == "active" else "none"
+        return (
+            CredentialKind.VENDOR_GRANT if site.grant.status == OAuthGrant.Status.ACTIVE else "none"
+        )
     if site.legacy_credential_id:
-        if site.legacy_credential.kind == "customer_app":
+        if site.legacy_credential.kind == LegacyCredential.Kind.CUSTOMER_APP:
             return CredentialKind.LEGACY_CUSTOMER_APP
         return CredentialKind.LEGACY_API_TOKEN
     return CredentialKind.NONE
@@ -283,7 +285,7 @@ def _live_sites() -> list[dict[str, Any]]:
     for site in sites:
         credential = str(_credential_of(site))
         reason = site.status_reason
-        if site.grant_id and site.grant.status != "active":
+        if site.grant_id and site.grant.status != OAuthGrant.Status.ACTIVE:
             reason = reason or site.grant.status_reason or f"the grant is {site.grant.status}"
         rows.append(
             {
@@ -294,7 +296,7 @@ def _live_sites() -> list[dict[str, Any]]:
                 "cloud_id": site.cloud_id,
                 "status": site.status,
                 "credential": credential,
-                "needs_reauth": site.status == "needs_reauth" or credential == "none",
+                "needs_reauth": site.status == JiraSite.Status.NEEDS_REAUTH or credential == "none",
                 "reason": reason,
                 "url": _admin_change("tenants", "jirasite", site.pk),
             }
@@ -306,11 +308,11 @@ def _customer_apps() -> list[dict[str, Any]]:
 
     rows = []
     referenced = (
-        LegacyCredential.objects.filter(kind="customer_app")
+        LegacyCredential.objects.filter(kind=LegacyCredential.Kind.CUSTOMER_APP)
         .filter(
             Exists(
                 JiraSite.objects.filter(legacy_credential=OuterRef("pk")).exclude(
-                    status="offboarded"
+                    status=JiraSite.Status.OFFBOARDED
                 )
             )
         )
@@ -319,7 +321,7 @@ def _customer_apps() -> list[dict[str, Any]]:
         .order_by("tenant__name", "created_at")
     )
     for credential in referenced:
-        sites = [s for s in credential.sites.all() if s.status != "offboarded"]
+        sites = [s for s in credential.sites.all() if s.status != JiraSite.Status.OFFBOARDED]
         rows.append(
             {
                 "tenant_id": credential.tenant_id,
@@ -641,7 +643,9 @@ def _customer_apps_line(report: ComplianceReport, deviations: list[Deviation]) -
             {**{k: r[k] for k in ("tenant", "client_id", "status")}, "sites": ", ".join(r["sites"])}
             for r in report.customer_apps
         ],
-        evidence_url=_changelist("tenants", "legacycredential", kind__exact="customer_app"),
+        evidence_url=_changelist(
+            "tenants", "legacycredential", kind__exact=LegacyCredential.Kind.CUSTOMER_APP
+        ),
     )
 
 
