@@ -46,6 +46,7 @@ def refusals(action="connect.state_refused") -> list[tuple]:
 
 
 def test_a_callback_without_state_is_refused(portal_sandbox, people, owner_client):
+    """Reliability row 12: a missing state (each attack below is one more case of the row)."""
     portal_sandbox.consent_as(portal_sandbox.admin, sites=["acme"])
     callback = follow_authorize(start_flow(owner_client, people.tenant.slug))
     code = query_of(callback)["code"]

@@ -126,6 +126,7 @@ def assert_nothing_of_b(response, b) -> None:
 
 @pytest.mark.parametrize("who", ["owner of A", "viewer of B"])
 def test_reliability_row_13_every_page_of_tenant_b_refuses_a_user_who_does_not_manage_it(b, who):
+    """Reliability row 13: the matrix, each persona against every page, job and snapshot of tenant B."""
     if who == "owner of A":
         user, expected = MembershipFactory(role="owner", tenant__slug="alpha").user, 404
     else:

@@ -34,6 +34,7 @@ def test_the_wizards_state_carries_its_purpose_and_case(world, owner_client, wiz
 def test_a_replayed_wizard_callback_is_refused_audited_and_changes_nothing(
     world, owner_client, wizard_sandbox
 ):
+    """Reliability row 12 through the wizard: a replayed state."""
     wizard_sandbox.consent_as(wizard_sandbox.admin, ["acme"])
     callback = start(owner_client, world)
     assert owner_client.get(callback)["Location"] == wizard_url(world, "verify")
