@@ -1,6 +1,7 @@
 """The local demo world (``manage.py seed_demo``), built through the real flows against the
-sandbox: customers connect through the portal's connect flow (in-process requests to our views,
-real HTTP to the sandbox's authorize and token endpoints), migration cases move through the
+sandbox: customers connect through the portal's connect flow (``portal.flows``, called directly
+as the tenant owner; real HTTP to the sandbox's authorize and token endpoints), migration cases
+move through the
 campaign and migration services, grants fall ill the way they do in production (a revoked
 consent meets a refresh), and snapshots come from real backups.
 
@@ -16,13 +17,12 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from django.conf import settings
 from django.db import transaction
-from django.test import Client
 from django.utils import timezone
 
+from portal.flows import callback, oauth
 from tenants.models import JiraSite, MigrationCase, OAuthGrant, Tenant, User
 
 logger = logging.getLogger(__name__)
@@ -77,20 +77,19 @@ class SandboxControl:
         response.raise_for_status()
         return response.json()
 
-    def authorize(self, location: str) -> str:
-        """Follow the (scripted) consent page; returns the callback's path and query."""
+    def authorize(self, location: str) -> dict[str, str]:
+        """Follow the (scripted) consent page; returns the query of the callback it sends the
+        browser to."""
         answer = self.http.get(location, allow_redirects=False, timeout=10)
         if answer.status_code != 302:
             raise RuntimeError(f"the sandbox consent page answered {answer.status_code}")
-        callback = urlsplit(answer.headers["Location"])
-        return f"{callback.path}?{callback.query}"
+        return dict(parse_qsl(urlsplit(answer.headers["Location"]).query))
 
 
 class DemoSeeder:
     def __init__(self, sandbox: SandboxControl, say: Callable[[str], None] = print) -> None:
         self.sandbox = sandbox
         self.say = say
-        self.host = urlsplit(settings.SITE_URL).hostname or "127.0.0.1"
 
     # ------------------------------------------------------------------ building blocks
 
@@ -127,19 +126,14 @@ class DemoSeeder:
         return sites[site_name], email
 
     def connect(self, tenant: Tenant, owner: User, *, email: str, site_name: str) -> OAuthGrant:
-        """The portal's connect flow, as the tenant owner consenting in the sandbox."""
+        """The portal's connect flow, as the tenant owner consenting in the sandbox (the state
+        is bound to a session of the seeder's own)."""
         self.sandbox.post("consent", {"email": email, "sites": [site_name]})
-        client = Client(HTTP_HOST=self.host)
-        client.force_login(owner)
-        start = client.get(f"/t/{tenant.slug}/connect/")
-        if start.status_code != 302:
-            raise RuntimeError(f"connect for {tenant.slug} answered {start.status_code}")
-        # follow: the callback may be redirected to its canonical form (trailing slash).
-        done = client.get(self.sandbox.authorize(start["Location"]), follow=True)
-        if done.status_code != 200:
-            raise RuntimeError(
-                f"the connect callback for {tenant.slug} answered {done.status_code}"
-            )
+        caller = oauth.Caller(user=owner, session_key=f"seed-demo:{tenant.slug}")
+        answer = self.sandbox.authorize(oauth.start(caller=caller, tenant=tenant))
+        result = callback.handle_callback(caller=caller, params=answer)
+        if result.outcome != "connected":
+            raise RuntimeError(f"connect for {tenant.slug} ended {result.outcome}")
         return OAuthGrant.objects.get(grant_sites__site__tenant=tenant)
 
     def backup(self, site: JiraSite, kind: str, *, rounds: int = 300) -> None:

@@ -18,17 +18,15 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.access import require_tenant_manager
+from portal.exceptions import InvitationError
 from portal.models import Invitation
+from portal.selectors import has_verified_email
 from tenants.audit import record_event
-from tenants.exceptions import DomainError
 from tenants.models import Membership, Tenant, User
 from tenants.services.tenants import membership_add
 
 INVITATION_TTL = timedelta(days=7)
-
-
-class InvitationError(DomainError):
-    """A refused invitation or acceptance; the message is for the user."""
 
 
 def _hash(raw: str) -> str:
@@ -56,8 +54,8 @@ def invitation_create(
     acting_user: User,
     request: HttpRequest | None = None,
 ) -> Invitation:
-    """Invite ``email`` as ``role``; only owners may invite owners. The e-mail goes out on
-    commit."""
+    """Invite ``email`` as ``role``. Only owners and admins invite (``NotTenantManager``
+    otherwise), and only owners may invite owners. The e-mail goes out on commit."""
     email = email.strip().lower()
     try:
         validate_email(email)
@@ -65,9 +63,7 @@ def invitation_create(
         raise InvitationError("Enter a valid e-mail address.") from None
     if role not in Invitation.Role.values:
         raise InvitationError("Choose a valid role.")
-    inviter = Membership.objects.filter(tenant=tenant, user=acting_user).first()
-    if inviter is None or inviter.role not in Membership.MANAGING_ROLES:
-        raise InvitationError("Only owners and admins can invite teammates.")
+    inviter = require_tenant_manager(user=acting_user, tenant=tenant)
     if role == Invitation.Role.OWNER and inviter.role != Membership.Role.OWNER:
         raise InvitationError("Only owners can invite another owner.")
     if Membership.objects.filter(tenant=tenant, user__email__iexact=email).exists():
@@ -106,12 +102,6 @@ def invitation_for_token(raw_token: str) -> Invitation:
     return invitation
 
 
-def _has_verified_email(user: User, email: str) -> bool:
-    from allauth.account.models import EmailAddress
-
-    return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
-
-
 @transaction.atomic
 def invitation_accept(
     *, raw_token: str, acting_user: User, request: HttpRequest | None = None
@@ -122,7 +112,7 @@ def invitation_accept(
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.accepted_at is not None:
         raise InvitationError("This invitation was already accepted.")
-    if not _has_verified_email(acting_user, invitation.email):
+    if not has_verified_email(user=acting_user, email=invitation.email):
         raise InvitationError(
             f"This invitation is for {invitation.email}. Sign in with that address (and verify "
             "it) to accept."

@@ -19,10 +19,14 @@ from tenants.fields import EncryptedSecret
 
 class OAuthState(models.Model):
     """A one-time ``state`` for the authorize redirect, bound to session, user, tenant and
-    purpose. Only a SHA-256 of the value is stored; ``consumed_at`` makes replays detectable."""
+    purpose. Only a SHA-256 of the value is stored; ``consumed_at`` makes replays detectable.
+
+    The purpose tells the one callback what the consent is for: connecting sites (the connect
+    page), or moving ``migration_case``'s legacy site to the vendor app (the wizard)."""
 
     class Purpose(models.TextChoices):
         CONNECT = "connect", "Connect Jira sites"
+        MIGRATION = "migration", "Move a legacy site to the vendor app"
 
     token_hash = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -30,6 +34,13 @@ class OAuthState(models.Model):
     session_key_hash = models.CharField(max_length=64)
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
     purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.CONNECT)
+    migration_case = models.ForeignKey(
+        "tenants.MigrationCase",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     consumed_at = models.DateTimeField(null=True, blank=True)
@@ -38,7 +49,17 @@ class OAuthState(models.Model):
         verbose_name = "OAuth state"
         indexes = [models.Index(fields=["expires_at"], name="oauthstate_expires")]
         constraints = [
-            models.CheckConstraint(condition=Q(purpose__in=["connect"]), name="oauthstate_purpose")
+            models.CheckConstraint(
+                condition=Q(purpose__in=["connect", "migration"]), name="oauthstate_purpose"
+            ),
+            # A migration consent names its case; a plain connect names none.
+            models.CheckConstraint(
+                condition=(
+                    Q(purpose="migration", migration_case__isnull=False)
+                    | Q(purpose="connect", migration_case__isnull=True)
+                ),
+                name="oauthstate_case_iff_migration",
+            ),
         ]
 
     def __str__(self) -> str:

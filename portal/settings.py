@@ -8,6 +8,7 @@ start-up with a single line naming the variable. The README lists every variable
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -234,6 +235,16 @@ ATLASSIAN_LEDGER_RETENTION_DAYS = env.int("ATLASSIAN_LEDGER_RETENTION_DAYS", 400
 OPS_DASHBOARD_CACHE_SECONDS = env.int("OPS_DASHBOARD_CACHE_SECONDS", 60, minimum=0)
 RESTORE_SEARCH_SETTLE_SECONDS = env.int("RESTORE_SEARCH_SETTLE_SECONDS", 30, minimum=0)
 LEGACY_CUTOFF = env.datetime("LEGACY_CUTOFF", "2026-01-01T00:00:00Z")
+# The legacy import accepts site URLs on https://<name>.atlassian.net only (API tokens travel as
+# Basic credentials); these origins are accepted too: the sandbox's, e.g. http://127.0.0.1:8765.
+LEGACY_SITE_EXTRA_ORIGINS = env.list("LEGACY_SITE_EXTRA_ORIGINS", [])
+for _origin in LEGACY_SITE_EXTRA_ORIGINS:
+    _parts = urlsplit(_origin)
+    if _parts.scheme not in ("http", "https") or not _parts.netloc or _parts.path.strip("/"):
+        raise ConfigError(
+            "LEGACY_SITE_EXTRA_ORIGINS",
+            f"each entry must be an origin such as http://127.0.0.1:8765, not {_origin!r}",
+        )
 # Staff-scheduled brownouts refuse legacy credentials early (tenants/brownouts.py).
 ATLASSIAN_LEGACY_BROWNOUT_HOOK = env.str(
     "ATLASSIAN_LEGACY_BROWNOUT_HOOK", "tenants.brownouts.brownout_hook"

@@ -1,19 +1,20 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseForbidden, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal import health
+from portal.access import tenant_manager_required
+from portal.exceptions import InvitationError
 from portal.invitations import (
-    InvitationError,
     invitation_accept,
     invitation_create,
     invitation_for_token,
 )
 from portal.models import Invitation
-from portal.selectors import managing_membership, membership_for, memberships_of
+from portal.selectors import memberships_of
 from tenants.models import Membership, Tenant
 
 
@@ -45,12 +46,8 @@ def home(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def members(request, tenant_slug: str):
-    tenant = get_object_or_404(Tenant, slug=tenant_slug)
-    if membership_for(user=request.user, tenant=tenant) is None:
-        raise Http404("no such customer")
-    if managing_membership(user=request.user, tenant=tenant) is None:
-        return HttpResponseForbidden("Only owners and admins can manage teammates.")
+@tenant_manager_required
+def members(request, tenant: Tenant):
     form_error = ""
     if request.method == "POST":
         try:

@@ -1,48 +1,49 @@
-"""Thin views of the connect flow: parse input, check permission, call ``portal.connect``."""
+"""Thin views of the connect flow: parse input, check permission, call ``portal.flows``."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseForbidden, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from portal import connect
-from portal.connect import ConnectError
-from portal.selectors import managing_membership, membership_for
-from tenants.models import Tenant
+from portal.access import forbidden, tenant_manager_required
+from portal.exceptions import ConnectError, NotTenantManager
+from portal.flows import callback, oauth
+from portal.flows.oauth import Caller
+from portal.wizard.views import after_consent
 
 
 def _error_page(request, error: ConnectError):
+    retry_url = None
+    if error.retry and error.case is not None:
+        retry_url = reverse(
+            "wizard:step", args=[error.case.site.tenant.slug, error.case.pk, "authorize"]
+        )
+    elif error.retry and error.tenant is not None:
+        retry_url = reverse("portal:connect_start", args=[error.tenant.slug])
     return render(
         request,
         "portal/connect_error.html",
-        {"error": error, "tenant": error.tenant},
+        {"error": error, "tenant": error.tenant, "retry_url": retry_url},
         status=error.status,
     )
-
-
-def _managed_tenant(request, slug: str) -> Tenant:
-    """Owners/admins only: other members get 403, everyone else 404 (no existence leak)."""
-    tenant = get_object_or_404(Tenant, slug=slug)
-    if membership_for(user=request.user, tenant=tenant) is None:
-        raise Http404("no such customer")
-    if managing_membership(user=request.user, tenant=tenant) is None:
-        raise PermissionError
-    return tenant
 
 
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def connect_start(request, tenant_slug: str):
+@tenant_manager_required
+def connect_start(request, tenant):
+    """GET shows what happens next and a button; only the POST mints a ``state`` (a link,
+    a prefetch or a crawler following the page must not start consents)."""
     try:
-        tenant = _managed_tenant(request, tenant_slug)
-    except PermissionError:
-        return HttpResponseForbidden("Only owners and admins of this customer can connect sites.")
-    try:
-        url = connect.start(request=request, tenant=tenant, user=request.user)
+        oauth.check_can_connect(tenant)
+        if request.method == "GET":
+            return render(request, "portal/connect_start.html", {"tenant": tenant})
+        url = oauth.start(caller=Caller.of(request), tenant=tenant)
     except ConnectError as error:
         return _error_page(request, error)
     return HttpResponseRedirect(url)
@@ -52,85 +53,42 @@ def connect_start(request, tenant_slug: str):
 @login_required
 @require_http_methods(["GET"])
 def connect_callback(request):
-    # A state minted by the migration wizard (purpose "migration") returns to the wizard.
-    from portal.wizard.views import migration_callback_or_none
-
-    if (migrated := migration_callback_or_none(request)) is not None:
-        return migrated
+    """Atlassian's answer to every consent, the wizard's included (the state says which)."""
     try:
-        state = connect.consume_state(request=request, raw_state=request.GET.get("state"))
-        connect.check_membership(state=state, user=request.user)
-        error = request.GET.get("error")
-        if error == "access_denied":
-            return render(
-                request, "portal/connect_denied.html", {"tenant": state.tenant}, status=200
-            )
-        if error:
-            raise ConnectError(
-                "Atlassian could not complete the authorization "
-                f"({error[:60]}). Nothing was connected. Please try again.",
-                code="atlassian_error",
-                tenant=state.tenant,
-            )
-        code = request.GET.get("code")
-        if not code:
-            raise ConnectError(
-                "Atlassian's answer carried no authorization code. Nothing was connected.",
-                code="code_missing",
-                tenant=state.tenant,
-            )
-        result = connect.exchange(code=code, tenant=state.tenant)
-        if len(result.resources) > 1:
-            pending = connect.keep_pending(state=state, result=result)
-            return redirect("portal:connect_choose", pending_id=pending.pk)
-        sites = connect.complete(
-            request=request,
-            tenant=state.tenant,
-            user=request.user,
-            result=result,
-            chosen_ids=[result.resources[0]["id"]],
-        )
+        result = callback.handle_callback(caller=Caller.of(request), params=request.GET)
     except ConnectError as error:
         return _error_page(request, error)
-    return render(request, "portal/connect_done.html", {"tenant": state.tenant, "sites": sites})
+    except NotTenantManager as error:
+        return forbidden(request, error)
+    if result.case is not None:
+        return after_consent(request, result)
+    if result.outcome == "denied":
+        return render(request, "portal/connect_denied.html", {"tenant": result.tenant})
+    if result.outcome == "choose":
+        return redirect("portal:connect_choose", pending_id=result.pending.pk)
+    return render(
+        request, "portal/connect_done.html", {"tenant": result.tenant, "sites": result.sites}
+    )
 
 
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def connect_choose(request, pending_id):
+    caller = Caller.of(request)
     try:
-        pending = connect.load_pending(request=request, pending_id=pending_id)
+        pending = callback.pending_for(caller=caller, pending_id=pending_id)
         tenant = pending.state.tenant
-        connect.check_membership(state=pending.state, user=request.user)
+        context = {"tenant": tenant, "pending": pending}
         if request.method == "GET":
-            return render(
-                request, "portal/connect_choose.html", {"tenant": tenant, "pending": pending}
-            )
+            return render(request, "portal/connect_choose.html", context)
         chosen = request.POST.getlist("site")
         if not chosen:
-            return render(
-                request,
-                "portal/connect_choose.html",
-                {
-                    "tenant": tenant,
-                    "pending": pending,
-                    "form_error": "Choose at least one site to connect.",
-                },
-                status=400,
-            )
-        result = connect.exchange_from_pending(pending)
-        try:
-            sites = connect.complete(
-                request=request,
-                tenant=tenant,
-                user=request.user,
-                result=result,
-                chosen_ids=chosen,
-            )
-        finally:
-            # One attempt per consent: the tokens are not kept around after a decision.
-            pending.delete()
+            context["form_error"] = "Choose at least one site to connect."
+            return render(request, "portal/connect_choose.html", context, status=400)
+        result = callback.choose_sites(caller=caller, pending=pending, chosen_ids=chosen)
     except ConnectError as error:
         return _error_page(request, error)
-    return render(request, "portal/connect_done.html", {"tenant": tenant, "sites": sites})
+    except NotTenantManager as error:
+        return forbidden(request, error)
+    return render(request, "portal/connect_done.html", {"tenant": tenant, "sites": result.sites})

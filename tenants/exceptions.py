@@ -34,3 +34,11 @@ class InvalidStatusChange(DomainError):
 class LastOwner(DomainError):
     def __init__(self) -> None:
         super().__init__("a tenant must keep at least one owner")
+
+
+class MissingScopes(DomainError):
+    """A consent without every scope backups and restores need (``tenants.scopes``)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = list(missing)
+        super().__init__(f"the consent lacks scopes backups need: {', '.join(self.missing)}")

@@ -3,13 +3,17 @@
 ``import_legacy_file(path)`` reads a CSV or JSON file, validates every row first (a bad row is
 reported by its line and left out whole), then writes the good rows through the tenants
 services, in batches of ``BATCH_SIZE`` rows per transaction (one savepoint per row, so a row the
-domain refuses is left out without losing its batch):
+domain refuses is left out whole, its tenant included, without losing its batch):
 
-* the tenant (created, or its name and contact e-mails updated),
+* the tenant (created, or its name and contact e-mails updated) when a row of it is written,
 * the Jira site (created, or its URL refreshed),
 * the legacy credential, secrets encrypted on the way in (``legacy_credential_create``); from
   ``LEGACY_CUTOFF`` on the connection is recorded but its secret is refused,
 * a ``MigrationCase`` for the site (``migration_case_open``).
+
+Sites we have never seen (the common case) are inserted in bulk, with exactly the rows and
+audit events the services would write for them (``tests/importer`` compares the two paths);
+``bulk=False`` sends every row through the services.
 
 Importing the same file twice changes nothing the second time: rows are matched on the site's
 ``cloud_id`` (or its URL when the book has no cloud id) and only differences are written.
@@ -21,14 +25,15 @@ File format (CSV header names = JSON keys; unknown keys are ignored):
     tenant            slug of the customer (letters, digits, - and _)          required
     tenant_name       display name (default: the slug)
     contact_emails    e-mails for invitations; CSV: separated by ; or spaces    required
-    site_url          https://x.atlassian.net                                    required for api_token
+    site_url          https://x.atlassian.net (Atlassian's hosts only, HTTPS)   required for api_token
     cloud_id          the site's cloud id                                        site_url or cloud_id
     kind              api_token | customer_app                                   required
     email, api_token                          (api_token)
     client_id, client_secret, access_token, refresh_token   (customer_app)
     due_at            ISO date/date-time the customer must migrate by (default: LEGACY_CUTOFF)
 
-No secret value ever appears in a report, a log line or an exception: messages name fields only.
+No value of a row ever appears in a report, a log line or an exception (any column may hold a
+pasted secret): messages name fields and lines only.
 """
 
 from __future__ import annotations
@@ -39,8 +44,8 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -66,18 +71,17 @@ from tenants.services.campaigns import reauth_required_reason
 from tenants.services.legacy import legacy_credential_create, legacy_credential_purge
 from tenants.services.migration import migration_case_open
 from tenants.services.sites import (
+    UNRESOLVED_PREFIX,
     site_create,
     site_link_to_tenant,
     site_set_status,
     site_use_legacy_credential,
 )
-from tenants.services.tenants import tenant_update
+from tenants.services.tenants import tenant_create, tenant_update
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-# Sites known only by URL get this cloud id until the customer's consent tells us the real one.
-UNRESOLVED_PREFIX = "unresolved:"
 
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 _CLOUD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
@@ -254,7 +258,10 @@ def _emails(record: dict) -> list[str]:
         if not email:
             continue
         if not _is_email(email):
-            raise ValueError(f"contact_emails: {email!r} is not a valid e-mail address")
+            # Never the value itself: a token pasted into the wrong column would be printed.
+            raise ValueError(
+                f"contact_emails: entry {len(emails) + 1} is not a valid e-mail address"
+            )
         if email not in emails:
             emails.append(email)
     if not emails:
@@ -262,13 +269,31 @@ def _emails(record: dict) -> list[str]:
     return emails
 
 
+# Jira Cloud sites live on these hosts; API tokens travel as Basic credentials, so only there
+# and only over HTTPS. LEGACY_SITE_EXTRA_ORIGINS adds origins (the sandbox's, in development).
+ATLASSIAN_SITE_DOMAINS = (".atlassian.net", ".jira.com")
+
+
 def _url(value: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.username:
+    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    extra = {o.rstrip("/").lower() for o in settings.LEGACY_SITE_EXTRA_ORIGINS}
+    clean = not (parts.username or parts.password or parts.query or parts.fragment)
+    if clean and origin in extra:
+        return value.rstrip("/")
+    host = (parts.hostname or "").lower()
+    if (
+        not clean
+        or parts.scheme != "https"
+        or parts.port is not None
+        or parts.path.strip("/")
+        or not host.endswith(ATLASSIAN_SITE_DOMAINS)
+    ):
         raise ValueError(
-            "site_url must be an absolute https:// URL such as https://x.atlassian.net"
+            "site_url: must be https://<name>.atlassian.net, the site's own Atlassian address "
+            "(no path, port or credentials)"
         )
-    return value.rstrip("/")
+    return f"https://{host}"
 
 
 def _due(value: str) -> datetime | None:
@@ -386,7 +411,18 @@ class _Context:
     report: ImportReport
     acting_user: User | None
     now: datetime
-    tenants: dict[str, Tenant] = field(default_factory=dict)
+    # Name and contact e-mails per tenant slug, as the book has them.
+    plans: dict[str, tuple[str, list[str]]]
+    # The tenants as they stand (loaded once, then kept current as rows create or update them).
+    tenants: dict[str, Tenant]
+    # Slugs whose tenant this run already created or brought in line with the book, and the
+    # tenant each was before (None: created), so a rolled-back savepoint can undo them.
+    settled: set[str] = field(default_factory=set)
+    journal: list[tuple[str, Tenant | None]] = field(default_factory=list)
+
+    @property
+    def withheld(self) -> bool:
+        return self.now >= settings.LEGACY_CUTOFF
 
 
 def _tenant_plans(rows: list[LegacyRow]) -> dict[str, tuple[str, list[str]]]:
@@ -401,15 +437,39 @@ def _tenant_plans(rows: list[LegacyRow]) -> dict[str, tuple[str, list[str]]]:
     return plans
 
 
-def _ensure_tenants(ctx: _Context, plans: dict[str, tuple[str, list[str]]]) -> None:
-    existing = Tenant.objects.in_bulk(list(plans), field_name="slug")
-    new = [
-        Tenant(name=name, slug=slug, contact_emails=emails)
-        for slug, (name, emails) in plans.items()
-        if slug not in existing
-    ]
+def _tenant_differs(ctx: _Context, slug: str) -> bool:
+    tenant = ctx.tenants.get(slug)
+    name, emails = ctx.plans[slug]
+    return tenant is None or tenant.name != name or list(tenant.contact_emails) != emails
+
+
+def _settle_tenants(ctx: _Context, slugs: Iterable[str], *, bulk: bool) -> None:
+    """Create the tenants these rows need, or bring them in line with the book (name, contact
+    e-mails), once per run and only when a row of theirs is written, so a refused row leaves no
+    tenant behind. In bulk, new tenants are inserted with the rows and audit events
+    ``tenant_create`` writes; otherwise through ``tenant_create`` itself."""
+    new: list[Tenant] = []
+    for slug in dict.fromkeys(slugs):
+        if slug in ctx.settled:
+            continue
+        ctx.settled.add(slug)
+        name, emails = ctx.plans[slug]
+        current = ctx.tenants.get(slug)
+        ctx.journal.append((slug, current))
+        if current is None and bulk:
+            new.append(Tenant(name=name, slug=slug, contact_emails=emails))
+        elif current is None:
+            ctx.tenants[slug] = tenant_create(
+                name=name, slug=slug, contact_emails=emails, acting_user=ctx.acting_user
+            )
+            ctx.report.tenants_created += 1
+        elif _tenant_differs(ctx, slug):
+            ctx.tenants[slug] = tenant_update(
+                tenant=current, name=name, contact_emails=emails, acting_user=ctx.acting_user
+            )
+            ctx.report.tenants_updated += 1
     if new:
-        Tenant.objects.bulk_create(new, batch_size=BATCH_SIZE)
+        Tenant.objects.bulk_create(new)
         created = Tenant.objects.in_bulk([t.slug for t in new], field_name="slug")
         AuditEvent.objects.bulk_create(
             [
@@ -421,29 +481,29 @@ def _ensure_tenants(ctx: _Context, plans: dict[str, tuple[str, list[str]]]) -> N
                     summary={"name": t.name, "slug": t.slug, "contact_emails": t.contact_emails},
                 )
                 for t in created.values()
-            ],
-            batch_size=BATCH_SIZE,
+            ]
         )
-        ctx.report.tenants_created += len(created)
         ctx.tenants.update(created)
-    for slug, (name, emails) in plans.items():
-        tenant = existing.get(slug)
-        if tenant is None:
-            continue
-        if tenant.name != name or list(tenant.contact_emails) != emails:
-            tenant = tenant_update(
-                tenant=tenant, name=name, contact_emails=emails, acting_user=ctx.acting_user
-            )
-            ctx.report.tenants_updated += 1
-        ctx.tenants[slug] = tenant
+        ctx.report.tenants_created += len(created)
+
+
+def _site_name(row: LegacyRow) -> str:
+    return urlsplit(row.site_url).netloc.split(".")[0] if row.site_url else ""
+
+
+def _site_url(row: LegacyRow, cloud_id: str) -> str:
+    return row.site_url or f"https://{cloud_id}.invalid"
 
 
 def _insert_new_sites(ctx: _Context, rows: list[LegacyRow], keys: list[str]) -> None:
-    """The common case, a site we have never seen: credential, site and case inserted in bulk
-    with the same rows and audit events ``legacy_credential_create``, ``site_create``,
-    ``site_use_legacy_credential`` and ``migration_case_open`` would write one by one."""
-    withheld = ctx.now >= settings.LEGACY_CUTOFF
-    credentials, sites, events = [], [], []
+    """The common case, sites we have never seen: tenants, credentials, sites and cases
+    inserted in bulk, with exactly the rows and audit events the services write one by one for
+    such a row (``tenant_create``, ``site_create``, ``legacy_credential_create``,
+    ``site_use_legacy_credential``, after the cutoff ``site_set_status``, and
+    ``migration_case_open``); ``tests/importer`` compares the two."""
+    _settle_tenants(ctx, [row.tenant_slug for row in rows], bulk=True)
+    withheld = ctx.withheld
+    credentials, sites = [], []
     for row, key in zip(rows, keys, strict=True):
         tenant = ctx.tenants[row.tenant_slug]
         credential = LegacyCredential(
@@ -463,8 +523,8 @@ def _insert_new_sites(ctx: _Context, rows: list[LegacyRow], keys: list[str]) -> 
         site = JiraSite(
             tenant=tenant,
             cloud_id=key,
-            url=row.site_url or f"https://{key}.invalid",
-            name=urlsplit(row.site_url).netloc.split(".")[0] if row.site_url else "",
+            url=_site_url(row, key),
+            name=_site_name(row),
             legacy_credential=credential,
         )
         if withheld:
@@ -491,43 +551,73 @@ def _insert_new_sites(ctx: _Context, rows: list[LegacyRow], keys: list[str]) -> 
             "%d legacy credentials recorded without their secret: LEGACY_CUTOFF has passed",
             sum(1 for r in rows if r.has_secret),
         )
-    # Two events per row instead of the four the services write one by one (credential created,
-    # site created, credential linked, case opened): the site event carries the credential's
-    # facts, so the import stays within its time budget (docs/benchmarks_import.md).
-    for row, site, credential, case in zip(rows, sites, credentials, cases, strict=True):
-        tenant = site.tenant
-        events += [
-            build_event(
-                actor=ctx.acting_user,
-                action="site.created",
-                target=site,
-                tenant=tenant,
-                summary={
-                    "cloud_id": site.cloud_id,
-                    "url": site.url,
-                    "name": site.name,
-                    "status": site.status,
-                    "legacy_credential": str(credential.pk),
-                    "kind": credential.kind,
-                    "client_id": credential.client_id,
-                    "secret_stored": not withheld and row.has_secret,
-                    "secret_withheld_after_cutoff": withheld,
-                    "source": "import",
-                },
-            ),
-            build_event(
-                actor=ctx.acting_user,
-                action="migration_case.opened",
-                target=case,
-                tenant=tenant,
-                summary={"cloud_id": site.cloud_id, "due_at": case.due_at.isoformat()},
-            ),
-        ]
+    events = []
+    for site, credential, case in zip(sites, credentials, cases, strict=True):
+        events += _new_site_events(ctx, site, credential, case)
     AuditEvent.objects.bulk_create(events)
     report = ctx.report
     report.credentials_created += len(credentials)
     report.sites_created += len(sites)
     report.cases_opened += len(cases)
+
+
+def _new_site_events(
+    ctx: _Context, site: JiraSite, credential: LegacyCredential, case: MigrationCase
+) -> list[AuditEvent]:
+    """The events the services write for a new legacy site, in their order, with their
+    summaries (kept equal to them by ``tests/importer``)."""
+
+    def event(action, target, summary):
+        return build_event(
+            actor=ctx.acting_user, action=action, target=target, tenant=site.tenant, summary=summary
+        )
+
+    events = [
+        event(
+            "site.created", site, {"cloud_id": site.cloud_id, "url": site.url, "name": site.name}
+        ),
+        event(
+            "legacy_credential.created",
+            credential,
+            {
+                "kind": credential.kind,
+                "site_url": credential.site_url,
+                "client_id": credential.client_id,
+                "secret_stored": credential.has_secret,
+                "secret_withheld_after_cutoff": credential.secret_withheld,
+            },
+        ),
+        event(
+            "site.legacy_credential_linked",
+            site,
+            {
+                "cloud_id": site.cloud_id,
+                "legacy_credential": str(credential.pk),
+                "kind": credential.kind,
+            },
+        ),
+    ]
+    if site.status != JiraSite.Status.ACTIVE:
+        events.append(
+            event(
+                "site.status_changed",
+                site,
+                {
+                    "cloud_id": site.cloud_id,
+                    "from": JiraSite.Status.ACTIVE,
+                    "to": site.status,
+                    "reason": site.status_reason,
+                },
+            )
+        )
+    events.append(
+        event(
+            "migration_case.opened",
+            case,
+            {"cloud_id": site.cloud_id, "due_at": case.due_at.isoformat()},
+        )
+    )
+    return events
 
 
 def _secret_changes(credential: LegacyCredential, row: LegacyRow) -> dict[str, str]:
@@ -550,9 +640,8 @@ def _update_credential(ctx: _Context, credential: LegacyCredential, row: LegacyR
     if row.site_url and credential.site_url != row.site_url:
         credential.site_url = row.site_url
         changed.append("site_url")
-    withheld = ctx.now >= settings.LEGACY_CUTOFF
     secret_changes = _secret_changes(credential, row)
-    if secret_changes and withheld:
+    if secret_changes and ctx.withheld:
         ctx.report.secrets_withheld += 1
     elif secret_changes:
         for name, value in secret_changes.items():
@@ -594,12 +683,14 @@ def _create_credential(ctx: _Context, tenant: Tenant, row: LegacyRow) -> LegacyC
 def _row_changes_anything(ctx: _Context, row: LegacyRow, site: JiraSite) -> bool:
     """Whether a row about a known site would write anything (no query, one decrypt per
     secret): a re-import of an unchanged book must stay cheap."""
-    tenant = ctx.tenants[row.tenant_slug]
-    if site.tenant_id != tenant.pk or site.grant_id:
+    tenant = ctx.tenants.get(row.tenant_slug)
+    if tenant is None or site.tenant_id != tenant.pk or site.grant_id:
         return True  # refused or reported by _apply_row
+    if row.tenant_slug not in ctx.settled and _tenant_differs(ctx, row.tenant_slug):
+        return True
     if row.site_url and site.url != row.site_url:
         return True
-    if ctx.now >= settings.LEGACY_CUTOFF and site.status == JiraSite.Status.ACTIVE:
+    if ctx.withheld and site.status == JiraSite.Status.ACTIVE:
         return True  # to be paused: re-authorization required
     current = site.legacy_credential
     if current is None or current.status == LegacyCredential.Status.PURGED:
@@ -610,27 +701,30 @@ def _row_changes_anything(ctx: _Context, row: LegacyRow, site: JiraSite) -> bool
         return True
     if row.site_url and current.site_url != row.site_url:
         return True
-    if ctx.now >= settings.LEGACY_CUTOFF:
+    if ctx.withheld:
         return False
     return bool(_secret_changes(current, row))
 
 
 def _apply_row(ctx: _Context, row: LegacyRow, site: JiraSite | None) -> None:
+    """One row through the tenants services (inside its own savepoint)."""
     report = ctx.report
-    tenant = ctx.tenants[row.tenant_slug]
+    tenant = ctx.tenants.get(row.tenant_slug)
     cloud_id = site_key(cloud_id=row.cloud_id, site_url=row.site_url)
-    if site is not None and site.tenant_id != tenant.pk:
-        raise _RowRefused(f"site {cloud_id} belongs to another customer, not {tenant.slug}")
+    if site is not None and (tenant is None or site.tenant_id != tenant.pk):
+        raise _RowRefused("the site is already connected to another customer")
     if site is not None and site.grant_id:
         report.already_migrated.append(row.line)
         return
+    _settle_tenants(ctx, [row.tenant_slug], bulk=False)
+    tenant = ctx.tenants[row.tenant_slug]
     touched = False
     if site is None:
         site = site_create(
             tenant=tenant,
             cloud_id=cloud_id,
-            url=row.site_url or f"https://{cloud_id}.invalid",
-            name=urlsplit(row.site_url).netloc.split(".")[0] if row.site_url else "",
+            url=_site_url(row, cloud_id),
+            name=_site_name(row),
             acting_user=ctx.acting_user,
         )
         report.sites_created += 1
@@ -661,7 +755,7 @@ def _apply_row(ctx: _Context, row: LegacyRow, site: JiraSite | None) -> None:
                 reason=f"replaced by a {row.kind} credential on re-import",
                 acting_user=ctx.acting_user,
             )
-    if ctx.now >= settings.LEGACY_CUTOFF and site.status == JiraSite.Status.ACTIVE:
+    if ctx.withheld and site.status == JiraSite.Status.ACTIVE:
         site_set_status(
             site=site,
             status=JiraSite.Status.NEEDS_REAUTH,
@@ -679,7 +773,64 @@ def _apply_row(ctx: _Context, row: LegacyRow, site: JiraSite | None) -> None:
         report.unchanged += 1
 
 
-def _apply_batch(ctx: _Context, rows: list[LegacyRow]) -> None:
+_COUNTERS = (
+    "tenants_created",
+    "tenants_updated",
+    "sites_created",
+    "sites_updated",
+    "credentials_created",
+    "credentials_updated",
+    "cases_opened",
+    "unchanged",
+    "secrets_withheld",
+)
+
+
+@contextmanager
+def _all_or_nothing(ctx: _Context) -> Iterator[None]:
+    """A savepoint for a row (or a bulk insert): when it rolls back, the report's counts and
+    the context's tenants roll back with it, so a refused row leaves nothing, not even in the
+    summary."""
+    counts = {name: getattr(ctx.report, name) for name in _COUNTERS}
+    mark = len(ctx.journal)
+    try:
+        with transaction.atomic():
+            yield
+    except BaseException:
+        for name, value in counts.items():
+            setattr(ctx.report, name, value)
+        while len(ctx.journal) > mark:
+            slug, previous = ctx.journal.pop()
+            ctx.settled.discard(slug)
+            if previous is None:
+                ctx.tenants.pop(slug, None)
+            else:
+                ctx.tenants[slug] = previous
+        raise
+
+
+def _refusal(exc: Exception, row: LegacyRow) -> str:
+    """A row's refusal for the report. A service's message may name a value of the row (a
+    cloud id, a URL), and any column may hold a pasted secret: every value of the row is
+    blanked out of it."""
+    message = str(exc)
+    values = [
+        row.tenant_slug,
+        row.tenant_name,
+        *row.contact_emails,
+        row.site_url,
+        row.cloud_id,
+        site_key(cloud_id=row.cloud_id, site_url=row.site_url),
+        row.email,
+        row.client_id,
+        *(getattr(row, name) for name in _SECRET_FIELDS),
+    ]
+    for value in sorted({v for v in values if len(v) >= 3}, key=len, reverse=True):
+        message = message.replace(value, "[value of this row]")
+    return message
+
+
+def _apply_batch(ctx: _Context, rows: list[LegacyRow], *, bulk: bool) -> None:
     keys = [site_key(cloud_id=r.cloud_id, site_url=r.site_url) for r in rows]
     sites = {
         s.cloud_id: s
@@ -687,17 +838,18 @@ def _apply_batch(ctx: _Context, rows: list[LegacyRow]) -> None:
             "legacy_credential", "migration_case"
         )
     }
-    new = [(row, key) for row, key in zip(rows, keys, strict=True) if key not in sites]
-    known = [(row, key) for row, key in zip(rows, keys, strict=True) if key in sites]
+    pairs = list(zip(rows, keys, strict=True))
+    known = [(row, key) for row, key in pairs if key in sites or not bulk]
+    new = [(row, key) for row, key in pairs if key not in sites and bulk]
     with transaction.atomic():
         if new:
             try:
-                with transaction.atomic():
+                with _all_or_nothing(ctx):
                     _insert_new_sites(ctx, [r for r, _ in new], [k for _, k in new])
             except IntegrityError:
                 # Someone created one of these sites meanwhile: go row by row instead.
                 logger.warning("bulk insert of a batch collided; importing it row by row")
-                known = list(zip(rows, keys, strict=True))
+                known = pairs
                 sites = {
                     s.cloud_id: s
                     for s in JiraSite.objects.filter(cloud_id__in=keys).select_related(
@@ -710,10 +862,10 @@ def _apply_batch(ctx: _Context, rows: list[LegacyRow]) -> None:
                 ctx.report.unchanged += 1
                 continue
             try:
-                with transaction.atomic():
+                with _all_or_nothing(ctx):
                     _apply_row(ctx, row, site)
             except (_RowRefused, DomainError) as exc:
-                ctx.report.errors.append(RowError(row.line, str(exc)))
+                ctx.report.errors.append(RowError(row.line, _refusal(exc, row)))
 
 
 class _DryRunRollback(Exception):
@@ -728,20 +880,27 @@ def import_rows(
     dry_run: bool = False,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    bulk: bool = True,
 ) -> ImportReport:
     """Write validated rows; returns the report (bad rows from validation are passed in
-    ``errors`` so the report lists them all, sorted by line)."""
+    ``errors`` so the report lists them all, sorted by line). ``bulk=False`` writes every row
+    through the tenants services one by one: slower, and what the fast path must equal."""
     report = ImportReport(dry_run=dry_run, rows=len(rows) + len(errors or []))
     report.errors.extend(errors or [])
-    ctx = _Context(report=report, acting_user=acting_user, now=now or timezone.now())
+    plans = _tenant_plans(rows)
+    ctx = _Context(
+        report=report,
+        acting_user=acting_user,
+        now=now or timezone.now(),
+        plans=plans,
+        tenants=Tenant.objects.in_bulk(list(plans), field_name="slug"),
+    )
     # A real run commits batch by batch (a re-run picks up where a crash left off); a dry run
     # wraps everything in one transaction and rolls it back.
     try:
         with transaction.atomic() if dry_run else nullcontext():
-            with transaction.atomic():
-                _ensure_tenants(ctx, _tenant_plans(rows))
             for start in range(0, len(rows), BATCH_SIZE):
-                _apply_batch(ctx, rows[start : start + BATCH_SIZE])
+                _apply_batch(ctx, rows[start : start + BATCH_SIZE], bulk=bulk)
                 if progress is not None:
                     progress(min(start + BATCH_SIZE, len(rows)), len(rows))
             if dry_run:
@@ -761,10 +920,17 @@ def import_legacy_file(
     dry_run: bool = False,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    bulk: bool = True,
 ) -> ImportReport:
     """Read, validate and import a legacy book (see the module docstring)."""
     records = read_records(Path(path), fmt)
     rows, errors = validate_records(records)
     return import_rows(
-        rows, errors=errors, acting_user=acting_user, dry_run=dry_run, now=now, progress=progress
+        rows,
+        errors=errors,
+        acting_user=acting_user,
+        dry_run=dry_run,
+        now=now,
+        progress=progress,
+        bulk=bulk,
     )

@@ -1,10 +1,13 @@
-"""Thin views of the migration wizard: parse input, check permission, call ``flow``.
+"""Thin views of the migration wizard: parse input, check permission, call
+``portal.flows.migration``.
 
 Server-rendered, no JavaScript needed: every action is a plain form POST followed by a
 redirect to the case's current step.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,10 +18,14 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal.connect import ConnectError
-from portal.selectors import managing_membership, membership_for
-from portal.wizard import flow
+from portal.access import tenant_manager_required
+from portal.exceptions import WizardError
+from portal.flows import migration as flow
+from portal.flows.oauth import Caller
+from portal.selectors import has_verified_email, managing_membership
 from tenants.models import LegacyCredential, Membership, MigrationCase, Tenant
+from tenants.scopes import required_scopes
+from tenants.selectors import membership_for
 from tenants.services.campaigns import (
     InviteLinkExpired,
     InviteLinkInvalid,
@@ -27,30 +34,15 @@ from tenants.services.campaigns import (
 )
 from tenants.services.tenants import membership_add
 
+if TYPE_CHECKING:
+    from portal.flows.callback import CallbackResult
 
-class _Forbidden(Exception):
-    pass
 
-
-def _case_for(request, tenant_slug: str, case_id: int) -> MigrationCase:
-    """Owners/admins of the case's tenant only: other members 403, everyone else 404."""
-    tenant = get_object_or_404(Tenant, slug=tenant_slug)
-    if membership_for(user=request.user, tenant=tenant) is None:
-        raise Http404("no such customer")
-    if managing_membership(user=request.user, tenant=tenant) is None:
-        raise _Forbidden
+def _case(tenant: Tenant, case_id: int) -> MigrationCase:
     return get_object_or_404(
         MigrationCase.objects.select_related("site__tenant", "legacy_credential"),
         pk=case_id,
         site__tenant=tenant,
-    )
-
-
-def _forbidden(request) -> HttpResponse:
-    return render(
-        request,
-        "wizard/forbidden.html",
-        status=403,
     )
 
 
@@ -75,7 +67,7 @@ def _render_step(request, case: MigrationCase, step: str, *, status: int = 200, 
         "resume": flow.resume_step(case),
         "is_customer_app": credential is not None
         and credential.kind == LegacyCredential.Kind.CUSTOMER_APP,
-        "required_scopes": sorted(flow.required_scopes()),
+        "required_scopes": sorted(required_scopes()),
         **extra,
     }
     return render(request, f"wizard/{step}.html", context, status=status)
@@ -83,12 +75,8 @@ def _render_step(request, case: MigrationCase, step: str, *, status: int = 200, 
 
 @never_cache
 @login_required
-def wizard_list(request, tenant_slug: str):
-    tenant = get_object_or_404(Tenant, slug=tenant_slug)
-    if membership_for(user=request.user, tenant=tenant) is None:
-        raise Http404("no such customer")
-    if managing_membership(user=request.user, tenant=tenant) is None:
-        return _forbidden(request)
+@tenant_manager_required
+def wizard_list(request, tenant: Tenant):
     cases = MigrationCase.objects.filter(site__tenant=tenant).select_related("site")
     return render(
         request,
@@ -99,22 +87,18 @@ def wizard_list(request, tenant_slug: str):
 
 @never_cache
 @login_required
-def wizard_resume(request, tenant_slug: str, case_id: int):
-    try:
-        case = _case_for(request, tenant_slug, case_id)
-    except _Forbidden:
-        return _forbidden(request)
+@tenant_manager_required
+def wizard_resume(request, tenant: Tenant, case_id: int):
+    case = _case(tenant, case_id)
     return redirect(_step_url(case, flow.resume_step(case)))
 
 
 @never_cache
 @login_required
 @require_http_methods(["GET"])
-def wizard_step(request, tenant_slug: str, case_id: int, step: str):
-    try:
-        case = _case_for(request, tenant_slug, case_id)
-    except _Forbidden:
-        return _forbidden(request)
+@tenant_manager_required
+def wizard_step(request, tenant: Tenant, case_id: int, step: str):
+    case = _case(tenant, case_id)
     if step not in flow.STEP_KEYS:
         raise Http404("no such step")
     if not flow.step_allowed(case, step):
@@ -125,14 +109,12 @@ def wizard_step(request, tenant_slug: str, case_id: int, step: str):
 @never_cache
 @login_required
 @require_POST
-def wizard_authorize(request, tenant_slug: str, case_id: int):
+@tenant_manager_required
+def wizard_authorize(request, tenant: Tenant, case_id: int):
+    case = _case(tenant, case_id)
     try:
-        case = _case_for(request, tenant_slug, case_id)
-    except _Forbidden:
-        return _forbidden(request)
-    try:
-        url = flow.authorize_start(request=request, case=case, user=request.user)
-    except flow.WizardError as exc:
+        url = flow.authorize_start(caller=Caller.of(request), case=case)
+    except WizardError as exc:
         messages.error(request, exc.message)
         return redirect(_step_url(case, flow.resume_step(case)))
     return HttpResponseRedirect(url)
@@ -141,14 +123,12 @@ def wizard_authorize(request, tenant_slug: str, case_id: int):
 @never_cache
 @login_required
 @require_POST
-def wizard_cutover(request, tenant_slug: str, case_id: int):
+@tenant_manager_required
+def wizard_cutover(request, tenant: Tenant, case_id: int):
+    case = _case(tenant, case_id)
     try:
-        case = _case_for(request, tenant_slug, case_id)
-    except _Forbidden:
-        return _forbidden(request)
-    try:
-        flow.cut_over(request=request, case=case, user=request.user)
-    except flow.WizardError as exc:
+        flow.cut_over(caller=Caller.of(request), case=case)
+    except WizardError as exc:
         messages.error(request, exc.message)
         return redirect(_step_url(case, flow.resume_step(case)))
     messages.success(request, f"{case.site.url} now uses our app. Backups continue without a gap.")
@@ -158,19 +138,14 @@ def wizard_cutover(request, tenant_slug: str, case_id: int):
 @never_cache
 @login_required
 @require_POST
-def wizard_remove(request, tenant_slug: str, case_id: int):
-    try:
-        case = _case_for(request, tenant_slug, case_id)
-    except _Forbidden:
-        return _forbidden(request)
+@tenant_manager_required
+def wizard_remove(request, tenant: Tenant, case_id: int):
+    case = _case(tenant, case_id)
     try:
         flow.remove_legacy(
-            request=request,
-            case=case,
-            user=request.user,
-            confirmed=request.POST.get("revoked") == "yes",
+            caller=Caller.of(request), case=case, confirmed=request.POST.get("revoked") == "yes"
         )
-    except flow.WizardError as exc:
+    except WizardError as exc:
         if exc.code == "not_confirmed" and case.state == MigrationCase.State.CUT_OVER:
             return _render_step(request, case, "remove", status=400, form_error=exc.message)
         messages.error(request, exc.message)
@@ -178,41 +153,19 @@ def wizard_remove(request, tenant_slug: str, case_id: int):
     return redirect(_step_url(case, "done"))
 
 
-def migration_callback_or_none(request) -> HttpResponse | None:
-    """The hook of the shared OAuth callback (``portal.views_connect.connect_callback``):
-    handles the answer when its ``state`` was minted by this session's wizard, else None."""
-    case_id = flow.callback_case_id(request)
-    if case_id is None:
-        return None
-    try:
-        case, outcome = flow.complete_authorization(
-            request=request, case_id=case_id, user=request.user
-        )
-    except ConnectError as error:
-        return render(
-            request,
-            "portal/connect_error.html",
-            {"error": error, "tenant": error.tenant},
-            status=error.status,
-        )
-    except flow.WizardError as exc:
-        messages.error(request, exc.message)
-        case = MigrationCase.objects.select_related("site__tenant").get(pk=case_id)
-        return redirect(_step_url(case, flow.resume_step(case)))
-    if outcome == "denied":
+def after_consent(request, result: CallbackResult) -> HttpResponse:
+    """Where the one OAuth callback (``portal.views_connect.connect_callback``) sends the
+    answer to a wizard's consent: the authorize step after a denial or a refusal (its reason
+    is on the case), the verify step once verified."""
+    case = result.case
+    if result.outcome == "denied":
         return _render_step(request, case, "authorize", denied=True)
-    if outcome == "failed":
+    if result.outcome == "failed":
         return redirect(_step_url(case, "authorize"))
     return redirect(_step_url(case, "verify"))
 
 
 # ---------------------------------------------------------------------- invitations
-
-
-def _has_verified_email(user, email: str) -> bool:
-    from allauth.account.models import EmailAddress
-
-    return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
 
 
 @never_cache
@@ -235,7 +188,7 @@ def invite_accept(request, token: str):
     if managing_membership(user=request.user, tenant=tenant) is not None:
         return redirect(wizard_url)
     context = {"case": case, "tenant": tenant, "email": email}
-    if not _has_verified_email(request.user, email):
+    if not has_verified_email(user=request.user, email=email):
         context["error"] = (
             f"This invitation is for {email}. Sign out and sign in (or sign up) with that "
             "address to continue."

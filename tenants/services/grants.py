@@ -13,6 +13,7 @@ from django.utils import timezone
 from tenants.audit import record_event
 from tenants.exceptions import DomainError, InvalidStatusChange
 from tenants.models import GrantSite, JiraSite, OAuthGrant, Tenant, User
+from tenants.scopes import require_scopes
 from tenants.services.sites import apply_site_status
 
 logger = logging.getLogger(__name__)
@@ -49,10 +50,13 @@ def grant_upsert(
     replaced (a consent starts a new token family), and the grant becomes active again.
 
     ``sites`` pairs each site (already linked to its tenant with ``site_link_to_tenant``) with
-    the scopes granted for it.
+    the scopes granted for it. A consent without every scope we need raises ``MissingScopes``
+    (``tenants.scopes``) and stores nothing: a read-only grant would back up, then fail the
+    first restore.
     """
     if not access_token or not refresh_token:
         raise DomainError("a consent must yield both an access and a refresh token")
+    require_scopes(granted=scopes, site_scopes=[site_scopes for _, site_scopes in sites])
     grant = OAuthGrant.objects.select_for_update().filter(account_id=account_id).first()
     created = grant is None
     if created:

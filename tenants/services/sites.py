@@ -24,6 +24,9 @@ from tenants.services.schedules import schedules_follow
 
 logger = logging.getLogger(__name__)
 
+# Sites known only by URL (the legacy import) get this cloud id until a consent tells the real one.
+UNRESOLVED_PREFIX = "unresolved:"
+
 
 def _insert_site(*, tenant: Tenant, cloud_id: str, url: str, name: str) -> JiraSite:
     """Insert, turning the unique-constraint race into the domain error callers expect."""
@@ -114,6 +117,49 @@ def site_link_to_tenant(
             request=request,
         )
     return site
+
+
+@transaction.atomic
+def site_resolve_cloud_id(
+    *,
+    site: JiraSite,
+    cloud_id: str,
+    acting_user: User | None,
+    request: HttpRequest | None = None,
+) -> JiraSite:
+    """Give a site imported by URL only (an ``unresolved:`` cloud id) the real cloud id a
+    consent revealed. Its schedule's pool is named after the cloud id, so the schedule follows
+    in the same transaction. Raises ``SiteOwnedByAnotherTenant`` or ``SiteAlreadyExists`` when
+    another site already has that cloud id."""
+    locked = JiraSite.objects.select_for_update().select_related("tenant").get(pk=site.pk)
+    if locked.cloud_id == cloud_id:
+        return locked
+    if not locked.cloud_id.startswith(UNRESOLVED_PREFIX):
+        raise DomainError(f"site {locked.cloud_id} already has its cloud id")
+    owner_id = (
+        JiraSite.objects.filter(cloud_id=cloud_id).values_list("tenant_id", flat=True).first()
+    )
+    if owner_id is not None:
+        if owner_id == locked.tenant_id:
+            raise SiteAlreadyExists(cloud_id)
+        raise SiteOwnedByAnotherTenant(cloud_id)
+    previous, locked.cloud_id = locked.cloud_id, cloud_id
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=["cloud_id", "updated_at"])
+    except IntegrityError:  # the same cloud id was just stored for another site
+        raise SiteOwnedByAnotherTenant(cloud_id) from None
+    schedules_follow([locked.pk])
+    record_event(
+        actor=acting_user,
+        action="site.cloud_id_resolved",
+        target=locked,
+        tenant=locked.tenant,
+        summary={"from": previous, "to": cloud_id, "url": locked.url},
+        request=request,
+    )
+    site.cloud_id = cloud_id
+    return locked
 
 
 def apply_site_status(site: JiraSite, status: str, reason: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.test import Client
@@ -90,9 +90,22 @@ def query_of(url: str) -> dict[str, str]:
 
 
 def start_flow(client: Client, tenant_slug: str) -> str:
-    response = client.get(f"/t/{tenant_slug}/connect/")
+    """Press "Continue to Atlassian" (a POST: only a POST mints a state); returns the URL of
+    Atlassian's consent page."""
+    response = client.post(f"/t/{tenant_slug}/connect/")
     assert response.status_code == 302
     return response["Location"]
+
+
+READ_ONLY_SCOPES = "offline_access read:jira-work read:me"
+
+
+def with_scopes(location: str, scopes: str) -> str:
+    """The authorize URL asking for other scopes, as a consent an organisation restricted (or
+    a tampered link) would carry back."""
+    parts = urlsplit(location)
+    query = query_of(location) | {"scope": scopes}
+    return parts._replace(query=urlencode(query)).geturl()
 
 
 def connected_grant(sandbox, *, tenant=None, sites=("acme",), expired=True):

@@ -132,7 +132,7 @@ def test_the_choice_page_belongs_to_the_session_that_started_the_flow(
 
     response = intruder.post(choose_url, {"site": [portal_sandbox.site("acme").cloud_id]})
 
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert not JiraSite.objects.exists() and not OAuthGrant.objects.exists()
 
 
@@ -187,10 +187,28 @@ def test_only_owners_and_admins_may_start_the_flow(portal_sandbox, people, perso
     client = Client()
     client.force_login(getattr(people, persona))
 
-    response = client.get(f"/t/{people.tenant.slug}/connect/")
+    response = client.post(f"/t/{people.tenant.slug}/connect/")
 
     assert response.status_code == status
     assert OAuthState.objects.count() == (1 if status == 302 else 0)
+    if status != 302:
+        assert client.get(f"/t/{people.tenant.slug}/connect/").status_code == status
+
+
+def test_the_start_page_mints_no_state_until_its_button_is_pressed(
+    portal_sandbox, people, owner_client
+):
+    page = owner_client.get(f"/t/{people.tenant.slug}/connect/")
+
+    assert page.status_code == 200
+    assert b'<form method="post">' in page.content and b"Continue to Atlassian" in page.content
+    assert not OAuthState.objects.exists()  # a link, a prefetch or a crawler starts nothing
+
+    response = owner_client.post(f"/t/{people.tenant.slug}/connect/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{portal_sandbox.url}/authorize?")
+    assert OAuthState.objects.count() == 1
 
 
 def test_an_anonymous_visitor_is_sent_to_sign_in(portal_sandbox, people):
@@ -225,8 +243,10 @@ def test_an_offboarded_customer_cannot_connect_a_site(portal_sandbox, people, ow
     people.tenant.status = "offboarded"
     people.tenant.save()
 
-    response = owner_client.get(f"/t/{people.tenant.slug}/connect/")
-
-    assert response.status_code == 403
-    assert b"was closed" in response.content
+    for response in (
+        owner_client.get(f"/t/{people.tenant.slug}/connect/"),
+        owner_client.post(f"/t/{people.tenant.slug}/connect/"),
+    ):
+        assert response.status_code == 403
+        assert b"was closed" in response.content
     assert not OAuthState.objects.exists()

@@ -111,8 +111,13 @@ def test_it_imports_a_csv_book_with_encrypted_secrets_and_a_case_per_site(before
     assert case.due_at == datetime(2026, 3, 31, tzinfo=UTC)
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"tenant.created", "site.created", "migration_case.opened"} <= actions
-    created = AuditEvent.objects.get(action="site.created", target_object_id=str(site.pk))
-    assert created.summary["legacy_credential"] == str(credential.pk)
+    linked = AuditEvent.objects.get(
+        action="site.legacy_credential_linked", target_object_id=str(site.pk)
+    )
+    assert linked.summary["legacy_credential"] == str(credential.pk)
+    created = AuditEvent.objects.get(
+        action="legacy_credential.created", target_object_id=str(credential.pk)
+    )
     assert created.summary["secret_stored"] is True
     for event in AuditEvent.objects.all():
         assert TOKEN not in json.dumps(event.summary)
@@ -317,3 +322,222 @@ def test_no_secret_reaches_the_logs_even_at_debug(before_cutoff, tmp_path, caplo
 
     for secret in (TOKEN, APP_SECRET, APP_REFRESH):
         assert secret not in caplog.text
+
+
+# ------------------------------------------------------------------ the fast path = the services
+
+
+def natural_keys() -> dict[tuple[str, str], str]:
+    """(model, pk) -> a key that does not depend on primary keys (they differ between runs)."""
+    keys = {("tenant", str(t.pk)): t.slug for t in Tenant.objects.all()}
+    for site in JiraSite.objects.all():
+        keys[("jirasite", str(site.pk))] = site.cloud_id
+    for case in MigrationCase.objects.select_related("site"):
+        keys[("migrationcase", str(case.pk))] = f"case of {case.site.cloud_id}"
+    for credential in LegacyCredential.objects.all():
+        keys[("legacycredential", str(credential.pk))] = f"credential for {credential.site_url}"
+    return keys
+
+
+def everything_written() -> dict[str, list]:
+    """Every row and audit event the import wrote, with primary keys and timestamps replaced
+    by natural keys (secrets compared decrypted: ciphertexts differ by their nonce)."""
+    keys = natural_keys()
+    credential_key = {pk: key for (model, pk), key in keys.items() if model == "legacycredential"}
+    events = []
+    for event in AuditEvent.objects.select_related("target_content_type", "tenant"):
+        summary = dict(event.summary)
+        if "legacy_credential" in summary:
+            summary["legacy_credential"] = credential_key[summary["legacy_credential"]]
+        target = (event.target_content_type.model, event.target_object_id)
+        events.append(
+            (event.action, keys[target], event.tenant.slug, event.actor_id, json.dumps(summary))
+        )
+    return {
+        "tenants": sorted(
+            (t.slug, t.name, t.contact_emails, t.status) for t in Tenant.objects.all()
+        ),
+        "sites": sorted(
+            (
+                s.cloud_id,
+                s.tenant.slug,
+                s.url,
+                s.name,
+                s.status,
+                s.status_reason,
+                credential_key.get(str(s.legacy_credential_id)),
+                s.grant_id,
+            )
+            for s in JiraSite.objects.select_related("tenant")
+        ),
+        "credentials": sorted(
+            (
+                f"credential for {c.site_url}",
+                c.tenant.slug,
+                c.kind,
+                c.status,
+                c.email,
+                c.client_id,
+                c.secret_withheld,
+                c.api_token,
+                c.client_secret,
+                c.access_token,
+                c.refresh_token,
+                c.access_token_expires_at,
+            )
+            for c in LegacyCredential.objects.select_related("tenant")
+        ),
+        "cases": sorted(
+            (
+                c.site.cloud_id,
+                c.state,
+                c.due_at.isoformat(),
+                credential_key[str(c.legacy_credential_id)],
+            )
+            for c in MigrationCase.objects.select_related("site")
+        ),
+        "events": sorted(events),
+    }
+
+
+def written_by(book, *, bulk: bool):
+    """Import ``book`` one way, note everything written and how many queries it took, and roll
+    it all back (audit rows cannot be deleted; a rollback leaves the table as it was)."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as queries:
+            report = import_legacy_file(book, bulk=bulk)
+        written = everything_written()
+        transaction.set_rollback(True)
+    return report.summary(), written, len(queries)
+
+
+@pytest.mark.parametrize("cutoff", ["before_cutoff", "after_cutoff"])
+def test_the_fast_bulk_path_writes_the_same_rows_and_audit_events_as_the_services(
+    cutoff, request, tmp_path
+):
+    request.getfixturevalue(cutoff)
+    TenantFactory(slug="globex", name="Old Globex name", contact_emails=["old@globex.example"])
+    book = write_csv(
+        tmp_path / "book.csv",
+        [
+            token_row(),
+            token_row(  # the same tenant, a second site known by URL only
+                cloud_id="", site_url="https://acme-eu.atlassian.net", api_token="ATATT3x-eu"
+            ),
+            app_row(),  # an existing tenant, renamed by the book
+            app_row(
+                tenant="initech",
+                tenant_name="Initech",
+                contact_emails="it@initech.example",
+                site_url="",
+                cloud_id="55555555-5555-4555-8555-555555555555",
+                access_token="customer-app-access-token-0004",
+            ),
+        ],
+    )
+
+    fast_report, fast, fast_queries = written_by(book, bulk=True)
+    slow_report, slow, slow_queries = written_by(book, bulk=False)
+
+    assert fast_report == slow_report
+    for part in ("tenants", "sites", "credentials", "cases", "events"):
+        assert fast[part] == slow[part], part
+    # Per site: site.created, legacy_credential.created, site.legacy_credential_linked,
+    # (after the cutoff) site.status_changed, migration_case.opened; 2 tenants created, 1 renamed.
+    per_site = 5 if cutoff == "after_cutoff" else 4
+    assert len(fast["sites"]) == 4 and len(fast["events"]) == 4 * per_site + 3
+    # The fast path did take its own way: a handful of statements per batch, not per row.
+    assert fast_queries < slow_queries / 2
+
+
+# ------------------------------------------------------------------ hardening (issue 23, item 10)
+
+
+def test_an_error_never_echoes_a_value_of_the_row(before_cutoff, tmp_path, capsys):
+    pasted = "ATATT3xFfGF0-pasted-into-the-wrong-column"
+    JiraSiteFactory(cloud_id="66666666-6666-4666-8666-666666666666")  # another customer's
+    book = write_csv(
+        tmp_path / "book.csv",
+        [
+            token_row(contact_emails=f"ops@acme.example; {pasted}"),  # line 2
+            token_row(  # line 3: a token-like slug, refused while writing (another customer's)
+                tenant="ATATT3xFfGF0slug",
+                cloud_id="66666666-6666-4666-8666-666666666666",
+            ),
+            token_row(cloud_id="77777777-7777-4777-8777-777777777777", email=pasted),  # line 4
+        ],
+    )
+
+    with pytest.raises(SystemExit):
+        call_command("import_legacy_customers", str(book))
+
+    out, err = capsys.readouterr()
+    assert "line 2: contact_emails: entry 2 is not a valid e-mail address" in err
+    assert "line 3: the site is already connected to another customer" in err
+    assert "line 4: email: not a valid e-mail address" in err
+    for value in (pasted, "ATATT3xFfGF0slug", "66666666-6666-4666-8666-666666666666"):
+        assert value.lower() not in (out + err).lower()
+
+
+def test_a_refused_row_leaves_nothing_behind_not_even_its_tenant(before_cutoff, tmp_path):
+    JiraSiteFactory(cloud_id="66666666-6666-4666-8666-666666666666")  # another customer's
+    TenantFactory(slug="globex", name="Globex", contact_emails=["admin@globex.example"])
+    events_before = AuditEvent.objects.count()
+    book = write_csv(
+        tmp_path / "book.csv",
+        [
+            token_row(tenant="newco", cloud_id="66666666-6666-4666-8666-666666666666"),
+            app_row(tenant_name="Globex renamed", cloud_id="66666666-6666-4666-8666-666666666666"),
+        ],
+    )
+
+    report = import_legacy_file(book)
+
+    assert [e.line for e in report.errors] == [2, 3]
+    assert not Tenant.objects.filter(slug="newco").exists()
+    assert Tenant.objects.get(slug="globex").name == "Globex"  # not renamed by a refused row
+    assert AuditEvent.objects.count() == events_before
+    assert not LegacyCredential.objects.exists() and not MigrationCase.objects.exists()
+    assert "0 imported, 2 bad; tenants 0 created / 0 updated" in report.summary()
+
+
+@pytest.mark.parametrize(
+    "site_url",
+    [
+        "http://acme.atlassian.net",  # Basic credentials over plain HTTP
+        "https://jira.acme.example",  # not Atlassian's
+        "https://acme.atlassian.net.evil.example",
+        "https://acme.atlassian.net:8443",
+        "https://acme.atlassian.net/wiki",
+        "https://user:pw@acme.atlassian.net",
+    ],
+)
+def test_only_https_site_urls_on_atlassians_hosts_are_accepted(before_cutoff, tmp_path, site_url):
+    book = write_csv(tmp_path / "book.csv", [token_row(site_url=site_url)])
+
+    report = import_legacy_file(book)
+
+    assert [e.message.split(":")[0] for e in report.errors] == ["site_url"]
+    assert "pw" not in report.errors[0].message
+    assert not JiraSite.objects.exists() and not Tenant.objects.exists()
+
+
+def test_a_setting_adds_the_sandboxs_origin_for_development(before_cutoff, tmp_path, settings):
+    settings.LEGACY_SITE_EXTRA_ORIGINS = ["http://127.0.0.1:8765"]
+    book = write_csv(
+        tmp_path / "book.csv",
+        [
+            token_row(site_url="http://127.0.0.1:8765/site/acme"),
+            token_row(cloud_id="", site_url="http://127.0.0.1:9999/site/other"),
+        ],
+    )
+
+    report = import_legacy_file(book)
+
+    assert [(e.line, e.message.split(":")[0]) for e in report.errors] == [(3, "site_url")]
+    site = JiraSite.objects.get()
+    assert site.url == "http://127.0.0.1:8765/site/acme"
+    assert site.legacy_credential.site_url == site.url

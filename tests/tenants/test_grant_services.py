@@ -6,12 +6,15 @@ from django.utils import timezone
 from tenants import services
 from tenants.exceptions import InvalidStatusChange
 from tenants.models import GrantSite, JiraSite, OAuthGrant
+from tenants.scopes import required_scopes
 from tests.factories import GrantSiteFactory, JiraSiteFactory, OAuthGrantFactory, secret_value
 
 pytestmark = pytest.mark.django_db
 
+SCOPES = sorted(required_scopes())  # a consent without them all is refused (tenants.scopes)
 
-def _consent(*, sites, account_id="557058:acct", scopes=("read:jira-work",), user=None):
+
+def _consent(*, sites, account_id="557058:acct", scopes=SCOPES, user=None):
     access, refresh = secret_value("access"), secret_value("refresh")
     grant = services.grant_upsert(
         account_id=account_id,
@@ -39,17 +42,18 @@ def test_it_creates_one_grant_per_account_and_audits_it(tenant, owner, audited):
 
 def test_a_second_consent_merges_sites_and_scopes_and_replaces_tokens(tenant, owner, audited):
     first_site, second_site = JiraSiteFactory(tenant=tenant), JiraSiteFactory(tenant=tenant)
-    grant, _, old_refresh = _consent(sites=[first_site], scopes=["read:jira-work"])
+    extra = "read:board-scope:jira-software"
+    grant, _, old_refresh = _consent(sites=[first_site])
     again, access, refresh = _consent(
-        sites=[first_site, second_site], scopes=["write:jira-work"], user=owner
+        sites=[first_site, second_site], scopes=[*SCOPES, extra], user=owner
     )
 
     assert again.pk == grant.pk
     assert OAuthGrant.objects.count() == 1
     fresh = OAuthGrant.objects.get()
-    assert fresh.scopes == ["read:jira-work", "write:jira-work"]
+    assert fresh.scopes == sorted([*SCOPES, extra])
     assert fresh.refresh_token == refresh != old_refresh
-    assert GrantSite.objects.get(site=first_site).scopes == ["read:jira-work", "write:jira-work"]
+    assert GrantSite.objects.get(site=first_site).scopes == sorted([*SCOPES, extra])
     assert set(fresh.sites.all()) == {first_site, second_site}
     audited("grant.updated", actor=owner, tenant=tenant, secrets=[access, refresh, old_refresh])
 

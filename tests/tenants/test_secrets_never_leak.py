@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from tenants import services
 from tenants.models import GrantSite, LegacyCredential, OAuthGrant
+from tenants.scopes import required_scopes
 from tests.factories import (
     GrantSiteFactory,
     JiraSiteFactory,
@@ -112,11 +113,11 @@ def test_no_secret_in_logs_at_debug(caplog, settings, tenant, staff):
 
     grant = services.grant_upsert(
         account_id="acct",
-        scopes=["read:jira-work"],
+        scopes=sorted(required_scopes()),
         access_token=secrets[0],
         refresh_token=secrets[1],
         access_token_expires_at=timezone.now() + timedelta(hours=1),
-        sites=[(site, ["read:jira-work"])],
+        sites=[(site, sorted(required_scopes()))],
         acting_user=staff,
     )
     services.grant_store_rotated_tokens(
@@ -163,11 +164,11 @@ def test_a_raw_database_dump_holds_no_plaintext_secret(on_postgres, settings):
     secrets = [secret_value(p) for p in ("access", "refresh", "api", "cs", "lacc", "lref")]
     grant = services.grant_upsert(
         account_id="dump-acct",
-        scopes=["read:jira-work"],
+        scopes=sorted(required_scopes()),
         access_token=secrets[0],
         refresh_token=secrets[1],
         access_token_expires_at=timezone.now() + timedelta(hours=1),
-        sites=[(site, ["read:jira-work"])],
+        sites=[(site, sorted(required_scopes()))],
         acting_user=None,
     )
     services.legacy_credential_create(

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tenants.models import JiraSite, LegacyCredential, MigrationCase
-from tests.connect.conftest import TEST_REDIRECT_URI, follow_authorize
+from tests.connect.conftest import TEST_REDIRECT_URI, follow_authorize, with_scopes
 from tests.factories import (
     JiraSiteFactory,
     LegacyCredentialFactory,
@@ -103,10 +103,23 @@ def wizard_url(world, step: str | None = None) -> str:
     return base + (f"{step}/" if step else "")
 
 
-def authorize(client: Client, world, sandbox, *, as_user=None, sites=("acme",), decision="accept"):
-    """POST the wizard's authorize button, let the sandbox answer (scripted consent) and
-    deliver the callback; returns the callback's response."""
+def authorize(
+    client: Client,
+    world,
+    sandbox,
+    *,
+    as_user=None,
+    sites=("acme",),
+    decision="accept",
+    scopes: str | None = None,
+):
+    """POST the wizard's authorize button, let the sandbox answer (scripted consent, with
+    ``scopes`` instead of the requested ones if given) and deliver the callback; returns the
+    callback's response."""
     sandbox.state.consent_as(as_user or sandbox.admin, list(sites), decision=decision)
     response = client.post(wizard_url(world, "authorize/start"))
     assert response.status_code == 302, response.content
-    return client.get(follow_authorize(response["Location"]))
+    location = response["Location"]
+    if scopes is not None:
+        location = with_scopes(location, scopes)
+    return client.get(follow_authorize(location))

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 from backups.models import BackupSchedule
 from backups.services import schedule_create
-from tenants.importer import UNRESOLVED_PREFIX
 from tenants.models import AuditEvent, JiraSite, MigrationCase
+from tenants.services.sites import UNRESOLVED_PREFIX
 from tests.ops.test_schedule_site_facts import assert_figures_match_the_source_tables
 from tests.wizard.conftest import authorize, wizard_url
 

@@ -9,8 +9,6 @@ from django.test import Client
 
 from backups.models import BackupJob
 from backups.services import backup_job_enqueue
-from portal.connect import Exchange
-from portal.wizard import flow
 from tenants.models import AuditEvent, JiraSite, LegacyCredential, MigrationCase, OAuthGrant
 from tests.backups.conftest import run_to_end
 from tests.factories import MembershipFactory
@@ -115,29 +113,24 @@ def test_a_user_who_does_not_administer_the_site_is_refused(world, owner_client,
     assert not OAuthGrant.objects.exists()
 
 
-def test_missing_scopes_are_explained(world):
-    result = Exchange(
-        account_id="acct",
-        account_name="A",
-        account_email="a@acme.test",
-        access_token="unused",
-        refresh_token="unused",
-        expires_at=None,
-        scopes=["read:jira-work", "offline_access"],
-        resources=[
-            {
-                "id": world.site.cloud_id,
-                "url": world.site.url,
-                "name": "acme",
-                "scopes": ["read:jira-work"],
-            }
-        ],
+def test_a_read_only_consent_fails_the_case_naming_the_missing_scopes(
+    world, owner_client, wizard_sandbox
+):
+    response = authorize(
+        owner_client, world, wizard_sandbox, scopes="offline_access read:jira-work read:me"
     )
 
-    resource, problem = flow.verify(case=world.case, result=result)
-
-    assert resource is None and problem.code == "missing_scopes"
-    assert "write:jira-work" in problem.message
+    assert response["Location"] == wizard_url(world, "authorize")
+    world.case.refresh_from_db()
+    assert world.case.state == S.FAILED
+    for scope in ("write:jira-work", "manage:jira-project", "read:jira-user"):
+        assert scope in world.case.failure_reason
+    assert not OAuthGrant.objects.exists()
+    page = owner_client.get(wizard_url(world, "authorize"))
+    assert b"write:jira-work" in page.content
+    # The admin check was never reached: nothing but the exchange and the identity calls.
+    site = wizard_sandbox.site("acme")
+    assert not wizard_sandbox.requests_where(path_prefix=f"/ex/jira/{site.cloud_id}/")
 
 
 def test_the_customer_can_leave_and_resume_at_the_current_step(world, owner_client, wizard_sandbox):
