@@ -185,3 +185,89 @@ def test_it_reports_a_data_key_it_cannot_unwrap_and_leaves_it_as_it_was(settings
     with pytest.raises(CommandError, match=r"wrapped only by KEK ids \['test1'\]"):
         call_command("rotate_encryption_keys")
     assert DataKey.objects.get(scope=scope_of(grant)).kek_id == "test1"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_rotation_while_jobs_run_keeps_every_secret_readable_and_leaves_none_on_the_old_key(
+    on_postgres, settings
+):
+    """Reliability row 10 (key rotation while jobs run): token refreshes keep writing and cold
+    readers (a fresh process each round: no cached data key) keep decrypting while the
+    key-encryption key is rotated; every read succeeds with a value that was written, and
+    afterwards nothing is left on the old keys, which can then go. (The other half of row 10,
+    "the app refuses to start without a key", is ``test_startup``.)"""
+    import random
+    import threading
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from tenants import services
+    from tenants.services.encryption import encryption_rotate_keys
+    from tests.factories import secret_value
+
+    grants = OAuthGrantFactory.create_batch(30)
+    for grant in grants[:6]:
+        _as_v1(grant)  # values from before data keys are re-sealed on the way
+    credentials = LegacyCredentialFactory.create_batch(4)
+    written = {grant.pk: {grant.refresh_token} for grant in grants}
+    latest = {grant.pk: grant.refresh_token for grant in grants}
+    settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY, *settings.FIELD_ENCRYPTION_KEYS]
+    stop = threading.Event()
+    errors, reads = [], []
+
+    def refresher():
+        try:
+            while not stop.is_set():
+                grant = random.choice(grants)
+                refresh = secret_value("refresh")
+                written[grant.pk].add(refresh)
+                services.grant_store_rotated_tokens(
+                    grant=OAuthGrant.objects.get(pk=grant.pk),
+                    access_token=secret_value("access"),
+                    refresh_token=refresh,
+                    access_token_expires_at=timezone.now() + timedelta(hours=1),
+                    acting_user=None,
+                )
+                latest[grant.pk] = refresh
+        except Exception as exc:  # noqa: BLE001 (surfaced by the assertion below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def reader():
+        try:
+            while not stop.is_set():
+                keys.forget_cached_keys()
+                for grant in OAuthGrant.objects.all():
+                    assert grant.refresh_token in written[grant.pk]
+                    assert grant.access_token
+                for credential in LegacyCredential.objects.all():
+                    assert credential.api_token
+                reads.append(1)
+        except Exception as exc:  # noqa: BLE001 (surfaced by the assertion below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refresher), threading.Thread(target=reader)]
+    for thread in threads:
+        thread.start()
+    try:
+        encryption_rotate_keys(batch_size=3)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert not errors
+    assert reads
+    assert count_by_key_id() == {"test2": 2 * len(grants) + len(credentials)}
+    assert data_keys_by_kek_id() == {"test2": len(grants) + len(credentials)}
+    settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY]
+    for pk, refresh in latest.items():
+        assert OAuthGrant.objects.get(pk=pk).refresh_token == refresh
+    for credential in credentials:
+        assert LegacyCredential.objects.get(pk=credential.pk).api_token == credential.api_token
