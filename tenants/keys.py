@@ -31,7 +31,9 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.apps import apps
 from django.conf import settings
@@ -319,3 +321,34 @@ def rewrap(scope: str, key_id: str, *, kek_id: str) -> str:
 def drop_wrapped(scope: str, key_id: str, *, kek_id: str) -> None:
     """Delete the copy of a data key wrapped by ``kek_id`` (after a re-wrap)."""
     _storage().delete(_object_name(scope, key_id, kek_id))
+
+
+def stored_keys(prefix: str) -> Iterator[tuple[str, str]]:
+    """``(scope, key id)`` of every key in the store under ``prefix`` (one listing per folder)."""
+    storage = _storage()
+
+    def walk(path: str) -> Iterator[tuple[str, str]]:
+        try:
+            dirs, files = storage.listdir(path)
+        except FileNotFoundError:
+            return
+        if "/" in path and any(name.endswith(".json") for name in files):
+            scope, key_id = path.rsplit("/", 1)
+            yield scope, key_id
+        for name in sorted(dirs):
+            yield from walk(f"{path}/{name}")
+
+    yield from walk(check_scope(prefix))
+
+
+def last_written(scope: str, key_id: str) -> datetime | None:
+    """When a stored copy of the key was last written (None: no copy)."""
+    storage = _storage()
+    names = [_object_name(scope, key_id, kek_id) for kek_id in _stored_kek_ids(scope, key_id)]
+    return max((storage.get_modified_time(name) for name in names), default=None)
+
+
+def delete_stored(scope: str, key_id: str) -> int:
+    """Delete every stored copy of a key no registry row keeps alive; returns how many."""
+    forget_cached_keys(scope=scope)
+    return _delete_objects(scope, key_id)

@@ -11,6 +11,7 @@ import logging
 import operator
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import reduce
 
 from django.apps import apps
@@ -89,6 +90,55 @@ def data_keys_by_kek_id() -> Counter[str]:
     )
 
 
+# A key younger than this may belong to a transaction still writing: the sweep leaves it alone.
+ORPHAN_GRACE = timedelta(hours=1)
+
+
+def encryption_sweep_data_keys(*, grace: timedelta = ORPHAN_GRACE) -> tuple[int, int]:
+    """Destroy the data keys nothing can need any more, so the old row versions they sealed
+    become undecryptable too: keys of secret-bearing rows that were deleted (e.g. a pending
+    connection, gone after ten minutes), and stored keys whose registry row never committed (the
+    transaction that sealed a value rolled back, e.g. a refused import row). Returns
+    ``(keys of deleted rows, orphaned keys)``."""
+    cutoff = timezone.now() - grace
+    of_deleted_rows = 0
+    for model, _ in secret_bearing_models():
+        prefix = f"secrets/{model._meta.label.lower()}/"
+        scopes = set(
+            DataKey.objects.filter(
+                scope__startswith=prefix, state__in=LIVE_KEY_STATES, created_at__lt=cutoff
+            ).values_list("scope", flat=True)
+        )
+        pks = {scope.removeprefix(prefix) for scope in scopes}
+        alive = {
+            str(pk) for pk in model._base_manager.filter(pk__in=pks).values_list("pk", flat=True)
+        }
+        for pk in sorted(pks - alive):
+            with transaction.atomic():
+                of_deleted_rows += len(keys.destroy_scope(prefix + pk))
+    keys.finish_destruction()  # before the walk, so that those count as destroyed, not orphaned
+    live = {
+        key_id.hex
+        for key_id in DataKey.objects.filter(state__in=LIVE_KEY_STATES).values_list("id", flat=True)
+    }
+    orphaned = 0
+    for scope, key_id in keys.stored_keys("secrets"):
+        if key_id in live:
+            continue
+        written = keys.last_written(scope, key_id)
+        if written is not None and written < cutoff and keys.delete_stored(scope, key_id):
+            orphaned += 1
+    if orphaned:
+        with transaction.atomic():
+            record_event(
+                actor=None,
+                action="data_keys.orphans_deleted",
+                target=None,
+                summary={"orphaned_keys": orphaned},
+            )
+    return of_deleted_rows, orphaned
+
+
 @dataclass
 class RotationReport:
     primary_key_id: str
@@ -99,6 +149,7 @@ class RotationReport:
     rows_reencrypted: int = 0
     keys_rewrapped: int = 0
     keys_destroyed: int = 0
+    keys_swept: int = 0
     batches: int = 0
     per_model: dict[str, int] = field(default_factory=dict)
 
@@ -172,8 +223,9 @@ def encryption_rotate_keys(
     *, batch_size: int = 500, dry_run: bool = False, acting_user: User | None = None
 ) -> RotationReport:
     """Put every secret under the primary key-encryption key: finish any data-key destruction
-    a purge left pending, re-seal ``v1`` rows with their data keys, and re-wrap data keys still
-    under an older key-encryption key. Safe while workers run and to run again (it then finds
+    a purge left pending, sweep keys nothing needs (``encryption_sweep_data_keys``), re-seal
+    ``v1`` rows with their data keys, and re-wrap data keys still under an older
+    key-encryption key. Safe while workers run and to run again (it then finds
     nothing to do)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -190,6 +242,7 @@ def encryption_rotate_keys(
     if dry_run:
         return report
     report.keys_destroyed = len(keys.finish_destruction())
+    report.keys_swept = sum(encryption_sweep_data_keys())
     _reseal_legacy_rows(report, batch_size)
     _rewrap_data_keys(report, batch_size)
     report.after = count_by_key_id()

@@ -3,6 +3,7 @@
 import base64
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
@@ -10,9 +11,10 @@ from django.core.files.storage import storages
 from django.db import connection, transaction
 
 from tenants import crypto, keys
-from tenants.fields import scope_of
-from tenants.models import DataKey, OAuthGrant
-from tests.factories import OAuthGrantFactory
+from tenants.fields import scope_of, unseal
+from tenants.models import AuditEvent, DataKey, OAuthGrant
+from tenants.services.encryption import encryption_sweep_data_keys
+from tests.factories import LegacyCredentialFactory, OAuthGrantFactory
 
 
 def _key_id(grant) -> str:
@@ -135,3 +137,61 @@ def test_rows_sealing_their_first_secret_at_once_agree_on_one_key(on_postgres):
     store = storages["keys"]
     stored = [d for d in store.listdir(scope)[0] if store.listdir(f"{scope}/{d}")[1]]
     assert stored == [found[0]]
+
+
+@pytest.fixture
+def own_key_store(settings, tmp_path):
+    """A key store of this test's own (the shared one holds keys of other tests' rolled-back
+    transactions, which are orphans too)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "keys": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "keys"},
+        },
+    }
+
+
+@pytest.mark.django_db
+def test_the_sweep_destroys_the_keys_of_deleted_rows(
+    own_key_store, django_capture_on_commit_callbacks
+):
+    gone, kept = OAuthGrantFactory(), OAuthGrantFactory()
+    token = gone.refresh_token_ciphertext
+    OAuthGrant.objects.filter(pk=gone.pk).delete()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert encryption_sweep_data_keys(grace=timedelta(0)) == (1, 0)
+
+    assert DataKey.objects.get(scope=scope_of(gone)).state == "destroyed"
+    keys.forget_cached_keys()
+    with pytest.raises(crypto.DecryptionError, match="destroyed"):
+        unseal("tenants.OAuthGrant", str(gone.pk), "refresh_token", token)
+    assert OAuthGrant.objects.get(pk=kept.pk).refresh_token == kept.refresh_token
+
+
+@pytest.mark.django_db
+def test_the_sweep_deletes_a_key_whose_transaction_rolled_back_once_it_is_old_enough(
+    own_key_store,
+):
+    class Refused(Exception):
+        pass
+
+    with pytest.raises(Refused), transaction.atomic():
+        refused = LegacyCredentialFactory()  # e.g. an import row refused after it was sealed
+        token = refused.api_token_ciphertext
+        raise Refused
+    key_id = crypto.parse(token)[1]
+    assert [k for _, k in keys.stored_keys("secrets")] == [key_id]
+
+    # Too young: it could belong to a transaction still writing.
+    assert encryption_sweep_data_keys() == (0, 0)
+    assert encryption_sweep_data_keys(grace=timedelta(0)) == (0, 1)
+
+    assert list(keys.stored_keys("secrets")) == []
+    keys.forget_cached_keys()
+    with pytest.raises(crypto.DecryptionError, match="destroyed"):
+        unseal("tenants.LegacyCredential", str(refused.pk), "api_token", token)
+    assert AuditEvent.objects.get(action="data_keys.orphans_deleted").summary == {
+        "orphaned_keys": 1
+    }

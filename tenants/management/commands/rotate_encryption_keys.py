@@ -24,12 +24,13 @@ class Command(BaseCommand):
         "Put every encrypted secret (OAuth grants, legacy credentials, any model with an "
         "EncryptedSecret) under the first key of FIELD_ENCRYPTION_KEYS: re-wrap the data keys "
         "in the key store that an older key wraps (rows are not rewritten), re-seal values "
-        "still sealed with a key directly (v1) with their row's data key, and finish deleting "
-        "data keys a purge destroyed. Works in batches, each its own transaction with its rows "
-        "locked; safe to run again and while workers run. Prints the count of ciphertexts and "
-        "data keys per key id before and after. Exit status 1 if anything is left on an old "
-        "key. Rotate by prepending a new key, deploying, running this, then removing the old "
-        "key."
+        "still sealed with a key directly (v1) with their row's data key, finish deleting "
+        "data keys a purge destroyed, and destroy the data keys of deleted rows and of "
+        "transactions that rolled back (older than an hour); run it daily too. Works in "
+        "batches, each its own transaction with its rows locked; safe to run again and while "
+        "workers run. Prints the count of ciphertexts and data keys per key id before and "
+        "after. Exit status 1 if anything is left on an old key. Rotate by prepending a new "
+        "key, deploying, running this, then removing the old key."
     )
 
     def add_arguments(self, parser):
@@ -68,6 +69,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {label}: {rows} rows re-sealed with their data key")
         if report.keys_destroyed:
             self.stdout.write(f"  {report.keys_destroyed} destroyed data keys deleted")
+        if report.keys_swept:
+            self.stdout.write(
+                f"  {report.keys_swept} data keys of deleted or never-committed rows destroyed"
+            )
         if report.left_on_old_keys:
             raise CommandError(
                 f"{report.left_on_old_keys} ciphertexts or data keys are still on an old key; "
