@@ -130,8 +130,33 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT},
     }
+# The key store (tenants/keys.py): wrapped data keys, outside the database so that deleting one
+# shreds what it sealed. Its own bucket, with versioning and replication OFF (docs/encryption.md).
+KEY_STORE_ROOT = Path(env.str("KEY_STORE_ROOT", str(VAR_DIR / "keys")))
+KEY_STORE_BUCKET_NAME = env.str("KEY_STORE_BUCKET_NAME", "")
+if KEY_STORE_BUCKET_NAME:
+    _keys_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": KEY_STORE_BUCKET_NAME,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", "") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", "") or None,
+            "default_acl": None,
+            "file_overwrite": True,
+        },
+    }
+else:
+    _keys_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": KEY_STORE_ROOT,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
 STORAGES = {
     "default": _default_storage,
+    "keys": _keys_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
@@ -198,8 +223,12 @@ CELERY_IMPORTS = ["portal.wizard.tasks"]
 # Rate-limit state shared by all workers; empty means "use the database".
 REDIS_URL = env.str("REDIS_URL", "")
 
-# Field encryption: keys separate from SECRET_KEY; the first encrypts, all decrypt.
+# Field encryption: key-encryption keys separate from SECRET_KEY; the first wraps new data keys,
+# all unwrap (tenants/keys.py).
 FIELD_ENCRYPTION_KEYS = env.encryption_keys("FIELD_ENCRYPTION_KEYS")
+# Unwrapped data keys stay in each process's memory this long: a destroyed key survives in
+# another process at most this long (0: read the key store on every decrypt).
+DATA_KEY_CACHE_SECONDS = env.int("DATA_KEY_CACHE_SECONDS", 300, minimum=0)
 
 # E-mail: the console by default.
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

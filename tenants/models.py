@@ -545,3 +545,47 @@ class BrownoutWindow(models.Model):
 
     def __str__(self) -> str:
         return f"brownout {self.starts_at:%Y-%m-%d %H:%M} to {self.ends_at:%Y-%m-%d %H:%M} UTC"
+
+
+class DataKey(models.Model):
+    """The record of one data-encryption key (see ``tenants.keys``). No key material: the key
+    itself lives only in the key store (``STORAGES["keys"]``, outside the database), wrapped by
+    a key-encryption key, so destroying it there makes every copy of what it sealed (old row
+    versions, WAL, replicas, database backups) undecryptable. This row says which scope the key
+    serves, which key-encryption key wraps it now (rotation re-wraps without rewriting rows) and
+    whether it was destroyed."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"  # seals new values of its scope, and opens old ones
+        RETIRED = "retired", "Retired"  # opens old values only (a scope's key was replaced)
+        DESTROYING = "destroying", "Being destroyed"  # destruction committed, store not yet done
+        DESTROYED = "destroyed", "Destroyed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # What the key protects, e.g. "secrets/tenants.legacycredential/<pk>" (one row's secrets).
+    scope = models.CharField(max_length=200)
+    kek_id = models.CharField(max_length=100)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rewrapped_at = models.DateTimeField(null=True, blank=True)
+    destroy_requested_at = models.DateTimeField(null=True, blank=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["active", "retired", "destroying", "destroyed"]),
+                name="datakey_state_valid",
+            ),
+            # Two processes sealing the first secret of a scope at once agree on one key.
+            models.UniqueConstraint(
+                fields=["scope"], condition=Q(state="active"), name="datakey_one_active_per_scope"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["scope"], name="datakey_scope"),
+            models.Index(fields=["state", "kek_id"], name="datakey_state_kek"),
+        ]
+
+    def __str__(self) -> str:
+        return f"data key {self.pk} of {self.scope} ({self.state})"

@@ -14,6 +14,8 @@ os.environ.setdefault(
     "test0:dGVzdC1rZXktemVyby10aGlydHktdHdvLWJ5dGVzLSE=",
 )
 os.environ.setdefault("STORAGE_ROOT", tempfile.mkdtemp(prefix="portal-test-storage-"))
+# Wrapped data keys (tenants/keys.py); in the environment so that workers started by tests share it.
+os.environ.setdefault("KEY_STORE_ROOT", tempfile.mkdtemp(prefix="portal-test-keys-"))
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 50)
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")

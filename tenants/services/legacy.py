@@ -11,9 +11,10 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from tenants import keys
 from tenants.audit import record_event
 from tenants.exceptions import DomainError
-from tenants.fields import encrypted_secrets
+from tenants.fields import encrypted_secrets, scope_of
 from tenants.models import JiraSite, LegacyCredential, Tenant, User
 from tenants.services.schedules import schedules_follow
 
@@ -112,9 +113,12 @@ def legacy_credential_purge(
     request: HttpRequest | None = None,
 ) -> bool:
     """Crypto-shred the credential: its ciphertext columns are set to NULL (the database CHECK
-    ``legacycred_purged_has_no_secret`` holds it) and it becomes ``purged``. Idempotent: the row
-    is locked and a purged credential returns False. Sites still using it lose their credential
-    and need re-authorization."""
+    ``legacycred_purged_has_no_secret`` holds it), it becomes ``purged``, and its data key is
+    destroyed in the key store once this commits, so every old version of its secrets (dead
+    tuples, WAL, replicas, database backups) becomes undecryptable. The data key is the
+    credential's own (``tenants.fields``): no other secret is sealed with it, so nothing else has
+    to be re-encrypted first. Idempotent: the row is locked and a purged credential returns
+    False. Sites still using it lose their credential and need re-authorization."""
     locked = (
         LegacyCredential.objects.select_for_update().select_related("tenant").get(pk=credential.pk)
     )
@@ -124,6 +128,7 @@ def legacy_credential_purge(
     destroyed = _shred(locked)
     locked.status, locked.purged_at = LegacyCredential.Status.PURGED, timezone.now()
     locked.save()
+    data_keys = keys.destroy_scope(scope_of(locked))
     orphaned, orphaned_ids = [], []
     for site in JiraSite.objects.select_for_update().filter(legacy_credential=locked):
         site.legacy_credential = None
@@ -147,6 +152,7 @@ def legacy_credential_purge(
             "from": previous,
             "reason": reason,
             "secrets_destroyed": destroyed,
+            "data_keys_destroyed": data_keys,
             "sites_left_without_credential": orphaned,
         },
         request=request,

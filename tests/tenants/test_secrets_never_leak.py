@@ -1,20 +1,17 @@
 """Secrets must never appear in str/repr, the admin, logs or a database dump."""
 
-import glob
+import base64
 import logging
-import os
-import shutil
-import subprocess
 from datetime import timedelta
 
 import pytest
 from django.contrib.admin.sites import site as admin_site
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from tenants import services
-from tenants.models import GrantSite, LegacyCredential, OAuthGrant
+from tenants import crypto, keys, services
+from tenants.fields import scope_of
+from tenants.models import DataKey, GrantSite, LegacyCredential, OAuthGrant
 from tenants.scopes import required_scopes
 from tests.factories import (
     GrantSiteFactory,
@@ -24,6 +21,7 @@ from tests.factories import (
     TenantFactory,
     secret_value,
 )
+from tests.tenants.pgtools import run_pg_tool
 
 
 def _secrets_of(*objects) -> list[str]:
@@ -146,18 +144,12 @@ def test_no_secret_in_logs_at_debug(caplog, settings, tenant, staff):
     _assert_absent(caplog.text, secrets)
 
 
-def _pg_dump() -> str:
-    found = shutil.which("pg_dump") or next(
-        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"), reverse=True)), None
-    )
-    if not found:
-        pytest.fail("pg_dump not found (install postgresql-client)")
-    return found
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_raw_database_dump_holds_no_plaintext_secret(on_postgres, settings):
+def test_a_raw_database_dump_holds_no_plaintext_secret_and_no_data_key(on_postgres, settings):
+    """Reliability row 11 (secrets leaking), the database-dump part: a ``pg_dump`` holds the
+    rows and their ciphertexts, but no secret and no data key in any encoding, so the dump and
+    FIELD_ENCRYPTION_KEYS alone open nothing (the data keys are in the key store)."""
     settings.LEGACY_CUTOFF = timezone.now() + timedelta(days=30)
     tenant = TenantFactory()
     site = JiraSiteFactory(tenant=tenant)
@@ -171,10 +163,10 @@ def test_a_raw_database_dump_holds_no_plaintext_secret(on_postgres, settings):
         sites=[(site, sorted(required_scopes()))],
         acting_user=None,
     )
-    services.legacy_credential_create(
+    api = services.legacy_credential_create(
         tenant=tenant, kind="api_token", email="a@b.example", api_token=secrets[2], acting_user=None
     )
-    services.legacy_credential_create(
+    app = services.legacy_credential_create(
         tenant=tenant,
         kind="customer_app",
         client_id="their-app",
@@ -183,19 +175,27 @@ def test_a_raw_database_dump_holds_no_plaintext_secret(on_postgres, settings):
         refresh_token=secrets[5],
         acting_user=None,
     )
+    data_keys = [
+        keys.data_key(scope_of(row), crypto.parse(token)[1])
+        for row, token in (
+            (grant, grant.refresh_token_ciphertext),
+            (api, api.api_token_ciphertext),
+            (app, app.client_secret_ciphertext),
+        )
+    ]
 
-    db = connection.settings_dict
-    env = dict(os.environ)
-    if db.get("PASSWORD"):
-        env["PGPASSWORD"] = db["PASSWORD"]
-    command = [_pg_dump(), "--data-only", "--no-owner", "--dbname", db["NAME"]]
-    for flag, key in (("--host", "HOST"), ("--port", "PORT"), ("--username", "USER")):
-        if db.get(key):
-            command += [flag, str(db[key])]
-    dump = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    dump = run_pg_tool("pg_dump", "--data-only", "--no-owner")
 
     assert "dump-acct" in dump  # the rows are in the dump...
     assert OAuthGrant.objects.get(pk=grant.pk).refresh_token_ciphertext in dump
+    assert str(DataKey.objects.filter(scope=scope_of(grant)).get().pk) in dump
     assert LegacyCredential.objects.count() == 2
     for secret in secrets:  # ...their secrets are not
         assert secret not in dump
+    for key in data_keys:  # ...nor the keys that would open them
+        for encoded in (
+            key.hex(),
+            base64.b64encode(key).decode(),
+            base64.urlsafe_b64encode(key).decode(),
+        ):
+            assert encoded.rstrip("=") not in dump
