@@ -218,6 +218,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "backups.refresh_schedule_estimates",
         "schedule": 24 * 3600,
     },
+    # Data keys of deleted rows and rolled-back transactions, and destructions the key store
+    # refused at commit (tenants/tasks.py; docs/encryption.md).
+    "tenants-sweep-data-keys": {
+        "task": "tenants.sweep_data_keys",
+        "schedule": 24 * 3600,
+    },
 }
 CELERY_IMPORTS = ["portal.wizard.tasks"]
 # Rate-limit state shared by all workers; empty means "use the database".

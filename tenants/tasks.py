@@ -6,6 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from tenants import upkeep
+from tenants.services.encryption import encryption_sweep_data_keys
 from tenants.tokens import TokenUnavailable
 
 # Transient token-endpoint failures: try again a few minutes later, a bounded number of times.
@@ -49,3 +50,12 @@ def reconcile_grant(self, grant_id: str) -> list[str]:
         return upkeep.reconcile_grant_sites(grant_id=grant_id)
     except TokenUnavailable as exc:
         raise self.retry(exc=exc, countdown=RETRY_COUNTDOWN) from None
+
+
+@shared_task(name="tenants.sweep_data_keys", max_retries=0, ignore_result=True)
+def sweep_data_keys() -> int:
+    """Beat, daily: finish data-key destructions the key store refused at commit time, and
+    destroy the keys of deleted rows and rolled-back transactions, so their old row versions
+    become undecryptable too (``tenants.services.encryption``)."""
+    of_deleted_rows, orphaned = encryption_sweep_data_keys()
+    return of_deleted_rows + orphaned

@@ -10,8 +10,10 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from tenants import keys
 from tenants.audit import record_event
 from tenants.exceptions import DomainError, InvalidStatusChange
+from tenants.fields import scope_of
 from tenants.models import GrantSite, JiraSite, OAuthGrant, Tenant, User
 from tenants.scopes import require_scopes
 from tenants.services.sites import apply_site_status
@@ -253,6 +255,8 @@ def grant_revoke(
         timezone.now(),
     )
     locked.save()
+    # The tokens' old row versions (dead tuples, WAL, database backups) die with the data key.
+    data_keys = keys.destroy_scope(scope_of(locked))
     sites = _mark_sites(
         locked,
         JiraSite.Status.NEEDS_REAUTH,
@@ -270,6 +274,7 @@ def grant_revoke(
             "from": previous,
             "reason": locked.status_reason,
             "sites": sites,
+            "data_keys_destroyed": len(data_keys),
         },
         request=request,
     )

@@ -24,7 +24,9 @@ from django.utils import timezone
 from tenants import crypto, keys, services
 from tenants.fields import associated_data, scope_of, unseal
 from tenants.models import AuditEvent, DataKey, LegacyCredential
+from tenants.scopes import required_scopes
 from tests.factories import (
+    JiraSiteFactory,
     LegacyCredentialFactory,
     OAuthGrantFactory,
     TenantFactory,
@@ -294,3 +296,39 @@ def test_a_purged_secret_cannot_be_decrypted_from_a_dump_taken_before_the_purge(
     services.legacy_credential_purge(credential=credential, acting_user=None)
 
     assert not _decrypts(credential.pk, restored)
+
+
+@pytest.mark.django_db
+def test_revoking_a_grant_destroys_its_tokens_data_key_and_a_new_consent_gets_a_new_one(
+    staff, django_capture_on_commit_callbacks
+):
+    grant = OAuthGrantFactory()
+    token = grant.refresh_token_ciphertext
+    old_key = crypto.parse(token)[1]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.grant_revoke(grant=grant, reason="customer left", acting_user=staff)
+
+    assert DataKey.objects.get(scope=scope_of(grant)).state == "destroyed"
+    assert _key_store_holds(scope_of(grant)) == []
+    keys.forget_cached_keys()
+    with pytest.raises(crypto.DecryptionError):
+        unseal("tenants.OAuthGrant", str(grant.pk), "refresh_token", token)
+    revoked = AuditEvent.objects.get(action="grant.revoked")
+    assert revoked.summary["data_keys_destroyed"] == 1
+
+    # Consenting again seals the new tokens under a new data key.
+    site = JiraSiteFactory()
+    services.grant_upsert(
+        account_id=grant.account_id,
+        scopes=sorted(required_scopes()),
+        access_token="new-access",
+        refresh_token="new-refresh",
+        access_token_expires_at=timezone.now() + timedelta(hours=1),
+        sites=[(site, sorted(required_scopes()))],
+        acting_user=None,
+    )
+    again = type(grant).objects.get(pk=grant.pk)
+    assert again.status == "active"
+    assert again.refresh_token == "new-refresh"
+    assert crypto.parse(again.refresh_token_ciphertext)[1] != old_key
