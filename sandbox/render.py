@@ -11,7 +11,8 @@ from typing import Any
 
 import orjson
 
-from sandbox import catalog, fastjson
+from sandbox import catalog, fastjson, structure
+from sandbox.clock import iso_ms_z
 from sandbox.content import headline, histories_of, issue_doc, plain
 from sandbox.model import BASE, BASE_BYTES, Issue, Site
 
@@ -83,8 +84,9 @@ def issue_bytes(
             )
             if base != BASE_BYTES and BASE in links:
                 links = links.replace(BASE, base_text)
+            structure = structure_text(site, issue, base_text)
             # Comes back with `base` in every link already (no scan of the ~20 KiB result).
-            text = fastjson.issue_all_text(site, issue, base_text, cap, links)
+            text = fastjson.issue_all_text(site, issue, base_text, cap, links, structure)
         if text is not None:
             cached = text.encode()
         else:
@@ -123,6 +125,11 @@ def issue_json(
         selected = dict(doc["fields"])  # the common backup case, without per-field checks
     else:
         selected = {k: v for k, v in doc["fields"].items() if fields.wants(k)}
+    for name, value in structure_fields(site, issue, base).items():
+        if fields.wants(name):
+            selected[name] = value
+    if site.option_changes:
+        _apply_option_changes(site, selected)
     if fields.wants("issuelinks"):
         selected["issuelinks"] = issue_links(site, issue, base)
     if fields.wants("attachment"):
@@ -170,13 +177,98 @@ def issue_json(
     return data
 
 
+def issue_ref(site: Site, other: Issue, base: str = BASE) -> dict[str, Any]:
+    """How one issue shows another (a link's other end, a parent, a sub-task)."""
+    head = headline(site, other, base)
+    return {
+        "id": str(other.id),
+        "key": other.key,
+        "self": f"{base}/rest/api/3/issue/{other.id}",
+        "fields": {
+            "summary": head["summary"],
+            "status": head["status"],
+            "priority": head["priority"],
+            "issuetype": head["issuetype"],
+        },
+    }
+
+
+def structure_fields(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
+    """Fields that depend on other issues and on the board rather than on the issue's own
+    content: `subtasks`, `parent` (only when it has one), and on Jira Software sites the
+    Rank and Sprint custom fields."""
+    out: dict[str, Any] = {"subtasks": []}
+    for child_id in site.children.get(issue.id, ()):
+        child = site.issues.get(child_id)
+        if child is not None and not child.deleted:
+            ref = issue_ref(site, child, base)
+            if ref["fields"]["issuetype"].get("subtask"):
+                out["subtasks"].append(ref)
+    parent = site.issues.get(site.parents.get(issue.id, -1))
+    if parent is not None and not parent.deleted:
+        out["parent"] = issue_ref(site, parent, base)
+    if "agile" in site.features:
+        key = site.ranks.get(issue.id)
+        out[catalog.RANK_FIELD] = structure.rank_value(key) if key else None
+        sprints = [sprint_field(site.sprints[s]) for s in site.issue_sprints.get(issue.id, ())]
+        out[catalog.SPRINT_FIELD] = sprints or None
+    return out
+
+
+def structure_text(site: Site, issue: Issue, base: str) -> str:
+    """`structure_fields` as the text the cold path splices in after `"timetracking":{},`."""
+    if not site.features and issue.id not in site.parents and issue.id not in site.children:
+        return '"subtasks":[]'  # every classic generated issue: no need to build anything
+    text = orjson.dumps(structure_fields(site, issue, base)).decode()[1:-1]
+    return text.replace(BASE, base) if base != BASE and BASE in text else text
+
+
+def sprint_field(sprint: Any) -> dict[str, Any]:
+    """A sprint as the Sprint custom field shows it on an issue."""
+    data: dict[str, Any] = {
+        "id": sprint.id,
+        "name": sprint.name,
+        "state": sprint.state,
+        "boardId": sprint.board_id,
+        "goal": sprint.goal,
+    }
+    for key, value in (
+        ("startDate", sprint.start),
+        ("endDate", sprint.end),
+        ("completeDate", sprint.complete),
+    ):
+        if value is not None:
+            data[key] = iso_ms_z(value)
+    return data
+
+
+def _apply_option_changes(site: Site, fields: dict[str, Any]) -> None:
+    """Options renamed or deleted over the API show their new value, or vanish, on issues."""
+    changes = site.option_changes
+
+    def current(option: Any) -> Any:
+        option = plain(site, option)
+        if not isinstance(option, dict) or option.get("id") not in changes:
+            return option
+        value = changes[option["id"]]
+        return None if value is None else {**option, "value": value}
+
+    for field_id in catalog.CUSTOM_OPTIONS:
+        if field_id not in fields:
+            continue
+        value = plain(site, fields[field_id])
+        if isinstance(value, list):
+            fields[field_id] = [o for o in (current(v) for v in value) if o is not None]
+        elif value is not None:
+            fields[field_id] = current(value)
+
+
 def issue_links(site: Site, issue: Issue, base: str = BASE) -> list[dict[str, Any]]:
     links = []
     for link_id, type_id, direction, other_id in site.links.get(issue.id, ()):
         other = site.issues.get(other_id)
         if other is None or other.deleted:
             continue
-        other_fields = headline(site, other, base)
         # From this issue's side: "A blocks B" shows B as A's outwardIssue.
         side = "outwardIssue" if direction == "outward" else "inwardIssue"
         links.append(
@@ -187,17 +279,7 @@ def issue_links(site: Site, issue: Issue, base: str = BASE) -> list[dict[str, An
                     **catalog.link_type_json(str(type_id)),
                     "self": f"{base}/rest/api/3/issueLinkType/{type_id}",
                 },
-                side: {
-                    "id": str(other.id),
-                    "key": other.key,
-                    "self": f"{base}/rest/api/3/issue/{other.id}",
-                    "fields": {
-                        "summary": other_fields["summary"],
-                        "status": other_fields["status"],
-                        "priority": other_fields["priority"],
-                        "issuetype": other_fields["issuetype"],
-                    },
-                },
+                side: issue_ref(site, other, base),
             }
         )
     return links

@@ -14,10 +14,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import generator
+from sandbox import generator, structure
 from sandbox.clock import Clock
 from sandbox.faults import Faults
-from sandbox.model import AccessToken, AuthCode, Client, Grant, RefreshToken, Site, User
+from sandbox.model import (
+    AccessToken,
+    AuthCode,
+    Client,
+    Grant,
+    RefreshToken,
+    Site,
+    User,
+    parse_features,
+)
 from sandbox.ratelimit import Ledger, RateLimiter
 from sandbox.requestlog import RequestLog, RequestRecord
 
@@ -59,12 +68,13 @@ class SandboxState:
         sites: Iterable[str] = DEMO_SITES,
         auto_consent: bool = False,
         clients: Iterable[Client] | None = None,
+        features: Iterable[str] | str | None = None,
     ) -> None:
         self.base_url = "http://127.0.0.1"
         self._initial_clients = list(clients) if clients is not None else None
-        self._setup(seed, projects, issues, tuple(sites), auto_consent, clients)
+        self._setup(seed, projects, issues, tuple(sites), auto_consent, clients, features)
 
-    def _setup(self, seed, projects, issues, sites, auto_consent, clients) -> None:
+    def _setup(self, seed, projects, issues, sites, auto_consent, clients, features=None) -> None:
         self.lock = threading.RLock()
         self.seed = str(seed)
         self.clock = Clock()
@@ -87,7 +97,7 @@ class SandboxState:
             Client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, list(DEFAULT_REDIRECT_URIS))
         ]:
             self.clients[client.client_id] = client
-        self._seed_world(sites, projects, issues)
+        self._seed_world(sites, projects, issues, parse_features(features))
         if auto_consent:
             self.consent_as(self.admin)
 
@@ -98,19 +108,27 @@ class SandboxState:
         issues: int = 20,
         sites: Iterable[str] = DEMO_SITES,
         auto_consent: bool = False,
+        features: Iterable[str] | str | None = None,
     ) -> SandboxState:
         """Rebuild a fresh world in place (the running server keeps serving this object).
-        Apps registered since construction are forgotten; the initial ones stay."""
+        Apps registered since construction are forgotten; the initial ones stay. `features`
+        apply to every seeded site (see `add_site`)."""
         clients = self._initial_clients
-        self._setup(seed or self.seed, projects, issues, tuple(sites), auto_consent, clients)
+        self._setup(
+            seed or self.seed, projects, issues, tuple(sites), auto_consent, clients, features
+        )
         return self
 
-    def _seed_world(self, sites: tuple[str, ...], projects: int, issues: int) -> None:
+    def _seed_world(
+        self, sites: tuple[str, ...], projects: int, issues: int, features: frozenset[str]
+    ) -> None:
         # Two well-known accounts: an admin of every seeded site and a plain member.
         self.admin = self.add_user("admin@acme.test", name="Alice Admin")
         self.member = self.add_user("dev@acme.test", name="Dave Developer")
         for name in sites:
-            self.add_site(name, projects=projects, issues=issues, admins=[self.admin])
+            self.add_site(
+                name, projects=projects, issues=issues, admins=[self.admin], features=features
+            )
             self.sites_by_name(name).members.add(self.member.account_id)
         # A legacy API token for the admin, so Basic-auth paths work out of the box.
         self.demo_api_token = self.issue_api_token(self.admin)
@@ -154,8 +172,13 @@ class SandboxState:
         admins: Iterable[User] = (),
         members: Iterable[User] = (),
         generated_users: int = 6,
+        features: Iterable[str] | str | None = None,
     ) -> Site:
-        """A Jira site with generated projects, issues and `generated_users` member accounts."""
+        """A Jira site with generated projects, issues and `generated_users` member accounts.
+
+        `features` ("all", or some of "workflows", "hierarchy", "agile", "media") add realistic
+        workflows, epics and sub-tasks, Jira Software (boards, sprints, rank) and inline media
+        to what is generated; without them the site is generated as it always was."""
         with self.lock:
             seed = str(seed if seed is not None else self.seed)
             rng = generator.rng_for(seed, "users", name)
@@ -164,9 +187,12 @@ class SandboxState:
                 self.users[person.account_id] = person
                 self.users_by_email[person.email] = person
             everyone = list(admins) + list(members) + people
+            chosen = parse_features(features)
             site = generator.build_site(
-                self, name, seed, projects, issues, everyone, cloud_id=cloud_id
+                self, name, seed, projects, issues, everyone, cloud_id=cloud_id, features=chosen
             )
+            if chosen:
+                structure.generate(site, seed, generator.DATA_ANCHOR)
             site.admins.update(u.account_id for u in admins)
             self.sites[site.cloud_id] = site
             return site

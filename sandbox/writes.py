@@ -11,8 +11,9 @@ import orjson
 
 from sandbox import catalog, content, generator
 from sandbox.api import ApiError, Ctx, Result
+from sandbox.changes import bump, next_sub_id
 from sandbox.clock import iso
-from sandbox.content import SUB_ID, WRITTEN_BASE, pin
+from sandbox.content import pin
 from sandbox.jira import component_json
 from sandbox.model import BASE, Issue, Site
 
@@ -28,16 +29,6 @@ def _is_adf(value: Any) -> bool:
         and value.get("type") == "doc"
         and isinstance(value.get("content"), list)
     )
-
-
-def _next_sub_id(site: Site, issue: Issue, part: str) -> int:
-    doc = pin(site, issue)
-    counters = doc.setdefault("next_sub", {})
-    n = counters.get(part, 0)
-    counters[part] = n + 1
-    if n >= SUB_ID - WRITTEN_BASE:
-        raise ApiError(413, f"The issue has reached the limit of {part}s the sandbox can hold.")
-    return issue.id * SUB_ID + WRITTEN_BASE + n
 
 
 # ------------------------------------------------------------------ issues
@@ -268,7 +259,7 @@ def touch_issue(state, site: Site, issue: Issue, rng: random.Random, now: float)
         ).json()
         doc["histories"].append(  # pinned docs always hold their changelog
             {
-                "id": str(_next_sub_id(site, issue, "history")),
+                "id": str(next_sub_id(site, issue, "history")),
                 "author": author,
                 "created": iso(now),
                 "items": [
@@ -282,17 +273,11 @@ def touch_issue(state, site: Site, issue: Issue, rng: random.Random, now: float)
                 ],
             }
         )
-        cid = _next_sub_id(site, issue, "comment")
+        cid = next_sub_id(site, issue, "comment")
         doc["comments"].append(
             content.comment_json(issue, cid, author, generator.adf(generator.sentence(rng)), now)
         )
-        _bump(site, issue, now)
-
-
-def _bump(site: Site, issue: Issue, now: float) -> None:
-    issue.updated = max(now, issue.updated)
-    issue.doc["fields"]["updated"] = iso(issue.updated)
-    site.touch(issue)
+        bump(site, issue, now)
 
 
 def add_comment(ctx: Ctx, ref: str) -> Result:
@@ -305,10 +290,10 @@ def add_comment(ctx: Ctx, ref: str) -> Result:
         doc = pin(ctx.site, issue)
         if len(doc["comments"]) >= MAX_COMMENTS_PER_ISSUE:
             raise ApiError(413, "The issue has reached the limit of 5000 comments.")
-        cid = _next_sub_id(ctx.site, issue, "comment")
+        cid = next_sub_id(ctx.site, issue, "comment")
         comment = content.comment_json(issue, cid, ctx.user.json(), body, ctx.now)
         doc["comments"].append(comment)
-        _bump(ctx.site, issue, ctx.now)
+        bump(ctx.site, issue, ctx.now)
     return Result(status=201, body=comment)
 
 
@@ -330,12 +315,12 @@ def add_worklog(ctx: Ctx, ref: str) -> Result:
     ctx.check_issue_write(issue)
     with ctx.site.lock:
         doc = pin(ctx.site, issue)
-        wid = _next_sub_id(ctx.site, issue, "worklog")
+        wid = next_sub_id(ctx.site, issue, "worklog")
         worklog = content.worklog_json(
             issue, wid, ctx.user.json(), comment, started, ctx.now, seconds
         )
         doc["worklogs"].append(worklog)
-        _bump(ctx.site, issue, ctx.now)
+        bump(ctx.site, issue, ctx.now)
     return Result(status=201, body=worklog)
 
 
@@ -362,7 +347,7 @@ def add_remote_link(ctx: Ctx, ref: str) -> Result:
             )
             link_id, status = existing["id"], 200
         else:
-            link_id = _next_sub_id(ctx.site, issue, "remotelink")
+            link_id = next_sub_id(ctx.site, issue, "remotelink")
             link = {
                 "id": link_id,
                 "self": f"{BASE}/rest/api/3/issue/{issue.key}/remotelink/{link_id}",
@@ -373,7 +358,7 @@ def add_remote_link(ctx: Ctx, ref: str) -> Result:
                     link[key] = payload[key]
             doc["remotelinks"].append(link)
             status = 201
-        _bump(ctx.site, issue, ctx.now)
+        bump(ctx.site, issue, ctx.now)
     return Result(
         status=status,
         body={"id": link_id, "self": f"{BASE}/rest/api/3/issue/{issue.key}/remotelink/{link_id}"},
@@ -418,7 +403,7 @@ def add_attachments(ctx: Ctx, ref: str) -> Result:
             data = upload.read()
             if len(data) > MAX_ATTACHMENT_BYTES:
                 raise ApiError(413, "The attachment is larger than the site's limit.")
-            att_id = _next_sub_id(ctx.site, issue, "attachment")
+            att_id = next_sub_id(ctx.site, issue, "attachment")
             ctx.site.uploads[att_id] = data
             meta = content.attachment_json(
                 att_id,
@@ -430,7 +415,7 @@ def add_attachments(ctx: Ctx, ref: str) -> Result:
             )
             doc["attachments"].append(meta)
             created.append(meta)
-        _bump(ctx.site, issue, ctx.now)
+        bump(ctx.site, issue, ctx.now)
     return Result(status=200, body=created)
 
 
@@ -453,7 +438,7 @@ def add_issue_link(ctx: Ctx) -> Result:
         generator.add_link(ctx.site, int(type_id), inward.id, outward.id)
         for issue in issues:
             pin(ctx.site, issue)
-            _bump(ctx.site, issue, ctx.now)
+            bump(ctx.site, issue, ctx.now)
     return Result(status=201, body=b"{}")
 
 
