@@ -258,3 +258,22 @@ def append_rank(site: Site, issue_id: int) -> None:
     key = between(site.rank_last or None, None)
     site.ranks[issue_id] = key
     site.rank_last = key
+
+
+def place(
+    site: Site, moving: list[int], before: int | None = None, after: int | None = None
+) -> None:
+    """Rank `moving` (in this order) just before `before` or just after `after`."""
+    skip = set(moving)
+    others = [(key, i) for i, key in site.ranks.items() if i not in skip]
+    if before is not None:
+        high: str | None = site.ranks[before]
+        low = max((k for k, _i in others if k < high), default=None)
+    else:
+        low = site.ranks[after]
+        high = min((k for k, _i in others if k > low), default=None)
+    for issue_id in moving:
+        key = between(low, high)
+        site.ranks[issue_id] = key
+        low = key
+    site.rank_last = max(site.ranks.values(), default="")

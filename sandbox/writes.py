@@ -9,9 +9,9 @@ from typing import Any
 
 import orjson
 
-from sandbox import catalog, content, generator
+from sandbox import catalog, content, fieldvalues, generator, hierarchy, structure, workflows
 from sandbox.api import ApiError, Ctx, Result
-from sandbox.changes import bump, next_sub_id
+from sandbox.changes import bump, next_sub_id, touch_related
 from sandbox.clock import iso
 from sandbox.content import pin
 from sandbox.jira import component_json
@@ -23,30 +23,15 @@ MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 MAX_COMMENTS_PER_ISSUE = 5000
 
 
-def _is_adf(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and value.get("type") == "doc"
-        and isinstance(value.get("content"), list)
-    )
+_is_adf = fieldvalues.is_adf
 
 
 # ------------------------------------------------------------------ issues
 
 
-def _resolve_user(ctx: Ctx, value: Any, field: str, errors: dict) -> dict | None:
-    if value is None:
-        return None
-    account_id = value.get("accountId") if isinstance(value, dict) else None
-    user = ctx.state.users.get(account_id or "")
-    if user is None:
-        errors[field] = "Specify a valid value for " + field
-        return None
-    return user.json()
-
-
 def build_fields(ctx: Ctx, fields: Any) -> tuple[dict[str, Any], dict[str, str], Any]:
-    """Validate create-issue `fields` like Jira; returns (fields, errors, project)."""
+    """Validate create-issue `fields` like Jira; returns (fields, errors, project). Fields the
+    sandbox does not know are ignored (Jira would refuse them)."""
     errors: dict[str, str] = {}
     if not isinstance(fields, dict):
         return {}, {"fields": "fields is required"}, None
@@ -59,101 +44,45 @@ def build_fields(ctx: Ctx, fields: Any) -> tuple[dict[str, Any], dict[str, str],
     type_id = catalog.find_by_name(catalog.ISSUE_TYPES, fields.get("issuetype"))
     if type_id is None:
         errors["issuetype"] = "Specify an issue type"
-    summary = fields.get("summary")
-    if not isinstance(summary, str) or not summary.strip():
-        errors["summary"] = "You must specify a summary of the issue."
-    elif len(summary) > 255:
-        errors["summary"] = "Summary must be less than 255 characters."
-    out: dict[str, Any] = {"summary": summary}
+    out: dict[str, Any] = {}
+
+    def take(name: str, value: Any) -> None:
+        try:
+            out[name] = fieldvalues.resolve(ctx, project, name, value)
+        except fieldvalues.FieldError as exc:
+            errors[exc.field] = exc.message
+
+    take("summary", fields.get("summary"))
     for name in ("description", "environment", "customfield_10026"):
-        value = fields.get(name)
-        if value is not None and not _is_adf(value):
-            errors[name] = (
-                "Operation value must be an Atlassian Document (see the Atlassian Document Format)."
-            )
-        out[name] = value
+        take(name, fields.get(name))
     if type_id:
         out["issuetype"] = catalog.issuetype_json(type_id)
     if project is not None:
         out["project"] = content.project_ref(project)
-    priority_id = catalog.find_by_name(catalog.PRIORITIES, fields.get("priority")) or "3"
-    out["priority"] = catalog.priority_json(priority_id)
-    out["assignee"] = _resolve_user(ctx, fields.get("assignee"), "assignee", errors)
-    out["reporter"] = (
-        _resolve_user(ctx, fields.get("reporter"), "reporter", errors) or ctx.user.json()
-    )
-    out["labels"] = [str(label) for label in fields.get("labels") or []]
-    if any(" " in label for label in out["labels"]):
-        errors["labels"] = "The label can't contain spaces."
-    out["duedate"] = fields.get("duedate")
-    for name, key in (
-        ("components", "components"),
-        ("fixVersions", "versions"),
-        ("versions", "versions"),
-    ):
-        refs = fields.get(name) or []
-        resolved = []
-        pool = getattr(project, key, []) if project else []
-        for ref in refs:
-            match = next(
-                (
-                    item
-                    for item in pool
-                    if isinstance(ref, dict)
-                    and (ref.get("id") == item["id"] or ref.get("name") == item["name"])
-                ),
-                None,
-            )
-            if match is None:
-                errors[name] = f"{name}: the value {ref} is not valid."
-            else:
-                resolved.append(
-                    content.component_ref(match)
-                    if name == "components"
-                    else content.version_ref(match)
-                )
-        out[name] = resolved
+    take("priority", fields.get("priority") or {"id": "3"})
+    take("assignee", fields.get("assignee"))
+    take("reporter", fields.get("reporter") or {"accountId": ctx.user.account_id})
+    take("labels", fields.get("labels") or [])
+    take("duedate", fields.get("duedate"))
+    for name in ("components", "fixVersions", "versions"):
+        take(name, fields.get(name) or [])
     for custom in ctx.site.custom_fields:
         fid = custom["id"]
         if fid in fields and custom["kind"] != "textarea":
-            value, error = _custom_value(ctx, custom, fields[fid])
-            if error:
-                errors[fid] = error
-            out[fid] = value
+            take(fid, fields[fid])
+    if type_id and project is not None:
+        parent = hierarchy.find_parent(ctx.site, fields.get("parent"))
+        if fields.get("parent") and parent is None:
+            errors["parent"] = "The parent issue does not exist."
+        else:
+            problem = hierarchy.check(ctx.site, type_id, project.id, parent)
+            if problem == hierarchy.SUBTASK_WITHOUT_PARENT:
+                errors["parentId"] = problem
+            elif problem:
+                errors["parent"] = problem
+            elif parent is not None:
+                out["parent"] = parent.id  # linked once the issue exists
     return out, errors, project
-
-
-def _custom_value(ctx: Ctx, custom: dict, value: Any) -> tuple[Any, str | None]:
-    kind, fid = custom["kind"], custom["id"]
-    if value is None:
-        return None, None
-    options = dict(catalog.CUSTOM_OPTIONS.get(fid, []))
-
-    def option(ref: Any) -> dict | None:
-        if not isinstance(ref, dict):
-            return None
-        for oid, label in options.items():
-            if str(ref.get("id")) == oid or ref.get("value") == label:
-                return content.option_json(fid, oid, label)
-        return None
-
-    if kind == "select":
-        resolved = option(value)
-        return resolved, None if resolved else f"Option value '{value}' is not valid"
-    if kind == "multiselect":
-        resolved = [option(v) for v in value] if isinstance(value, list) else [None]
-        return resolved, None if all(resolved) else "Option value is not valid"
-    if kind == "number":
-        return value, None if isinstance(
-            value, (int, float)
-        ) else "Operation value must be a number"
-    if kind == "user":
-        errors: dict = {}
-        resolved = _resolve_user(ctx, value, fid, errors)
-        return resolved, errors.get(fid)
-    if kind == "labels":
-        return value, None if isinstance(value, list) else "Operation value must be an array"
-    return value, None
 
 
 def _create(ctx: Ctx, payload: Any) -> tuple[Issue | None, dict[str, str], list[str]]:
@@ -164,11 +93,22 @@ def _create(ctx: Ctx, payload: Any) -> tuple[Issue | None, dict[str, str], list[
         return None, errors, []
     now = ctx.now
     site = ctx.site
+    parent_id = fields.pop("parent", None)
+    sprint_id = fields.pop(catalog.SPRINT_FIELD, None)
     with site.lock:
         issue = generator.new_issue(site, project, now, now)
+        issue.type_id = fields["issuetype"]["id"]
+        issue.status_id = workflows.workflow_of(site, project, issue.type_id).initial
+        if parent_id is not None:
+            structure.link(site, issue.id, parent_id)
+            touch_related(site, issue)
+        if "agile" in site.features:
+            structure.append_rank(site, issue.id)
+            if sprint_id is not None:
+                site.issue_sprints[issue.id] = [sprint_id]
         fields.update(
             {
-                "status": catalog.status_json("10000"),
+                "status": catalog.status_json(issue.status_id),
                 "creator": ctx.user.json(),
                 "created": iso(now),
                 "updated": iso(now),
@@ -287,14 +227,20 @@ def add_comment(ctx: Ctx, ref: str) -> Result:
         raise ApiError(400, [], {"comment": "Comment body must be an Atlassian Document."})
     ctx.check_issue_write(issue)
     with ctx.site.lock:
-        doc = pin(ctx.site, issue)
-        if len(doc["comments"]) >= MAX_COMMENTS_PER_ISSUE:
-            raise ApiError(413, "The issue has reached the limit of 5000 comments.")
-        cid = next_sub_id(ctx.site, issue, "comment")
-        comment = content.comment_json(issue, cid, ctx.user.json(), body, ctx.now)
-        doc["comments"].append(comment)
+        comment = append_comment(ctx, issue, body)
         bump(ctx.site, issue, ctx.now)
     return Result(status=201, body=comment)
+
+
+def append_comment(ctx: Ctx, issue: Issue, body: dict) -> dict:
+    """Add a comment by the caller (checked by the caller: ADF body, write limits)."""
+    doc = pin(ctx.site, issue)
+    if len(doc["comments"]) >= MAX_COMMENTS_PER_ISSUE:
+        raise ApiError(413, "The issue has reached the limit of 5000 comments.")
+    cid = next_sub_id(ctx.site, issue, "comment")
+    comment = content.comment_json(issue, cid, ctx.user.json(), body, ctx.now)
+    doc["comments"].append(comment)
+    return comment
 
 
 def add_worklog(ctx: Ctx, ref: str) -> Result:
@@ -522,6 +468,9 @@ def create_project(ctx: Ctx) -> Result:
         project.components.clear()
         project.versions.clear()
         project.description = payload.get("description") or ""
+        if "agile" in ctx.site.features:
+            # A software project made from the scrum template comes with its board.
+            structure.add_board(ctx.site, project.id, f"{project.key} board")
         ctx.site.touch()
     return Result(
         status=201,

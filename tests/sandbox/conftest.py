@@ -43,10 +43,46 @@ class Connected:
     def put(self, path: str, **kwargs) -> requests.Response:
         return self.http.put(f"{self.base}/{path}", timeout=10, **kwargs)
 
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        return self.http.delete(f"{self.base}/{path}", timeout=10, **kwargs)
+
+    @property
+    def agile(self) -> str:
+        """.../ex/jira/{cloudid}/rest/agile/1.0"""
+        return self.base.rsplit("/rest/api/3", 1)[0] + "/rest/agile/1.0"
+
+    def agile_get(self, path: str, **kwargs) -> requests.Response:
+        return self.http.get(f"{self.agile}/{path}", timeout=10, **kwargs)
+
+    def agile_post(self, path: str, **kwargs) -> requests.Response:
+        return self.http.post(f"{self.agile}/{path}", timeout=10, **kwargs)
+
+    def agile_put(self, path: str, **kwargs) -> requests.Response:
+        return self.http.put(f"{self.agile}/{path}", timeout=10, **kwargs)
+
 
 @pytest.fixture
 def connected(sandbox: Sandbox) -> Connected:
     tokens = sandbox.connect(sites=["acme"])
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {tokens.access_token}"
+    return Connected(sandbox, tokens, http, f"{sandbox.jira_url('acme')}/rest/api/3")
+
+
+SOFTWARE_SCOPES = (
+    "read:board-scope:jira-software write:board-scope:jira-software "
+    "read:board-scope.admin:jira-software read:sprint:jira-software write:sprint:jira-software "
+    "read:epic:jira-software write:issue:jira-software read:issue-details:jira read:jql:jira "
+    "read:project:jira"
+)
+
+
+@pytest.fixture
+def full(sandbox: Sandbox) -> Connected:
+    """Like `connected`, on a world generated with every feature (workflows, hierarchy, agile,
+    media), with the Jira Software scopes granted too."""
+    sandbox.state.reset(seed="test", projects=2, issues=20, features="all")
+    tokens = sandbox.connect(sites=["acme"], scope=f"{sandbox.scopes} {SOFTWARE_SCOPES}")
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {tokens.access_token}"
     return Connected(sandbox, tokens, http, f"{sandbox.jira_url('acme')}/rest/api/3")
