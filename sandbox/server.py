@@ -28,6 +28,7 @@ from sandbox import (
     control,
     edits,
     jira,
+    media,
     parts,
     schemes,
     search,
@@ -338,7 +339,7 @@ API_PREFIX = "/rest/api/3/"
 AGILE_PREFIX = "/rest/agile/1.0/"
 EX_JIRA = re.compile(r"^/ex/jira/(?P<cloud>[^/]+)(?P<rest>/.*)?$")
 SITE = re.compile(r"^/site/(?P<name>[^/]+)(?P<rest>/.*)?$")
-MEDIA = re.compile(r"^/_media/(?P<cloud>[^/]+)/(?P<att>\d+)$")
+MEDIA = re.compile(r"^/_media/(?P<cloud>[^/]+)/file/(?P<file>[0-9a-f-]+)/binary$")
 
 
 def _json_error(status: int, body: object, headers: dict | None = None) -> Response:
@@ -435,7 +436,7 @@ class SandboxApp:
             return self._jira_basic(request, record, match["name"], match["rest"] or "/")
         match = MEDIA.match(path)
         if match and method == "GET":
-            return self._media(request, match["cloud"], match["att"])
+            return self._media(request, match["cloud"], match["file"])
         if path == "/" and method == "GET":
             return self._index()
         return _json_error(404, {"errorMessages": [f"null for uri: {request.url}"], "errors": {}})
@@ -595,14 +596,15 @@ class SandboxApp:
             body = body.replace(BASE_BYTES, base.encode())
         return Response(body, status=result.status, headers=headers, mimetype=result.mimetype)
 
-    def _media(self, request: Request, cloud_id: str, att_id: str) -> Response:
+    def _media(self, request: Request, cloud_id: str, file_id: str) -> Response:
         site = self.state.sites.get(cloud_id)
         if site is None or site.deleted:
             return _json_error(404, {"error": "not found"})
-        if request.args.get("token") != parts.media_signature(self.state, site, att_id):
+        if request.args.get("token") != parts.media_signature(self.state, site, file_id):
             return _json_error(401, {"error": "invalid or missing media token"})
+        att_id = media.attachment_id_of(site, file_id)
         try:
-            _issue, attachment = parts.find_attachment(site, att_id)
+            _issue, attachment = parts.find_attachment(site, str(att_id))
         except ApiError as exc:
             return _json_error(exc.status, exc.body)
         content = parts.attachment_content_bytes(site, attachment)

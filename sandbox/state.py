@@ -12,10 +12,12 @@ import random
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sandbox import generator, structure
 from sandbox.clock import Clock
+from sandbox.content import issue_doc
 from sandbox.faults import Faults
 from sandbox.model import (
     AccessToken,
@@ -371,6 +373,68 @@ class SandboxState:
             result[target.name] = {"updated": updated, "deleted": deleted}
         return result
 
+    def bulk_edit(
+        self,
+        site: Site | str,
+        issues: Iterable[str] | None = None,
+        count: int | None = None,
+        fields: dict[str, Any] | None = None,
+        delete_comments: int = 0,
+        author: User | str | None = None,
+        at: float | datetime | None = None,
+        seed: int | str | None = None,
+    ) -> dict[str, Any]:
+        """A bulk change made in Jira itself (a person, an automation rule, an integration):
+        set `fields` (as `PUT issue` takes them) on `issues` (keys) or on `count` live issues
+        chosen with `seed`, and delete `delete_comments` comments among those issues, at time
+        `at` (epoch seconds or a datetime; default: the clock's now). Field changes go into
+        each issue's changelog by `author` (default: the site's first generated member);
+        `updated` moves to `at`. Returns what changed: {"edited", "deleted_comments", ...}."""
+        from sandbox import edits  # local import: edits depends on the API plumbing
+        from sandbox.api import ApiError, Ctx
+
+        target = self.site(site)
+        when = at.timestamp() if isinstance(at, datetime) else float(at or self.clock.time())
+        members = [self.users[a] for a in sorted(target.members) if a in self.users]
+        person = self.user(author) if author is not None else members[-1]
+        if issues is not None:
+            chosen = [target.issue(key) for key in issues]
+            if None in chosen:
+                raise KeyError(f"no live issue among {list(issues)!r} on {target.name}")
+        else:
+            live = target.live_issues()
+            rng = random.Random(f"{seed if seed is not None else when}/bulk/{target.name}")
+            chosen = rng.sample(live, min(len(live), int(count or 0)))
+        ctx = Ctx(self, target, person, None, "control")
+        plans = []
+        for issue in chosen:
+            changes, _comments, errors = edits.plan_edit(ctx, issue, {"fields": fields or {}})
+            if errors:
+                raise ValueError(f"{issue.key}: {errors}")
+            plans.append((issue, changes))
+        deleted: list[dict[str, str]] = []
+        with target.lock:
+            for issue, changes in plans:
+                edits.apply_edit(target, issue, changes, person.json(), when)
+            # The newest comment of each issue first, then older ones where there are more.
+            pool = [
+                (issue, comment["id"])
+                for issue in chosen
+                for comment in reversed(issue_doc(target, issue)["comments"])
+            ]
+            for issue, comment_id in _spread(pool, int(delete_comments)):
+                try:
+                    edits.remove_part(target, issue, "comments", comment_id, when)
+                except ApiError:
+                    continue
+                deleted.append({"issue": issue.key, "id": comment_id})
+        return {
+            "edited": [i.key for i in chosen],
+            "deleted_comments": deleted,
+            "author": person.account_id,
+            "at": when,
+        }
+
     # ------------------------------------------------------------ introspection
 
     def summary(self) -> dict[str, Any]:
@@ -405,3 +469,17 @@ class SandboxState:
             "faults": self.faults.summary(),
             "demo_api_token": self.demo_api_token,
         }
+
+
+def _spread(pool: list[tuple[Any, str]], n: int) -> list[tuple[Any, str]]:
+    """Up to `n` (issue, comment id) pairs, taking one per issue in turn (round robin)."""
+    per_issue: dict[int, list[tuple[Any, str]]] = {}
+    for issue, comment_id in pool:
+        per_issue.setdefault(id(issue), []).append((issue, comment_id))
+    queues = list(per_issue.values())
+    picked: list[tuple[Any, str]] = []
+    while len(picked) < n and any(queues):
+        for queue in queues:
+            if queue and len(picked) < n:
+                picked.append(queue.pop(0))
+    return picked
