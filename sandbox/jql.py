@@ -197,9 +197,7 @@ class _Parser:
             return lambda i: getattr(i, field)
         site = self.site
         if field == "parent":
-            return lambda i: (
-                site.issues[site.parents[i.id]].key if i.id in site.parents else None
-            )
+            return lambda i: site.issues[site.parents[i.id]].key if i.id in site.parents else None
         if field == "sprint":
             return lambda i: site.issue_sprints.get(i.id) or []
         if field in ("status", "issuetype", "type"):
