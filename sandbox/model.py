@@ -325,6 +325,10 @@ class Site:
     doc_cache: LRU = field(default_factory=lambda: LRU(4000))
     json_cache: LRU = field(default_factory=lambda: LRU(200_000, JSON_CACHE_BYTES))
     query_cache: LRU = field(default_factory=lambda: LRU(32))
+    # JSON text of how issues show other issues (parents, sub-tasks) and of sprint lists,
+    # keyed by what they depend on (see render.structure_text).
+    ref_cache: LRU = field(default_factory=lambda: LRU(50_000))
+    sprint_texts: dict = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -355,6 +359,7 @@ class Site:
     def touch(self, issue: Issue | None = None) -> None:
         """Record a write: invalidates cached JSON for the issue and cached searches."""
         self.rev += 1
+        self.sprint_texts.clear()  # a sprint or an issue's sprints may have changed
         if issue is not None:
             issue.rev += 1
 

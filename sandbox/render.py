@@ -216,11 +216,45 @@ def structure_fields(site: Site, issue: Issue, base: str = BASE) -> dict[str, An
 
 
 def structure_text(site: Site, issue: Issue, base: str) -> str:
-    """`structure_fields` as the text the cold path splices in after `"timetracking":{},`."""
-    if not site.features and issue.id not in site.parents and issue.id not in site.children:
+    """`structure_fields` as the text the cold path splices in after `"timetracking":{},`.
+    Built from cached pieces: another issue's reference is kept per (its id, its revision)
+    and a sprint list per site revision, so a parent with many children is written once."""
+    children = site.children.get(issue.id)
+    parent_id = site.parents.get(issue.id)
+    if not site.features and parent_id is None and not children:
         return '"subtasks":[]'  # every classic generated issue: no need to build anything
-    text = orjson.dumps(structure_fields(site, issue, base)).decode()[1:-1]
-    return text.replace(BASE, base) if base != BASE and BASE in text else text
+    subtasks = []
+    for child_id in children or ():
+        child = site.issues.get(child_id)
+        if child is not None and not child.deleted:
+            text = _ref_text(site, child, base)
+            if '"subtask":true' in text:
+                subtasks.append(text)
+    parts = [f'"subtasks":[{",".join(subtasks)}]']
+    parent = site.issues.get(parent_id) if parent_id is not None else None
+    if parent is not None and not parent.deleted:
+        parts.append(f'"parent":{_ref_text(site, parent, base)}')
+    if "agile" in site.features:
+        key = site.ranks.get(issue.id)
+        parts.append(f'"{catalog.RANK_FIELD}":' + (f'"0|{key}:"' if key else "null"))
+        ids = tuple(site.issue_sprints.get(issue.id, ()))
+        sprints = site.sprint_texts.get(ids)
+        if sprints is None:
+            listed = [sprint_field(site.sprints[s]) for s in ids]
+            sprints = site.sprint_texts[ids] = orjson.dumps(listed or None).decode()
+        parts.append(f'"{catalog.SPRINT_FIELD}":{sprints}')
+    return ",".join(parts)
+
+
+def _ref_text(site: Site, other: Issue, base: str) -> str:
+    key = (other.id, other.rev, base)
+    text = site.ref_cache.get(key)
+    if text is None:
+        text = orjson.dumps(issue_ref(site, other, base)).decode()
+        if base != BASE and BASE in text:
+            text = text.replace(BASE, base)
+        site.ref_cache.put(key, text)
+    return text
 
 
 def sprint_field(sprint: Any) -> dict[str, Any]:

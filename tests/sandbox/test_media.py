@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 import requests
 
 from sandbox import media
+from sandbox.attachments import attachment_bytes
 from sandbox.content import issue_doc, plain
 from sandbox.state import SandboxState
 
@@ -46,6 +47,10 @@ def test_an_inline_image_is_a_media_single_with_the_file_name_and_size():
             assert attrs["type"] == "file" and attrs["collection"] == ""
             assert attrs["alt"] == attachment["filename"]
             assert attrs["width"] == attrs["height"] in (8, 16, 32)
+            png = attachment_bytes(
+                site.seed, int(attachment["id"]), "image/png", attachment["size"]
+            )
+            assert int.from_bytes(png[16:20], "big") == attrs["width"]  # the IHDR width
             assert attrs["id"] != attachment["id"]  # a media id, not the attachment id
             return
     raise AssertionError("no inline image generated")
