@@ -106,6 +106,11 @@ def _create(ctx: Ctx, payload: Any) -> tuple[Issue | None, dict[str, str], list[
             structure.append_rank(site, issue.id)
             if sprint_id is not None:
                 site.issue_sprints[issue.id] = [sprint_id]
+            elif issue.type_id == catalog.SUBTASK and parent_id in site.issue_sprints:
+                # A sub-task joins its parent's sprint, as in Jira.
+                site.issue_sprints[issue.id] = [
+                    s for s in site.issue_sprints[parent_id] if site.sprints[s].state != "closed"
+                ]
         fields.update(
             {
                 "status": catalog.status_json(issue.status_id),

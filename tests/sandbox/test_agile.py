@@ -285,3 +285,26 @@ def test_a_classic_site_has_no_boards(connected, sandbox):
     )
     assert answer.status_code == 200 and answer.json()["values"] == []
     assert catalog.RANK_FIELD not in connected.get("issue/ALPHA-1").json()["fields"]
+
+
+def test_a_new_sub_task_joins_its_parents_open_sprint(full):
+    site = full.sandbox.site("acme")
+    parent = next(
+        site.issues[i]
+        for i, s in site.issue_sprints.items()
+        if site.sprints[s[-1]].state == "active"
+        and headline(site, site.issues[i])["issuetype"]["hierarchyLevel"] == 0
+    )
+    created = full.post(
+        "issue",
+        json={
+            "fields": {
+                "project": {"id": str(parent.project_id)},
+                "issuetype": {"name": "Subtask"},
+                "summary": "part",
+                "parent": {"key": parent.key},
+            }
+        },
+    ).json()
+    sprints = full.get(f"issue/{created['key']}").json()["fields"][catalog.SPRINT_FIELD]
+    assert [s["id"] for s in sprints] == [site.issue_sprints[parent.id][-1]]
