@@ -294,7 +294,10 @@ def main() -> int:
 
     me = [sys.executable, __file__, "--issues", str(args.issues), "--projects", str(args.projects)]
     me += ["--features", args.features]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SANDBOX_JSON_CACHE_MB": "1024"}
+    # Room for every serialized issue of the warm pass (~20 KiB each on a classic site, ~21.5
+    # with every feature: 50,000 of those overflow 1 GiB and the LRU would evict them all).
+    cache_mb = "1536" if args.features else "1024"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SANDBOX_JSON_CACHE_MB": cache_mb}
     print(f"generating a {args.issues}-issue site ...", flush=True)
     gen = json.loads(
         subprocess.run(

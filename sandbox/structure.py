@@ -43,8 +43,13 @@ def generate(site: Site, seed: str, anchor: float) -> None:
         if len(site.projects) > 1:
             second = list(site.projects.values())[1]
             second.schemes["workflow"] = str(workflows.KANBAN_SCHEME.id)
+        choices: dict[tuple[int, str], tuple[tuple[str, ...], list[int]]] = {}
         for issue in issues:
-            issue.status_id = _status(site, issue, rng)
+            key = (issue.project_id, issue.type_id)
+            if key not in choices:
+                choices[key] = _status_choices(site, *key)
+            statuses, cumulative = choices[key]
+            issue.status_id = rng.choices(statuses, cum_weights=cumulative)[0]
     if "agile" in site.features:
         _agile(site, issues, rng, anchor)
 
@@ -95,11 +100,15 @@ def link(site: Site, child_id: int, parent_id: int | None) -> None:
 # ------------------------------------------------------------------ statuses
 
 
-def _status(site: Site, issue: Issue, rng: random.Random) -> str:
-    project = site.projects[issue.project_id]
-    statuses = workflows.workflow_of(site, project, issue.type_id).statuses
-    weights = [STATUS_WEIGHTS[s] for s in statuses]
-    return rng.choices(statuses, weights)[0]
+def _status_choices(site: Site, project_id: int, type_id: str) -> tuple[tuple[str, ...], list[int]]:
+    """The statuses of the workflow and their cumulative weights (what `rng.choices` draws
+    from; the same draw as with plain weights)."""
+    statuses = workflows.workflow_of(site, site.projects[project_id], type_id).statuses
+    cumulative, total = [], 0
+    for status in statuses:
+        total += STATUS_WEIGHTS[status]
+        cumulative.append(total)
+    return statuses, cumulative
 
 
 # ------------------------------------------------------------------ agile
@@ -110,6 +119,9 @@ def _agile(site: Site, issues: list[Issue], rng: random.Random, anchor: float) -
         board = add_board(site, project.id, f"{project.key} board")
         _sprints(site, board, rng, anchor)
     by_board = {b.project_id: b for b in site.boards.values()}
+    states: dict[int, dict[str, list[int]]] = {}
+    for sprint in site.sprints.values():
+        states.setdefault(sprint.board_id, {}).setdefault(sprint.state, []).append(sprint.id)
     for issue in issues:
         if issue.type_id == catalog.EPIC:
             continue
@@ -117,8 +129,7 @@ def _agile(site: Site, issues: list[Issue], rng: random.Random, anchor: float) -
         if issue.type_id == catalog.SUBTASK and parent is not None:
             # Sub-tasks are in their parent's sprints (Jira moves them together).
             continue
-        board = by_board[issue.project_id]
-        chosen = _sprints_for(site, board, issue, rng)
+        chosen = _sprints_for(states[by_board[issue.project_id].id], issue, rng)
         if chosen:
             site.issue_sprints[issue.id] = chosen
     for issue in issues:
@@ -188,11 +199,8 @@ def _sprints(site: Site, board: Board, rng: random.Random, anchor: float) -> Non
     add_sprint(site, board, f"{key} Sprint 6", created=active_start - DAY)
 
 
-def _sprints_for(site: Site, board: Board, issue: Issue, rng: random.Random) -> list[int]:
-    sprints = [s for s in site.sprints.values() if s.board_id == board.id]
-    closed = [s.id for s in sprints if s.state == "closed"]
-    active = [s.id for s in sprints if s.state == "active"]
-    future = [s.id for s in sprints if s.state == "future"]
+def _sprints_for(sprints: dict[str, list[int]], issue: Issue, rng: random.Random) -> list[int]:
+    closed, active, future = sprints["closed"], sprints["active"], sprints["future"]
     category = catalog.STATUS_CATEGORY.get(issue.status_id or "", "")
     roll = rng.random()
     if category == "done":
@@ -214,18 +222,18 @@ DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 KEY_SPACE = 36**6
 
 
+PAIRS = [a + b for a in DIGITS for b in DIGITS]  # every 2-digit base-36 string, in order
+
+
 def initial_keys(n: int) -> list[str]:
     """`n` evenly spaced 6-digit base-36 keys, ascending."""
     step = KEY_SPACE // (n + 1)
-    return [_base36((i + 1) * step, 6) for i in range(n)]
-
-
-def _base36(value: int, width: int) -> str:
-    out = []
-    for _ in range(width):
-        value, digit = divmod(value, 36)
-        out.append(DIGITS[digit])
-    return "".join(reversed(out))
+    pairs = PAIRS
+    keys = []
+    for i in range(n):
+        value = (i + 1) * step
+        keys.append(pairs[value // 1679616] + pairs[value // 1296 % 1296] + pairs[value % 1296])
+    return keys
 
 
 def between(low: str | None, high: str | None) -> str:
