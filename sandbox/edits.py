@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox import catalog, fieldvalues, hierarchy, render, structure
+from sandbox import catalog, fieldvalues, hierarchy, render, structure, workflows
 from sandbox.api import ApiError, Ctx, Result
 from sandbox.changes import bump, item, record, touch_related
 from sandbox.clock import iso
 from sandbox.content import headline, issue_doc, pin, plain
 from sandbox.fieldvalues import FieldError
 from sandbox.model import BASE, Issue, Site, User
+from sandbox.parts import find_attachment
+from sandbox.writes import append_comment
 
 HEADLINE = frozenset({"summary", "priority", "issuetype"})
 UNSET = object()
@@ -32,8 +34,6 @@ def edit_issue(ctx: Ctx, ref: str) -> Result:
     with ctx.site.lock:
         apply_edit(ctx.site, issue, changes, ctx.user.json(), ctx.now)
         if comments:
-            from sandbox.writes import append_comment
-
             for body in comments:
                 append_comment(ctx, issue, body)
             bump(ctx.site, issue, ctx.now)
@@ -142,8 +142,6 @@ def _parent(ctx: Ctx, issue: Issue, ref: Any) -> int | None:
 
 
 def _issue_type(ctx: Ctx, issue: Issue, ref: Any) -> dict:
-    from sandbox import workflows
-
     type_id = catalog.find_by_name(catalog.ISSUE_TYPES, ref)
     old = hierarchy.type_of(ctx.site, issue)
     if type_id is None:
@@ -393,8 +391,6 @@ def delete_worklog(ctx: Ctx, ref: str, worklog_id: str) -> Result:
 
 
 def delete_attachment(ctx: Ctx, raw_id: str) -> Result:
-    from sandbox.parts import find_attachment
-
     issue, _attachment = find_attachment(ctx.site, raw_id)
     ctx.check_issue_write(issue)
     with ctx.site.lock:

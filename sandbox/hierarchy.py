@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import catalog
+from sandbox.content import headline
 from sandbox.model import Issue, Site
 
 WRONG_LEVEL = "Given parent issue does not belong to appropriate hierarchy."
@@ -25,8 +26,6 @@ def find_parent(site: Site, ref: Any) -> Issue | None:
 
 
 def type_of(site: Site, issue: Issue) -> str:
-    from sandbox.content import headline
-
     return headline(site, issue)["issuetype"]["id"]
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.content import headline
 from sandbox.model import Issue, Site
 
 UNBOUNDED = (
@@ -201,8 +202,7 @@ class _Parser:
         if field == "sprint":
             return lambda i: site.issue_sprints.get(i.id) or []
         if field in ("status", "issuetype", "type"):
-            from sandbox.content import headline  # the headline needs no full generation
-
+            # The headline (summary, status, type, priority) needs no full generation.
             name = "issuetype" if field == "type" else field
             return lambda i: headline(site, i)[name]["name"]
         self.needs_doc = True

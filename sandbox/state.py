@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sandbox import generator, structure
+from sandbox import edits, generator, structure
+from sandbox.api import Ctx
 from sandbox.clock import Clock
 from sandbox.content import issue_doc
 from sandbox.faults import Faults
@@ -390,9 +391,6 @@ class SandboxState:
         `at` (epoch seconds or a datetime; default: the clock's now). Field changes go into
         each issue's changelog by `author` (default: the site's first generated member);
         `updated` moves to `at`. Returns what changed: {"edited", "deleted_comments", ...}."""
-        from sandbox import edits  # local import: edits depends on the API plumbing
-        from sandbox.api import ApiError, Ctx
-
         target = self.site(site)
         when = at.timestamp() if isinstance(at, datetime) else float(at or self.clock.time())
         members = [self.users[a] for a in sorted(target.members) if a in self.users]
@@ -423,10 +421,7 @@ class SandboxState:
                 for comment in reversed(issue_doc(target, issue)["comments"])
             ]
             for issue, comment_id in _spread(pool, int(delete_comments)):
-                try:
-                    edits.remove_part(target, issue, "comments", comment_id, when)
-                except ApiError:
-                    continue
+                edits.remove_part(target, issue, "comments", comment_id, when)
                 deleted.append({"issue": issue.key, "id": comment_id})
         return {
             "edited": [i.key for i in chosen],

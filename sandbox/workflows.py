@@ -19,7 +19,7 @@ from sandbox import catalog
 from sandbox.api import ApiError, Ctx, Result, offset_page
 from sandbox.changes import bump, item, record, touch_related
 from sandbox.clock import iso
-from sandbox.content import pin
+from sandbox.content import headline, pin
 from sandbox.model import BASE, Issue, Project, Site
 
 RESOLVE_SCREEN = "3"  # Jira's "Resolve Issue Screen"
@@ -198,8 +198,6 @@ def shortest_path(workflow: Workflow, start: str, goal: str) -> list[Transition]
 
 
 def _issue_ids(site: Site, issue: Issue) -> tuple[Project, str, str]:
-    from sandbox.content import headline
-
     head = headline(site, issue)
     return site.projects[issue.project_id], head["issuetype"]["id"], head["status"]["id"]
 
@@ -392,6 +390,7 @@ def do_transition(ctx: Ctx, ref: str) -> Result:
     with ctx.site.lock:
         apply(ctx.site, issue, transition.to, resolution, ctx.user.json(), ctx.now)
         if comments:
+            # writes.py uses this module (a new issue's initial status): imported here.
             from sandbox.writes import append_comment
 
             for body in comments:

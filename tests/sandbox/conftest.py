@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
+from sandbox.pytest_plugin import SOFTWARE_SCOPES
+
 if TYPE_CHECKING:
     from sandbox.pytest_plugin import Sandbox, Tokens
 
@@ -67,14 +69,6 @@ def connected(sandbox: Sandbox) -> Connected:
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {tokens.access_token}"
     return Connected(sandbox, tokens, http, f"{sandbox.jira_url('acme')}/rest/api/3")
-
-
-SOFTWARE_SCOPES = (
-    "read:board-scope:jira-software write:board-scope:jira-software "
-    "read:board-scope.admin:jira-software read:sprint:jira-software write:sprint:jira-software "
-    "read:epic:jira-software write:issue:jira-software read:issue-details:jira read:jql:jira "
-    "read:project:jira"
-)
 
 
 @pytest.fixture

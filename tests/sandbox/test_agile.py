@@ -7,8 +7,8 @@ import requests
 
 from sandbox import catalog
 from sandbox.content import headline
+from sandbox.pytest_plugin import SOFTWARE_SCOPES
 from sandbox.ratelimit import GLOBAL_POOL
-from tests.sandbox.conftest import SOFTWARE_SCOPES
 
 
 def keys(page: dict) -> list[str]:
