@@ -39,6 +39,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="skip the consent page: the demo admin approves its first site",
     )
     parser.add_argument("--no-rate-limits", action="store_true")
+    parser.add_argument(
+        "--features",
+        default="",
+        help='"all" or some of workflows,hierarchy,agile,media (default: classic sites)',
+    )
     return parser.parse_args(argv)
 
 
@@ -53,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         issues=args.issues,
         auto_consent=args.auto_consent,
         clients=[client],
+        features=args.features,
     )
     state.rate_limits_enabled = not args.no_rate_limits
     # The world is built: keep the collector from rescanning it on every cycle.

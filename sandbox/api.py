@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from werkzeug.wrappers import Request
 
 from sandbox.model import BASE, Issue, Site, User
 from sandbox.ratelimit import Limited
-from sandbox.state import SandboxState
+
+if TYPE_CHECKING:
+    from sandbox.state import SandboxState
 
 ISSUE_NOT_FOUND = "Issue does not exist or you do not have permission to see it."
 

@@ -17,12 +17,17 @@ STATUS_CATEGORIES = {
     },
     "done": {"id": 3, "key": "done", "colorName": "green", "name": "Done"},
 }
+# The statuses every site has; classic sites draw issues' statuses from exactly these four.
 STATUSES = [
     ("10000", "To Do", "new"),
     ("3", "In Progress", "indeterminate"),
     ("10001", "In Review", "indeterminate"),
     ("10002", "Done", "done"),
 ]
+# Sites generated with the "workflows" feature also have these.
+EXTRA_STATUSES = [("10003", "Blocked", "indeterminate")]
+ALL_STATUSES = STATUSES + EXTRA_STATUSES
+STATUS_CATEGORY = {sid: cat for sid, _name, cat in ALL_STATUSES}
 ISSUE_TYPES = [
     ("10001", "Task", False, 0),
     ("10002", "Bug", False, 0),
@@ -45,6 +50,14 @@ LINK_TYPES = [
 ]
 ROLES = [(10002, "Administrators"), (10003, "Developers"), (10004, "Viewers")]
 RESOLUTION_DONE = {"id": "10000", "name": "Done", "description": "Work has been completed."}
+# Sites with the "workflows" feature offer all three (classic sites only Done).
+RESOLUTIONS = [
+    RESOLUTION_DONE,
+    {"id": "10001", "name": "Won't Do", "description": "This issue won't be actioned."},
+    {"id": "10002", "name": "Duplicate", "description": "The problem is a duplicate of another."},
+]
+EPIC, SUBTASK = "10004", "10005"
+STANDARD_TYPES = ("10001", "10002", "10003")  # Task, Bug, Story
 
 CUSTOM = "com.atlassian.jira.plugin.system.customfieldtypes:"
 # (id, name, kind, schema)
@@ -87,6 +100,21 @@ CUSTOM_OPTIONS = {
     ],
 }
 CONTEXT_IDS = {"customfield_10020": "10200", "customfield_10021": "10201"}
+
+# Jira Software's fields, present on sites with the "agile" feature. Their ids differ from
+# site to site in Jira Cloud: clients find them by `schema.custom`.
+GREENHOPPER = "com.pyxis.greenhopper.jira:"
+RANK_FIELD = "customfield_10019"
+SPRINT_FIELD = "customfield_10027"
+AGILE_FIELDS: list[tuple[str, str, str, dict[str, Any]]] = [
+    (RANK_FIELD, "Rank", "rank", {"type": "any", "custom": GREENHOPPER + "gh-lexo-rank"}),
+    (
+        SPRINT_FIELD,
+        "Sprint",
+        "sprint",
+        {"type": "array", "items": "json", "custom": GREENHOPPER + "gh-sprint"},
+    ),
+]
 
 # System fields: (id, name, schema or None, navigable, orderable)
 SYSTEM_FIELDS: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -131,8 +159,12 @@ SYSTEM_FIELDS: list[tuple[str, str, dict[str, Any] | None]] = [
 NOT_NAVIGABLE = frozenset({"attachment"})
 
 
+def resolution_json(resolution: dict) -> dict[str, Any]:
+    return dict(resolution, self=f"{BASE}/rest/api/3/resolution/{resolution['id']}")
+
+
 def status_json(status_id: str) -> dict[str, Any]:
-    for sid, name, cat in STATUSES:
+    for sid, name, cat in ALL_STATUSES:
         if sid == status_id:
             category = STATUS_CATEGORIES[cat]
             return {

@@ -104,6 +104,11 @@ def iso_z(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_ms_z(ts: float) -> str:
+    """Jira Software's sprint dates: 2024-01-31T10:20:30.000Z."""
+    return iso(ts)[:-5] + "Z"
+
+
 _DAYS: dict[int, str] = {}
 
 
@@ -116,4 +121,4 @@ def day(ts: float) -> str:
     return text
 
 
-__all__ = ["Clock", "day", "hour_start", "iso", "iso_z"]
+__all__ = ["Clock", "day", "hour_start", "iso", "iso_ms_z", "iso_z"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from sandbox import catalog
+from sandbox import catalog, media
 from sandbox.clock import day, iso
 from sandbox.generator import WORDS, adf, rich_adf, rng_for, sentence
 from sandbox.model import BASE, BASE_BYTES, Issue, Project, Site, User
@@ -50,6 +50,9 @@ class Pools:
         ]
         self.statuses = [(s[0], catalog.status_json(s[0])) for s in catalog.STATUSES]
         self.types = [catalog.issuetype_json(t[0]) for t in catalog.ISSUE_TYPES[:4]]
+        # Sites with features set each issue's status and type explicitly (Issue.status_id).
+        self.status_by_id = {s[0]: catalog.status_json(s[0]) for s in catalog.ALL_STATUSES}
+        self.type_by_id = {t[0]: catalog.issuetype_json(t[0]) for t in catalog.ISSUE_TYPES}
         self.priorities = [catalog.priority_json(p[0]) for p in catalog.PRIORITIES]
         self.labels = [
             sorted({rng.choice(WORDS) for _ in range(rng.randint(0, 3))}) for _ in range(64)
@@ -66,7 +69,8 @@ class Pools:
             [option_json("customfield_10021", *o) for o in rng.sample(platforms, rng.randint(0, 3))]
             for _ in range(32)
         ]
-        self.resolution = dict(catalog.RESOLUTION_DONE, self=f"{BASE}/rest/api/3/resolution/10000")
+        self.resolution = catalog.resolution_json(catalog.RESOLUTION_DONE)
+        self.resolutions = [catalog.resolution_json(r) for r in catalog.RESOLUTIONS]
         # Serialized once: orjson copies these into every issue instead of re-encoding them.
         # id(fragment) -> (fragment, the object it encodes), to read pooled values back.
         # Kept per site (and carried over when the pools are rebuilt, since pinned issues
@@ -104,6 +108,9 @@ class Pools:
         other.tiers = [convert(t) for t in self.tiers]
         other.platforms = [convert(pl) for pl in self.platforms]
         other.resolution = convert(self.resolution)
+        other.resolutions = [convert(r) for r in self.resolutions]
+        other.status_by_id = {k: convert(v) for k, v in self.status_by_id.items()}
+        other.type_by_id = {k: convert(v) for k, v in self.type_by_id.items()}
         other.user_frags = [self.fragment(u) for u in other.users]
         other.tier_frags = [self.fragment(t) for t in other.tiers]
         other.platform_frags = [self.fragment(pl) for pl in other.platforms]
@@ -201,10 +208,23 @@ def headline(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
     bits = issue.head
     return {
         "summary": p.sentences[bits & 1023],
-        "status": p.statuses[(bits >> 10) % len(p.statuses)][1],
+        "status": (
+            p.status_by_id[issue.status_id]
+            if issue.status_id
+            else p.statuses[(bits >> 10) % len(p.statuses)][1]
+        ),
         "priority": p.priorities[(bits >> 13) % 5],
-        "issuetype": p.types[(bits >> 16) % 4],
+        "issuetype": p.type_by_id[issue.type_id] if issue.type_id else p.types[(bits >> 16) % 4],
     }
+
+
+def resolution_index(site: Site, issue: Issue) -> int:
+    """Which of catalog.RESOLUTIONS a generated done issue has: always Done on classic sites;
+    on sites with workflows mostly Done, sometimes Won't Do or Duplicate."""
+    if "workflows" not in site.features:
+        return 0
+    roll = (issue.head >> 24) % 20
+    return 0 if roll < 17 else (1 if roll < 19 else 2)
 
 
 def plan_issue(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
@@ -296,7 +316,14 @@ def generate_doc(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
     project = site.projects[issue.project_id]
     head = headline(site, issue, base)
     project_frag, first_component, first_version = p.project_parts(project)
-    done = head["status"]["id"] == "10002"
+    done = catalog.STATUS_CATEGORY[head["status"]["id"]] == "done"
+    resolution = p.resolutions[resolution_index(site, issue)] if done else None
+    description_nodes, comment_nodes = media.generated_nodes(
+        site, issue.head, [(a[0], a[1], a[2]) for a in plan["attachments"]]
+    )
+    description = p.description_frags[plan["description"]]
+    if description_nodes:
+        description = media.with_nodes(p.descriptions[plan["description"]], description_nodes)
     updated_iso = iso(issue.updated)
 
     def pick(pool: list, index: int | None) -> Any:
@@ -304,7 +331,7 @@ def generate_doc(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
 
     fields: dict[str, Any] = {
         **head,
-        "description": p.description_frags[plan["description"]],
+        "description": description,
         "project": project_frag,
         "assignee": pick(users, plan["assignee"]),
         "reporter": users[plan["reporter"]],
@@ -315,7 +342,7 @@ def generate_doc(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
         "components": first_component[: plan["components"]],
         "fixVersions": first_version[: plan["versions"]],
         "versions": [],
-        "resolution": p.resolution if done else None,
+        "resolution": resolution,
         "resolutiondate": updated_iso if done else None,
         "duedate": plan["duedate"],
         "environment": pick(p.short_doc_frags, plan["environment"]),
@@ -340,12 +367,16 @@ def generate_doc(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
         "customfield_10025": p.tags[plan["tags"]],
         "customfield_10026": pick(p.two_paragraph_frags, plan["acceptance"]),
     }
+    comments = [
+        comment_json(issue, cid, frags[a], p.short_doc_frags[b], at, base)
+        for cid, a, b, at in plan["comments"]
+    ]
+    if comment_nodes and comments:
+        first_body = p.short_docs[plan["comments"][0][2]]
+        comments[0]["body"] = media.with_nodes(first_body, comment_nodes)
     return {
         "fields": fields,
-        "comments": [
-            comment_json(issue, cid, frags[a], p.short_doc_frags[b], at, base)
-            for cid, a, b, at in plan["comments"]
-        ],
+        "comments": comments,
         "worklogs": [
             worklog_json(issue, wid, frags[a], p.short_doc_frags[b], at, at, seconds, base)
             for wid, a, b, at, seconds in plan["worklogs"]

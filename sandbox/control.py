@@ -4,6 +4,7 @@ processes (a Celery worker, the `make run` demo, a browser test)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -39,6 +40,7 @@ def reset(state: SandboxState, request: Request, body: dict) -> Any:
         issues=int(body.get("issues", 20)),
         sites=body.get("sites") or ("acme", "globex"),
         auto_consent=bool(body.get("auto_consent", False)),
+        features=body.get("features"),
     )
     return state.summary()
 
@@ -162,6 +164,7 @@ def add_site(state: SandboxState, request: Request, body: dict) -> Any:
         projects=int(body.get("projects", 2)),
         issues=int(body.get("issues", 20)),
         admins=admins,
+        features=body.get("features"),
     )
     return site.summary()
 
@@ -211,6 +214,24 @@ def mutate(state: SandboxState, request: Request, body: dict) -> Any:
     )
 
 
+def bulk_edit(state: SandboxState, request: Request, body: dict) -> Any:
+    """{site, issues: [keys] | count, fields, delete_comments, author, at, seed}: see
+    SandboxState.bulk_edit. `at` is epoch seconds or ISO 8601."""
+    at = body.get("at")
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    return state.bulk_edit(
+        body["site"],
+        issues=body.get("issues"),
+        count=body.get("count"),
+        fields=body.get("fields"),
+        delete_comments=int(body.get("delete_comments", 0)),
+        author=body.get("author"),
+        at=at,
+        seed=body.get("seed"),
+    )
+
+
 def register_client(state: SandboxState, request: Request, body: dict) -> Any:
     client = state.register_client(body["client_id"], body["secret"], body["redirect_uris"])
     return {"client_id": client.client_id, "redirect_uris": client.redirect_uris}
@@ -240,6 +261,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "grants"): grants,
     ("POST", "grants/revoke"): revoke_grant,
     ("POST", "mutate"): mutate,
+    ("POST", "bulk-edit"): bulk_edit,
     ("POST", "clients"): register_client,
 }
 

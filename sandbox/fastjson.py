@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 
+from sandbox import catalog, media
 from sandbox.clock import _CLOCK, _DAY_PREFIX, _MILLIS, day, day_prefix, iso
-from sandbox.content import ATTACHMENT_KINDS, SUB_ID, Pools, duration, pools
+from sandbox.content import ATTACHMENT_KINDS, SUB_ID, Pools, duration, pools, resolution_index
 from sandbox.generator import WORDS
 from sandbox.model import Issue, Site
 
@@ -51,6 +52,12 @@ class Texts:
         self.tiers = [_text(x) for x in p.tiers]
         self.platforms = [_text(x) for x in p.platforms]
         self.resolution = _text(p.resolution)
+        self.resolutions = [_text(r) for r in p.resolutions]
+        self.status_by_id = {
+            sid: (catalog.STATUS_CATEGORY[sid] == "done", _text(status))
+            for sid, status in p.status_by_id.items()
+        }
+        self.type_by_id = {tid: _text(t) for tid, t in p.type_by_id.items()}
         self.projects: dict[tuple, tuple[str, list[str], list[str]]] = {}
         self.api = f"{p.base}/rest/api/3"
         # A file name is "<word>-<n>.<ext>": the word's JSON string without its closing quote.
@@ -85,14 +92,23 @@ def texts(p: Pools) -> Texts:
     return p.texts
 
 
-def issue_all_text(site: Site, issue: Issue, base: str, cap: int, links_json: str) -> str | None:
+def issue_all_text(
+    site: Site,
+    issue: Issue,
+    base: str,
+    cap: int,
+    links_json: str,
+    structure_json: str = '"subtasks":[]',
+) -> str | None:
     """The issue's JSON for fields=*all (no expand, no properties), or None when this path
-    does not apply (pinned issue, or a site without accounts).
+    does not apply (pinned issue, a site without accounts, or options changed over the API).
+    `structure_json` is the `subtasks` member and what follows it (parent, rank, sprints:
+    `render.structure_fields`, which depend on other issues, not on this issue's stream).
 
     The random choices are drawn exactly as `content.plan_issue` draws them (same stream,
     same order), but written straight into text: this is the cold read path, run once per
     issue, and a plan of tuples built only to be read back once cost a third of it."""
-    if issue.doc is not None:
+    if issue.doc is not None or site.option_changes:
         return None
     p = pools(site, base)
     if p.users[0] is None:
@@ -128,6 +144,7 @@ def issue_all_text(site: Site, issue: Issue, base: str, cap: int, links_json: st
     comment_url = f"{t.api}/issue/{iid}/comment/"
     comment_author = t.comment_author
     comments = []
+    first_comment = None  # (author, body, stamp) of comment 0, rewritten if media is added
     # iso() inlined in the two loops below (same arithmetic, see sandbox.clock.iso).
     prefixes, clock, millis = _DAY_PREFIX, _CLOCK, _MILLIS
     for n, at in enumerate(stamps[:cap]):
@@ -140,6 +157,8 @@ def issue_all_text(site: Site, issue: Issue, base: str, cap: int, links_json: st
             f"{prefixes.get(days) or day_prefix(days)}{clock[rest // 1000]}{millis[rest % 1000]}"
         )
         cid = first + n
+        if n == 0:
+            first_comment = (author, body, stamp)
         before_body, after_body = comment_author[author]
         comments.append(
             f'{{"self":"{comment_url}{cid}","id":"{cid}{before_body}{short_docs[body]}'
@@ -149,16 +168,21 @@ def issue_all_text(site: Site, issue: Issue, base: str, cap: int, links_json: st
         r()
         r()
     attachments = []
+    media_on = "media" in site.features
+    media_files = []  # (id, file name, mime): what media nodes may refer to
     quoted_words, n_words = t.quoted_words, len(WORDS)
     for n in range(_ATTACHMENT_COUNTS[int(r() * 6)]):
         ext, mime = ATTACHMENT_KINDS[int(r() * 5)]
         size = int(200 * (1.6 ** int(r() * 21)))
         if mime == "image/png":
             size = max(size, 8192)
-        filename = f'{quoted_words[int(r() * n_words)]}-{n}.{ext}"'
+        word = int(r() * n_words)
+        filename = f'{quoted_words[word]}-{n}.{ext}"'
         author = int(r() * n_users)
         at = created + r() * span
         att_id = first + n
+        if media_on:
+            media_files.append((att_id, f"{WORDS[word]}-{n}.{ext}", mime))
         url = f"{t.api}/attachment"
         thumbnail = f',"thumbnail":"{url}/thumbnail/{att_id}"' if mime == "image/png" else ""
         attachments.append(
@@ -201,7 +225,24 @@ def issue_all_text(site: Site, issue: Issue, base: str, cap: int, links_json: st
             f'{worklog_spent[seconds]}{first + n}","issueId":"{iid}"}}'
         )
     bits = issue.head
-    done, status = t.statuses[(bits >> 10) % len(t.statuses)]
+    if issue.status_id:
+        done, status = t.status_by_id[issue.status_id]
+    else:
+        done, status = t.statuses[(bits >> 10) % len(t.statuses)]
+    issuetype = t.type_by_id[issue.type_id] if issue.type_id else t.types[(bits >> 16) % 4]
+    resolution = t.resolutions[resolution_index(site, issue)] if done else "null"
+    if media_files:
+        description_nodes, comment_nodes = media.generated_nodes(site, bits, media_files)
+        if description_nodes:
+            description = f"{description[:-2]},{_text(description_nodes)[1:-1]}]}}"
+        if comment_nodes and first_comment is not None:
+            author, body, stamp = first_comment
+            before_body, after_body = comment_author[author]
+            doc = f"{short_docs[body][:-2]},{_text(comment_nodes)[1:-1]}]}}"
+            comments[0] = (
+                f'{{"self":"{comment_url}{first}","id":"{first}{before_body}{doc}'
+                f'{after_body}{stamp}","updated":"{stamp}","jsdPublic":true}}'
+            )
     project, components, versions = t.project(p, site.projects[issue.project_id])
     updated_iso = iso(updated)
     resolved = f'"{updated_iso}"' if done else "null"
@@ -209,18 +250,18 @@ def issue_all_text(site: Site, issue: Issue, base: str, cap: int, links_json: st
     return (
         f'{{"expand":"{ALL_EXPANDS}","id":"{iid}","self":"{issue_url}","key":"{key}","fields":{{'
         f'"summary":{t.sentences[bits & 1023]},"status":{status}'
-        f',"priority":{t.priorities[(bits >> 13) % 5]},"issuetype":{t.types[(bits >> 16) % 4]}'
+        f',"priority":{t.priorities[(bits >> 13) % 5]},"issuetype":{issuetype}'
         f',"description":{description},"project":{project}'
         f',"assignee":{assignee},"reporter":{reporter}'
         f',"creator":{reporter},"created":"{iso(created)}","updated":"{updated_iso}"'
         f',"labels":{labels}'
         f',"components":[{",".join(components[:n_components])}]'
         f',"fixVersions":[{",".join(versions[:n_versions])}],"versions":[]'
-        f',"resolution":{t.resolution if done else "null"}'
+        f',"resolution":{resolution}'
         f',"resolutiondate":{resolved}'
         f',"duedate":{duedate}'
         f',"environment":{environment}'
-        ',"timetracking":{},"subtasks":[]'
+        f',"timetracking":{{}},{structure_json}'
         f',"watches":{{"self":"{t.api}/issue/{key}/watchers",'
         f'"watchCount":{watchers},"isWatching":false}}'
         f',"votes":{{"self":"{t.api}/issue/{key}/votes",'

@@ -136,14 +136,18 @@ def build_site(
     issues: int,
     members: list[User],
     cloud_id: str | None = None,
+    features: frozenset[str] = frozenset(),
 ) -> Site:
-    """A site with `projects` projects and `issues` issues spread over them."""
+    """A site with `projects` projects and `issues` issues spread over them. `features` only
+    mark the site here; `sandbox.structure` generates what they add once the issues exist."""
     rng = rng_for(seed, "site", name)
     site = Site(cloud_id=cloud_id or make_uuid(rng), name=name, seed=f"{seed}/{name}", state=state)
+    site.features = features
     site.members.update(u.account_id for u in members)
+    fields = catalog.CUSTOM_FIELDS + (catalog.AGILE_FIELDS if "agile" in features else [])
     site.custom_fields = [
         {"id": fid, "name": fname, "kind": kind, "schema": schema}
-        for fid, fname, kind, schema in catalog.CUSTOM_FIELDS
+        for fid, fname, kind, schema in fields
     ]
     member_ids = [u.account_id for u in members] or [""]
     for index in range(projects):

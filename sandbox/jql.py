@@ -2,8 +2,9 @@
 
 Supported: `field op value` clauses joined by AND / OR with parentheses and NOT; operators
 = != > >= < <= IN, NOT IN, ~, IS [NOT] EMPTY; fields project, key/issuekey, id, created,
-updated, status, issuetype/type, assignee, reporter, labels, summary, text; ORDER BY one or more
-fields ASC|DESC. Dates are "yyyy-MM-dd", "yyyy-MM-dd HH:mm" or relative ("-5d", "-2h") and are
+updated, status, issuetype/type, assignee, reporter, labels, summary, text, parent (key or id)
+and sprint (id or name); ORDER BY one or more of key, id, created, updated, project, rank,
+ASC|DESC. Dates are "yyyy-MM-dd", "yyyy-MM-dd HH:mm" or relative ("-5d", "-2h") and are
 read in UTC (every sandbox account's time zone).
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.content import headline
 from sandbox.model import Issue, Site
 
 UNBOUNDED = (
@@ -31,7 +33,8 @@ TOKEN = re.compile(
 )
 DOC_FIELDS = {"status", "issuetype", "type", "assignee", "reporter", "labels", "summary", "text"}
 DATE_FIELDS = {"created", "updated"}
-KNOWN_FIELDS = {"project", "key", "issuekey", "id"} | DATE_FIELDS | DOC_FIELDS
+STRUCTURE_FIELDS = {"parent", "sprint"}
+KNOWN_FIELDS = {"project", "key", "issuekey", "id"} | DATE_FIELDS | DOC_FIELDS | STRUCTURE_FIELDS
 
 
 class JqlError(ValueError):
@@ -193,6 +196,15 @@ class _Parser:
             return lambda i: i.id
         if field in DATE_FIELDS:
             return lambda i: getattr(i, field)
+        site = self.site
+        if field == "parent":
+            return lambda i: site.issues[site.parents[i.id]].key if i.id in site.parents else None
+        if field == "sprint":
+            return lambda i: site.issue_sprints.get(i.id) or []
+        if field in ("status", "issuetype", "type"):
+            # The headline (summary, status, type, priority) needs no full generation.
+            name = "issuetype" if field == "type" else field
+            return lambda i: headline(site, i)[name]["name"]
         self.needs_doc = True
         doc_of = self.doc_of
         if field in ("status", "issuetype", "type"):
@@ -226,11 +238,28 @@ class _Parser:
             return int(value)
         if field in DATE_FIELDS:
             return parse_date(value, self.now)
+        if field == "parent":
+            issue = self.site.issue(value)
+            return issue.key if issue is not None else value.upper()
+        if field == "sprint":
+            if value.isdigit():
+                return int(value)
+            for sprint in self.site.sprints.values():
+                if sprint.name.lower() == value.lower():
+                    return sprint.id
+            raise JqlError(f"The value '{value}' does not exist for the field 'sprint'.")
         return value
 
     def _compare(self, field: str, op: str, raw: list[str]):
         getter = self._getter(field)
         values = [self._normalize(field, v) for v in raw]
+        if field == "sprint":
+            wanted = set(values)
+            if op in ("=", "in"):
+                return lambda i: bool(wanted & set(getter(i)))
+            if op in ("!=", "not in"):
+                return lambda i: not (wanted & set(getter(i)))
+            raise JqlError(f"The operator '{op}' is not supported by the 'sprint' field.")
         if field == "labels":
             wanted = set(values)
             if op in ("=", "in"):
@@ -258,7 +287,7 @@ class _Parser:
         if op == "not in":
             wanted = set(values)
             return lambda i: getter(i) not in wanted
-        if field in ("status", "issuetype", "type", "assignee", "reporter", "summary"):
+        if field in ("status", "issuetype", "type", "assignee", "reporter", "summary", "parent"):
             raise JqlError(f"The operator '{op}' is not supported by the '{field}' field.")
         compare = {
             ">": lambda a: a > value,
@@ -277,7 +306,7 @@ class _Parser:
         while True:
             _kind, field = self.next()
             field = field.lower()
-            if field not in ("key", "issuekey", "id", "created", "updated", "project"):
+            if field not in ("key", "issuekey", "id", "created", "updated", "project", "rank"):
                 raise JqlError(f"Not able to sort using field '{field}'.")
             descending = False
             if self.word_is("asc") or self.word_is("desc"):
@@ -311,7 +340,10 @@ def parse_date(value: str, now: float) -> float:
     )
 
 
-def sort_key(field: str) -> Callable[[Issue], Any]:
+def sort_key(field: str, site: Site | None = None) -> Callable[[Issue], Any]:
+    if field == "rank":
+        ranks = site.ranks if site is not None else {}
+        return lambda i: ranks.get(i.id, "~")
     if field in ("key", "issuekey"):
         return lambda i: (i.project_id, int(i.key.rsplit("-", 1)[1]))
     if field == "project":

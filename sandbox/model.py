@@ -32,6 +32,48 @@ ALL_SCOPES = frozenset(
         "report:personal-data",
     }
 )
+# Jira Software has no classic scopes: its API (/rest/agile/1.0) takes only these granular ones,
+# together with a few granular platform scopes that Atlassian lists on its operations.
+JIRA_SOFTWARE_SCOPES = frozenset(
+    {
+        "read:board-scope:jira-software",
+        "write:board-scope:jira-software",
+        "read:board-scope.admin:jira-software",
+        "write:board-scope.admin:jira-software",
+        "delete:board-scope.admin:jira-software",
+        "read:sprint:jira-software",
+        "write:sprint:jira-software",
+        "delete:sprint:jira-software",
+        "read:epic:jira-software",
+        "write:epic:jira-software",
+        "read:issue:jira-software",
+        "write:issue:jira-software",
+        "read:source-code:jira-software",
+        "write:source-code:jira-software",
+        "read:issue-details:jira",
+        "read:jql:jira",
+        "read:project:jira",
+    }
+)
+ALL_SCOPES = ALL_SCOPES | JIRA_SOFTWARE_SCOPES
+
+# What `features` can switch on when a site is generated (see docs/sandbox.md). Without any,
+# a site is generated exactly as before these existed ("classic").
+FEATURES = ("workflows", "hierarchy", "agile", "media")
+
+
+def parse_features(value: object) -> frozenset[str]:
+    """`"all"`, a comma-separated string or an iterable of names -> a validated set."""
+    if value is None or value == "":
+        return frozenset()
+    items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
+    names = {str(i).strip() for i in items if str(i).strip()}
+    if "all" in names:
+        return frozenset(FEATURES)
+    unknown = names - set(FEATURES)
+    if unknown:
+        raise ValueError(f"unknown site features {sorted(unknown)}; known: {', '.join(FEATURES)}")
+    return frozenset(names)
 
 
 @dataclass(eq=False)
@@ -122,7 +164,19 @@ class AccessToken:
 class Issue:
     """The small always-present part of an issue; `doc` holds content once pinned."""
 
-    __slots__ = ("created", "deleted", "doc", "head", "id", "key", "project_id", "rev", "updated")
+    __slots__ = (
+        "created",
+        "deleted",
+        "doc",
+        "head",
+        "id",
+        "key",
+        "project_id",
+        "rev",
+        "status_id",
+        "type_id",
+        "updated",
+    )
 
     def __init__(self, id: int, key: str, project_id: int, created: float, updated: float):
         self.id = id
@@ -136,6 +190,9 @@ class Issue:
         # Random bits choosing summary/status/priority/type, drawn when the site is built so
         # that showing a linked issue's headline costs no generation.
         self.head = 0
+        # Set by the generator on sites with workflows/hierarchy (None: drawn from `head`).
+        self.status_id: str | None = None
+        self.type_id: str | None = None
 
 
 @dataclass(eq=False)
@@ -151,6 +208,32 @@ class Project:
     issue_counter: int = 0
     # Role id -> account ids (identity objects for the points model).
     roles: dict[int, list[str]] = field(default_factory=dict)
+    # Scheme kind ("workflow", "permission", ...) -> scheme id, where not the site's default.
+    schemes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Board:
+    """A Jira Software board on one project (its filter: `project = KEY ORDER BY Rank`)."""
+
+    id: int
+    name: str
+    project_id: int
+    filter_id: int
+    type: str = "scrum"
+
+
+@dataclass(eq=False)
+class Sprint:
+    id: int
+    board_id: int
+    name: str
+    state: str = "future"  # future -> active -> closed
+    start: float | None = None
+    end: float | None = None
+    complete: float | None = None
+    created: float = 0.0
+    goal: str = ""
 
 
 class LRU:
@@ -212,6 +295,22 @@ class Site:
     # issue id -> [(link id, link type id, "outward" | "inward", other issue id)]
     links: dict[int, list[tuple[int, int, str, int]]] = field(default_factory=dict)
     custom_fields: list[dict] = field(default_factory=list)
+    features: frozenset[str] = frozenset()
+    # Issue hierarchy: child id -> parent id, and parent id -> child ids (ascending).
+    parents: dict[int, int] = field(default_factory=dict)
+    children: dict[int, list[int]] = field(default_factory=dict)
+    # Jira Software: boards, sprints, each issue's sprints (ascending ids) and rank key.
+    boards: dict[int, Any] = field(default_factory=dict)
+    sprints: dict[int, Any] = field(default_factory=dict)
+    issue_sprints: dict[int, list[int]] = field(default_factory=dict)
+    ranks: dict[int, str] = field(default_factory=dict)
+    rank_last: str = ""  # the highest rank key, where new issues go
+    next_board_id: int = 1
+    next_sprint_id: int = 1
+    # Configuration (schemes, screens, filters, dashboards, options...): sandbox.config.
+    config: Any = None
+    # Custom field options renamed (id -> value) or deleted (id -> None) over the API.
+    option_changes: dict[str, str | None] = field(default_factory=dict)
     pools: Any = None  # sandbox.content.Pools, built on first use
     based_pools: dict[str, Any] = field(default_factory=dict)  # the same, per base URL
     uploads: dict[int, bytes] = field(default_factory=dict)
@@ -226,6 +325,10 @@ class Site:
     doc_cache: LRU = field(default_factory=lambda: LRU(4000))
     json_cache: LRU = field(default_factory=lambda: LRU(200_000, JSON_CACHE_BYTES))
     query_cache: LRU = field(default_factory=lambda: LRU(32))
+    # JSON text of how issues show other issues (parents, sub-tasks) and of sprint lists,
+    # keyed by what they depend on (see render.structure_text).
+    ref_cache: LRU = field(default_factory=lambda: LRU(50_000))
+    sprint_texts: dict = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -256,6 +359,7 @@ class Site:
     def touch(self, issue: Issue | None = None) -> None:
         """Record a write: invalidates cached JSON for the issue and cached searches."""
         self.rev += 1
+        self.sprint_texts.clear()  # a sprint or an issue's sprints may have changed
         if issue is not None:
             issue.rev += 1
 
@@ -269,4 +373,5 @@ class Site:
             "issues": sum(1 for i in self.issues.values() if not i.deleted),
             "members": sorted(self.members),
             "admins": sorted(self.admins),
+            "features": sorted(self.features),
         }

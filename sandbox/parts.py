@@ -8,7 +8,9 @@ import hashlib
 import hmac
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
+from sandbox import media
 from sandbox.api import ApiError, Ctx, Result, offset_page, to_int
 from sandbox.attachments import attachment_bytes
 from sandbox.content import SUB_ID, histories_of, issue_doc
@@ -190,17 +192,23 @@ def attachment_content_bytes(site: Site, attachment: dict) -> bytes:
     return attachment_bytes(site.seed, att_id, attachment["mimeType"], attachment["size"])
 
 
-def media_signature(state, site: Site, att_id: str) -> str:
+def media_signature(state, site: Site, file_id: str) -> str:
     key = f"{state.seed}/media".encode()
-    return hmac.new(key, f"{site.cloud_id}/{att_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(key, f"{site.cloud_id}/{file_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def attachment_content(ctx: Ctx, raw_id: str) -> Result:
     _issue, attachment = find_attachment(ctx.site, raw_id)
     if ctx.arg("redirect", "true").lower() != "false":
-        # Atlassian redirects to its media service; the sandbox serves that from /_media/.
-        signature = media_signature(ctx.state, ctx.site, raw_id)
-        location = f"{ctx.request.host_url.rstrip('/')}/_media/{ctx.site.cloud_id}/{raw_id}?token={signature}"
+        # Atlassian redirects to its media service, naming the file by its media id (what ADF
+        # media nodes refer to); the sandbox serves that from /_media/.
+        file_id = media.media_id(ctx.site, raw_id)
+        signature = media_signature(ctx.state, ctx.site, file_id)
+        name = quote(attachment["filename"])
+        location = (
+            f"{ctx.request.host_url.rstrip('/')}/_media/{ctx.site.cloud_id}/file/{file_id}"
+            f"/binary?token={signature}&client=sandbox&collection=&dl=true&name={name}"
+        )
         return Result(
             status=303, body=b"", core=1, headers={"Location": location}, mimetype="text/plain"
         )

@@ -29,6 +29,14 @@ BACKUP_SCOPES = (
     "read:jira-work write:jira-work read:jira-user manage:jira-project "
     "manage:jira-configuration offline_access read:me"
 )
+# Jira Software's granular scopes (the agile API takes no classic scope): what reading and
+# restoring boards, sprints and rank needs. `sandbox.connect(scope=f"{BACKUP_SCOPES} {...}")`.
+SOFTWARE_SCOPES = (
+    "read:board-scope:jira-software write:board-scope:jira-software "
+    "read:board-scope.admin:jira-software read:sprint:jira-software write:sprint:jira-software "
+    "read:epic:jira-software write:issue:jira-software read:issue-details:jira read:jql:jira "
+    "read:project:jira"
+)
 
 
 @dataclass

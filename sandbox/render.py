@@ -11,7 +11,8 @@ from typing import Any
 
 import orjson
 
-from sandbox import catalog, fastjson
+from sandbox import catalog, fastjson, structure
+from sandbox.clock import iso_ms_z
 from sandbox.content import headline, histories_of, issue_doc, plain
 from sandbox.model import BASE, BASE_BYTES, Issue, Site
 
@@ -83,8 +84,9 @@ def issue_bytes(
             )
             if base != BASE_BYTES and BASE in links:
                 links = links.replace(BASE, base_text)
+            structure = structure_text(site, issue, base_text)
             # Comes back with `base` in every link already (no scan of the ~20 KiB result).
-            text = fastjson.issue_all_text(site, issue, base_text, cap, links)
+            text = fastjson.issue_all_text(site, issue, base_text, cap, links, structure)
         if text is not None:
             cached = text.encode()
         else:
@@ -123,6 +125,11 @@ def issue_json(
         selected = dict(doc["fields"])  # the common backup case, without per-field checks
     else:
         selected = {k: v for k, v in doc["fields"].items() if fields.wants(k)}
+    for name, value in structure_fields(site, issue, base).items():
+        if fields.wants(name):
+            selected[name] = value
+    if site.option_changes:
+        _apply_option_changes(site, selected)
     if fields.wants("issuelinks"):
         selected["issuelinks"] = issue_links(site, issue, base)
     if fields.wants("attachment"):
@@ -170,13 +177,132 @@ def issue_json(
     return data
 
 
+def issue_ref(site: Site, other: Issue, base: str = BASE) -> dict[str, Any]:
+    """How one issue shows another (a link's other end, a parent, a sub-task)."""
+    head = headline(site, other, base)
+    return {
+        "id": str(other.id),
+        "key": other.key,
+        "self": f"{base}/rest/api/3/issue/{other.id}",
+        "fields": {
+            "summary": head["summary"],
+            "status": head["status"],
+            "priority": head["priority"],
+            "issuetype": head["issuetype"],
+        },
+    }
+
+
+def structure_fields(site: Site, issue: Issue, base: str = BASE) -> dict[str, Any]:
+    """Fields that depend on other issues and on the board rather than on the issue's own
+    content: `subtasks`, `parent` (only when it has one), and on Jira Software sites the
+    Rank and Sprint custom fields."""
+    out: dict[str, Any] = {"subtasks": []}
+    for child_id in site.children.get(issue.id, ()):
+        child = site.issues.get(child_id)
+        if child is not None and not child.deleted:
+            ref = issue_ref(site, child, base)
+            if ref["fields"]["issuetype"].get("subtask"):
+                out["subtasks"].append(ref)
+    parent = site.issues.get(site.parents.get(issue.id, -1))
+    if parent is not None and not parent.deleted:
+        out["parent"] = issue_ref(site, parent, base)
+    if "agile" in site.features:
+        key = site.ranks.get(issue.id)
+        out[catalog.RANK_FIELD] = structure.rank_value(key) if key else None
+        sprints = [sprint_field(site.sprints[s]) for s in site.issue_sprints.get(issue.id, ())]
+        out[catalog.SPRINT_FIELD] = sprints or None
+    return out
+
+
+def structure_text(site: Site, issue: Issue, base: str) -> str:
+    """`structure_fields` as the text the cold path splices in after `"timetracking":{},`.
+    Built from cached pieces: another issue's reference is kept per (its id, its revision)
+    and a sprint list per site revision, so a parent with many children is written once."""
+    children = site.children.get(issue.id)
+    parent_id = site.parents.get(issue.id)
+    if not site.features and parent_id is None and not children:
+        return '"subtasks":[]'  # every classic generated issue: no need to build anything
+    subtasks = []
+    for child_id in children or ():
+        child = site.issues.get(child_id)
+        if child is not None and not child.deleted:
+            text = _ref_text(site, child, base)
+            if '"subtask":true' in text:
+                subtasks.append(text)
+    parts = [f'"subtasks":[{",".join(subtasks)}]']
+    parent = site.issues.get(parent_id) if parent_id is not None else None
+    if parent is not None and not parent.deleted:
+        parts.append(f'"parent":{_ref_text(site, parent, base)}')
+    if "agile" in site.features:
+        key = site.ranks.get(issue.id)
+        parts.append(f'"{catalog.RANK_FIELD}":' + (f'"0|{key}:"' if key else "null"))
+        ids = tuple(site.issue_sprints.get(issue.id, ()))
+        sprints = site.sprint_texts.get(ids)
+        if sprints is None:
+            listed = [sprint_field(site.sprints[s]) for s in ids]
+            sprints = site.sprint_texts[ids] = orjson.dumps(listed or None).decode()
+        parts.append(f'"{catalog.SPRINT_FIELD}":{sprints}')
+    return ",".join(parts)
+
+
+def _ref_text(site: Site, other: Issue, base: str) -> str:
+    key = (other.id, other.rev, base)
+    text = site.ref_cache.get(key)
+    if text is None:
+        text = orjson.dumps(issue_ref(site, other, base)).decode()
+        if base != BASE and BASE in text:
+            text = text.replace(BASE, base)
+        site.ref_cache.put(key, text)
+    return text
+
+
+def sprint_field(sprint: Any) -> dict[str, Any]:
+    """A sprint as the Sprint custom field shows it on an issue."""
+    data: dict[str, Any] = {
+        "id": sprint.id,
+        "name": sprint.name,
+        "state": sprint.state,
+        "boardId": sprint.board_id,
+        "goal": sprint.goal,
+    }
+    for key, value in (
+        ("startDate", sprint.start),
+        ("endDate", sprint.end),
+        ("completeDate", sprint.complete),
+    ):
+        if value is not None:
+            data[key] = iso_ms_z(value)
+    return data
+
+
+def _apply_option_changes(site: Site, fields: dict[str, Any]) -> None:
+    """Options renamed or deleted over the API show their new value, or vanish, on issues."""
+    changes = site.option_changes
+
+    def current(option: Any) -> Any:
+        option = plain(site, option)
+        if not isinstance(option, dict) or option.get("id") not in changes:
+            return option
+        value = changes[option["id"]]
+        return None if value is None else {**option, "value": value}
+
+    for field_id in catalog.CUSTOM_OPTIONS:
+        if field_id not in fields:
+            continue
+        value = plain(site, fields[field_id])
+        if isinstance(value, list):
+            fields[field_id] = [o for o in (current(v) for v in value) if o is not None]
+        elif value is not None:
+            fields[field_id] = current(value)
+
+
 def issue_links(site: Site, issue: Issue, base: str = BASE) -> list[dict[str, Any]]:
     links = []
     for link_id, type_id, direction, other_id in site.links.get(issue.id, ()):
         other = site.issues.get(other_id)
         if other is None or other.deleted:
             continue
-        other_fields = headline(site, other, base)
         # From this issue's side: "A blocks B" shows B as A's outwardIssue.
         side = "outwardIssue" if direction == "outward" else "inwardIssue"
         links.append(
@@ -187,17 +313,7 @@ def issue_links(site: Site, issue: Issue, base: str = BASE) -> list[dict[str, An
                     **catalog.link_type_json(str(type_id)),
                     "self": f"{base}/rest/api/3/issueLinkType/{type_id}",
                 },
-                side: {
-                    "id": str(other.id),
-                    "key": other.key,
-                    "self": f"{base}/rest/api/3/issue/{other.id}",
-                    "fields": {
-                        "summary": other_fields["summary"],
-                        "status": other_fields["status"],
-                        "priority": other_fields["priority"],
-                        "issuetype": other_fields["issuetype"],
-                    },
-                },
+                side: issue_ref(site, other, base),
             }
         )
     return links

@@ -57,7 +57,7 @@ def run_query(ctx: Ctx, text: str | None) -> list[Issue]:
         raise ApiError(400, str(exc)) from exc
     issues = [i for i in site.live_issues() if query.predicate(i)]
     for field, descending in reversed(query.order):
-        issues.sort(key=jql.sort_key(field), reverse=descending)
+        issues.sort(key=jql.sort_key(field, site), reverse=descending)
     site.query_cache.put(cache_key, issues)
     return issues
 

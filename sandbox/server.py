@@ -21,7 +21,20 @@ import orjson
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from sandbox import auth, control, jira, parts, search, writes
+from sandbox import (
+    agile,
+    auth,
+    config_api,
+    control,
+    edits,
+    jira,
+    media,
+    parts,
+    schemes,
+    search,
+    workflows,
+    writes,
+)
 from sandbox.api import ApiError, Ctx, RateLimitedError, Result
 from sandbox.model import BASE_BYTES, Site, User
 from sandbox.ratelimit import API_TOKEN_POOL
@@ -33,6 +46,7 @@ READ_USER = ("read:jira-user", "read:jira-work")
 WRITE_WORK = ("write:jira-work",)
 MANAGE_PROJECT = ("manage:jira-project",)
 CONFIG = ("read:jira-work", "manage:jira-configuration")
+ADMIN_CONFIG = ("manage:jira-configuration",)
 
 
 @dataclass(frozen=True)
@@ -41,16 +55,41 @@ class Route:
     pattern: re.Pattern
     handler: Callable[..., Result]
     name: str
-    scopes: tuple[str, ...]
+    scopes: tuple[str, ...]  # any one of these (classic scopes)
     write: bool = False
+    all_scopes: tuple[str, ...] = ()  # every one of these (granular scopes)
+
+    def allows(self, granted: frozenset[str]) -> bool:
+        if self.all_scopes:
+            return all(s in granted for s in self.all_scopes)
+        return any(s in granted for s in self.scopes)
 
 
 def _route(
-    method: str, template: str, handler, scopes, write: bool = False, name: str | None = None
+    method: str,
+    template: str,
+    handler,
+    scopes,
+    write: bool = False,
+    name: str | None = None,
+    all_scopes: tuple[str, ...] = (),
 ) -> Route:
     regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
     route_name = name or re.sub(r"/?\{\w+\}", "", template).replace("/", "-") or template
-    return Route(method, re.compile(regex + "$"), handler, route_name, scopes, write)
+    return Route(method, re.compile(regex + "$"), handler, route_name, scopes, write, all_scopes)
+
+
+def _agile(method: str, template: str, handler, scopes: str, write: bool = False) -> Route:
+    """A Jira Software route: every listed granular scope is needed (Atlassian's reference)."""
+    return _route(
+        method,
+        template,
+        handler,
+        (),
+        write,
+        name="agile-" + re.sub(r"/?\{\w+\}", "", template).replace("/", "-"),
+        all_scopes=tuple(scopes.split()),
+    )
 
 
 # Templates are relative to /rest/api/3/. Route names key the burst buckets.
@@ -66,11 +105,14 @@ JIRA_ROUTES = [
     _route("GET", "project/{ref}/role", jira.project_roles, READ_WORK),
     _route("GET", "project/{ref}/role/{role_id}", jira.project_role, READ_WORK),
     _route("GET", "field", jira.fields, READ_WORK),
-    _route("GET", "field/{field_id}/context", jira.field_contexts, CONFIG),
+    _route("GET", "field/{field_id}/context", config_api.field_contexts, CONFIG),
     _route(
-        "GET", "field/{field_id}/context/{context_id}/option", jira.field_context_options, CONFIG
+        "GET",
+        "field/{field_id}/context/{context_id}/option",
+        config_api.field_context_options,
+        CONFIG,
     ),
-    _route("GET", "statuses/search", jira.statuses_search, READ_WORK),
+    _route("GET", "statuses/search", workflows.statuses_search, READ_WORK),
     _route("GET", "issuetype", jira.issue_types, READ_WORK),
     _route("GET", "priority/search", jira.priority_search, READ_WORK),
     _route("GET", "issueLinkType", jira.issue_link_types, READ_WORK),
@@ -105,11 +147,199 @@ JIRA_ROUTES = [
     _route("POST", "version", writes.create_version, MANAGE_PROJECT, write=True),
     _route("POST", "component", writes.create_component, MANAGE_PROJECT, write=True),
     _route("POST", "project", writes.create_project, MANAGE_PROJECT, write=True),
+    # workflows and transitions
+    _route("GET", "issue/{ref}/transitions", workflows.get_transitions, READ_WORK),
+    _route("POST", "issue/{ref}/transitions", workflows.do_transition, WRITE_WORK, write=True),
+    _route("GET", "workflows/search", workflows.workflows_search, ADMIN_CONFIG),
+    _route("GET", "workflowscheme", workflows.workflow_schemes, ADMIN_CONFIG),
+    _route("GET", "workflowscheme/project", workflows.workflow_scheme_projects, ADMIN_CONFIG),
+    _route("PUT", "workflowscheme/project", workflows.assign_workflow_scheme, ADMIN_CONFIG, True),
+    _route("GET", "workflowscheme/{scheme_id}", workflows.workflow_scheme, ADMIN_CONFIG),
+    _route("GET", "project/{ref}/statuses", workflows.project_statuses, READ_WORK),
+    _route("GET", "resolution/search", workflows.resolution_search, READ_WORK),
+    # edits and deletions
+    _route("PUT", "issue/{ref}", edits.edit_issue, WRITE_WORK, write=True),
+    _route("DELETE", "issue/{ref}", edits.delete_issue, WRITE_WORK, write=True),
+    _route("GET", "issue/{ref}/comment/{comment_id}", edits.get_comment, READ_WORK),
+    _route("PUT", "issue/{ref}/comment/{comment_id}", edits.edit_comment, WRITE_WORK, True),
+    _route("DELETE", "issue/{ref}/comment/{comment_id}", edits.delete_comment, WRITE_WORK, True),
+    _route("GET", "issue/{ref}/worklog/{worklog_id}", edits.get_worklog, READ_WORK),
+    _route("DELETE", "issue/{ref}/worklog/{worklog_id}", edits.delete_worklog, WRITE_WORK, True),
+    _route("DELETE", "attachment/{att_id}", edits.delete_attachment, WRITE_WORK, write=True),
+    _route("GET", "issueLink/{link_id}", edits.get_issue_link, READ_WORK),
+    _route("DELETE", "issueLink/{link_id}", edits.delete_issue_link, WRITE_WORK, write=True),
+    _route("GET", "issue/{ref}/remotelink/{link_id}", edits.get_remote_link, READ_WORK),
+    _route(
+        "DELETE", "issue/{ref}/remotelink/{link_id}", edits.delete_remote_link, WRITE_WORK, True
+    ),
+    _route("DELETE", "issue/{ref}/properties/{prop}", edits.delete_property, WRITE_WORK, True),
+    # configuration
+    _route("POST", "field/{field_id}/context", config_api.create_context, ADMIN_CONFIG, True),
+    _route(
+        "GET",
+        "field/{field_id}/context/issuetypemapping",
+        config_api.context_issue_type_mapping,
+        ADMIN_CONFIG,
+    ),
+    _route(
+        "GET",
+        "field/{field_id}/context/projectmapping",
+        config_api.context_project_mapping,
+        ADMIN_CONFIG,
+    ),
+    _route(
+        "POST",
+        "field/{field_id}/context/{context_id}/option",
+        config_api.create_options,
+        ADMIN_CONFIG,
+        True,
+    ),
+    _route(
+        "PUT",
+        "field/{field_id}/context/{context_id}/option",
+        config_api.update_options,
+        ADMIN_CONFIG,
+        True,
+    ),
+    _route(
+        "DELETE",
+        "field/{field_id}/context/{context_id}/option/{option_id}",
+        config_api.delete_option,
+        ADMIN_CONFIG,
+        True,
+    ),
+    _route("GET", "issuetypescheme", schemes.issue_type_schemes, ADMIN_CONFIG),
+    _route("GET", "issuetypescheme/mapping", schemes.issue_type_scheme_mapping, ADMIN_CONFIG),
+    _route("GET", "issuetypescheme/project", schemes.issue_type_scheme_projects, ADMIN_CONFIG),
+    _route("GET", "issuetypescreenscheme", schemes.issue_type_screen_schemes, ADMIN_CONFIG),
+    _route(
+        "GET",
+        "issuetypescreenscheme/mapping",
+        schemes.issue_type_screen_scheme_mapping,
+        ADMIN_CONFIG,
+    ),
+    _route(
+        "GET",
+        "issuetypescreenscheme/project",
+        schemes.issue_type_screen_scheme_projects,
+        ADMIN_CONFIG,
+    ),
+    _route("GET", "screens", schemes.screens, MANAGE_PROJECT),
+    _route("GET", "screens/{screen_id}/tabs", schemes.screen_tabs, MANAGE_PROJECT),
+    _route(
+        "GET", "screens/{screen_id}/tabs/{tab_id}/fields", schemes.screen_tab_fields, MANAGE_PROJECT
+    ),
+    _route("GET", "screenscheme", schemes.screen_schemes, MANAGE_PROJECT),
+    _route("GET", "fieldconfiguration", schemes.field_configurations, ADMIN_CONFIG),
+    _route(
+        "GET",
+        "fieldconfiguration/{configuration_id}/fields",
+        schemes.field_configuration_items,
+        ADMIN_CONFIG,
+    ),
+    _route("GET", "fieldconfigurationscheme", schemes.field_configuration_schemes, ADMIN_CONFIG),
+    _route(
+        "GET",
+        "fieldconfigurationscheme/mapping",
+        schemes.field_configuration_scheme_mapping,
+        ADMIN_CONFIG,
+    ),
+    _route(
+        "GET",
+        "fieldconfigurationscheme/project",
+        schemes.field_configuration_scheme_projects,
+        ADMIN_CONFIG,
+    ),
+    _route("GET", "permissionscheme", schemes.permission_schemes, READ_WORK),
+    _route("GET", "permissionscheme/{scheme_id}", schemes.permission_scheme_get, READ_WORK),
+    _route("GET", "project/{ref}/permissionscheme", schemes.project_permission_scheme, READ_WORK),
+    _route("GET", "notificationscheme", schemes.notification_schemes, ADMIN_CONFIG),
+    _route("GET", "notificationscheme/{scheme_id}", schemes.notification_scheme_get, ADMIN_CONFIG),
+    _route(
+        "GET", "project/{ref}/notificationscheme", schemes.project_notification_scheme, READ_WORK
+    ),
+    _route("GET", "issuesecurityschemes", schemes.security_schemes, MANAGE_PROJECT),
+    _route("GET", "issuesecurityschemes/{scheme_id}", schemes.security_scheme_get, MANAGE_PROJECT),
+    _route(
+        "GET", "project/{ref}/issuesecuritylevelscheme", schemes.project_security_scheme, READ_WORK
+    ),
+    _route("GET", "role", schemes.roles, ADMIN_CONFIG),
+    _route("POST", "project/{ref}/role/{role_id}", config_api.add_role_actors, ADMIN_CONFIG, True),
+    _route("GET", "version/{raw_id}", config_api.get_version, READ_WORK),
+    _route("PUT", "version/{raw_id}", config_api.update_version, MANAGE_PROJECT, True),
+    _route("GET", "component/{raw_id}", config_api.get_component, READ_WORK),
+    _route("PUT", "component/{raw_id}", config_api.update_component, MANAGE_PROJECT, True),
+    _route("GET", "filter/search", config_api.filter_search, READ_WORK),
+    _route("POST", "filter", config_api.create_filter, WRITE_WORK, write=True),
+    _route("GET", "filter/{filter_id}", config_api.get_filter, READ_WORK),
+    _route("PUT", "filter/{filter_id}", config_api.update_filter, WRITE_WORK, write=True),
+    _route("DELETE", "filter/{filter_id}", config_api.delete_filter, WRITE_WORK, write=True),
+    _route("GET", "dashboard", config_api.dashboards, READ_WORK),
+    _route("POST", "dashboard", config_api.create_dashboard, WRITE_WORK, write=True),
+    _route("GET", "dashboard/search", config_api.dashboard_search, READ_WORK),
+    _route("GET", "dashboard/{dashboard_id}", config_api.get_dashboard, READ_WORK),
+    _route("GET", "dashboard/{dashboard_id}/gadget", config_api.gadgets, READ_WORK),
+    _route(
+        "POST",
+        "dashboard/{dashboard_id}/gadget",
+        config_api.add_gadget,
+        (),
+        write=True,
+        all_scopes=("write:jira-work", "read:jira-work"),
+    ),
+]
+R = "read:board-scope:jira-software read:issue-details:jira"
+AGILE_ROUTES = [
+    _agile("GET", "board", agile.boards, "read:board-scope:jira-software read:project:jira"),
+    _agile("GET", "board/{board_id}", agile.board, R),
+    _agile(
+        "GET",
+        "board/{board_id}/configuration",
+        agile.board_configuration,
+        "read:board-scope.admin:jira-software read:project:jira",
+    ),
+    _agile("GET", "board/{board_id}/sprint", agile.board_sprints, "read:sprint:jira-software"),
+    _agile("GET", "board/{board_id}/issue", agile.board_issues, R),
+    _agile("GET", "board/{board_id}/backlog", agile.board_backlog, R),
+    _agile("GET", "board/{board_id}/epic", agile.board_epics, "read:epic:jira-software"),
+    _agile("GET", "epic/{ref}", agile.epic, "read:epic:jira-software"),
+    _agile(
+        "GET",
+        "epic/{ref}/issue",
+        agile.epic_issues,
+        "read:epic:jira-software read:issue-details:jira read:jql:jira",
+    ),
+    _agile("POST", "sprint", agile.create_sprint, "write:sprint:jira-software", write=True),
+    _agile("GET", "sprint/{sprint_id}", agile.sprint, "read:sprint:jira-software"),
+    _agile("POST", "sprint/{sprint_id}", agile.update_sprint, "write:sprint:jira-software", True),
+    _agile("PUT", "sprint/{sprint_id}", agile.update_sprint, "write:sprint:jira-software", True),
+    _agile(
+        "GET",
+        "sprint/{sprint_id}/issue",
+        agile.sprint_issues,
+        "read:sprint:jira-software read:issue-details:jira read:jql:jira",
+    ),
+    _agile(
+        "POST",
+        "sprint/{sprint_id}/issue",
+        agile.move_to_sprint,
+        "write:sprint:jira-software",
+        write=True,
+    ),
+    _agile(
+        "POST",
+        "backlog/issue",
+        agile.move_to_backlog,
+        "write:board-scope:jira-software",
+        write=True,
+    ),
+    _agile("PUT", "issue/rank", agile.rank_issues, "write:issue:jira-software", write=True),
 ]
 API_PREFIX = "/rest/api/3/"
+AGILE_PREFIX = "/rest/agile/1.0/"
 EX_JIRA = re.compile(r"^/ex/jira/(?P<cloud>[^/]+)(?P<rest>/.*)?$")
 SITE = re.compile(r"^/site/(?P<name>[^/]+)(?P<rest>/.*)?$")
-MEDIA = re.compile(r"^/_media/(?P<cloud>[^/]+)/(?P<att>\d+)$")
+MEDIA = re.compile(r"^/_media/(?P<cloud>[^/]+)/file/(?P<file>[0-9a-f-]+)/binary$")
 
 
 def _json_error(status: int, body: object, headers: dict | None = None) -> Response:
@@ -206,7 +436,7 @@ class SandboxApp:
             return self._jira_basic(request, record, match["name"], match["rest"] or "/")
         match = MEDIA.match(path)
         if match and method == "GET":
-            return self._media(request, match["cloud"], match["att"])
+            return self._media(request, match["cloud"], match["file"])
         if path == "/" and method == "GET":
             return self._index()
         return _json_error(404, {"errorMessages": [f"null for uri: {request.url}"], "errors": {}})
@@ -223,13 +453,27 @@ class SandboxApp:
         record.update(client_id=access.client_id, account_id=access.account_id, site=cloud_id)
         site = state.sites.get(cloud_id)
         if site is None or site.deleted:
-            return _json_error(
+            response = _json_error(
                 404, {"errorMessages": ["Site temporarily unavailable"], "errors": {}}
             )
-        if cloud_id not in grant.site_ids:
-            return auth.unauthorized()
-        user = state.users[access.account_id]
-        return self._jira(request, record, site, user, rest, access.client_id, access.scopes)
+        elif cloud_id not in grant.site_ids:
+            response = auth.unauthorized()
+        else:
+            user = state.users[access.account_id]
+            response = self._jira(
+                request, record, site, user, rest, access.client_id, access.scopes
+            )
+        self._with_policy(response, access.client_id, cloud_id)
+        return response
+
+    def _with_policy(self, response: Response, client_id: str, cloud_id: str) -> None:
+        """Every answer to an app names its quota pool (`RateLimit-Policy`: global-app-quota on
+        Tier 1, tenant-app-quota on a Tier 2 site), errors and 429s of any kind included; a
+        429's own limit headers are kept."""
+        headers = self.state.limiter.quota_headers(client_id, cloud_id, self.state.clock.time())
+        for name, value in headers.items():
+            if name not in response.headers:
+                response.headers[name] = value
 
     def _jira_basic(self, request: Request, record: dict, name: str, rest: str) -> Response:
         state = self.state
@@ -283,13 +527,16 @@ class SandboxApp:
         scopes: frozenset[str] | None,
     ) -> Response:
         state = self.state
-        if not rest.startswith(API_PREFIX):
+        if rest.startswith(API_PREFIX):
+            table, sub = JIRA_ROUTES, rest[len(API_PREFIX) :].rstrip("/")
+        elif rest.startswith(AGILE_PREFIX):
+            table, sub = AGILE_ROUTES, rest[len(AGILE_PREFIX) :].rstrip("/")
+        else:
             return _json_error(
                 404, {"errorMessages": [f"null for uri: {request.url}"], "errors": {}}
             )
-        sub = rest[len(API_PREFIX) :].rstrip("/")
         route, params, allowed = None, {}, False
-        for candidate in JIRA_ROUTES:
+        for candidate in table:
             match = candidate.pattern.match(sub)
             if match:
                 allowed = True
@@ -301,7 +548,7 @@ class SandboxApp:
             return _json_error(
                 status, {"errorMessages": [f"null for uri: {request.url}"], "errors": {}}
             )
-        if scopes is not None and not any(s in scopes for s in route.scopes):
+        if scopes is not None and not route.allows(scopes):
             return auth.unauthorized("Unauthorized; scope does not match")
 
         now = state.clock.time()
@@ -349,14 +596,15 @@ class SandboxApp:
             body = body.replace(BASE_BYTES, base.encode())
         return Response(body, status=result.status, headers=headers, mimetype=result.mimetype)
 
-    def _media(self, request: Request, cloud_id: str, att_id: str) -> Response:
+    def _media(self, request: Request, cloud_id: str, file_id: str) -> Response:
         site = self.state.sites.get(cloud_id)
         if site is None or site.deleted:
             return _json_error(404, {"error": "not found"})
-        if request.args.get("token") != parts.media_signature(self.state, site, att_id):
+        if request.args.get("token") != parts.media_signature(self.state, site, file_id):
             return _json_error(401, {"error": "invalid or missing media token"})
+        att_id = media.attachment_id_of(site, file_id)
         try:
-            _issue, attachment = parts.find_attachment(site, att_id)
+            _issue, attachment = parts.find_attachment(site, str(att_id))
         except ApiError as exc:
             return _json_error(exc.status, exc.body)
         content = parts.attachment_content_bytes(site, attachment)

@@ -12,12 +12,24 @@ import random
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sandbox import generator
+from sandbox import edits, generator, structure
+from sandbox.api import Ctx
 from sandbox.clock import Clock
+from sandbox.content import issue_doc
 from sandbox.faults import Faults
-from sandbox.model import AccessToken, AuthCode, Client, Grant, RefreshToken, Site, User
+from sandbox.model import (
+    AccessToken,
+    AuthCode,
+    Client,
+    Grant,
+    RefreshToken,
+    Site,
+    User,
+    parse_features,
+)
 from sandbox.ratelimit import Ledger, RateLimiter
 from sandbox.requestlog import RequestLog, RequestRecord
 
@@ -59,12 +71,13 @@ class SandboxState:
         sites: Iterable[str] = DEMO_SITES,
         auto_consent: bool = False,
         clients: Iterable[Client] | None = None,
+        features: Iterable[str] | str | None = None,
     ) -> None:
         self.base_url = "http://127.0.0.1"
         self._initial_clients = list(clients) if clients is not None else None
-        self._setup(seed, projects, issues, tuple(sites), auto_consent, clients)
+        self._setup(seed, projects, issues, tuple(sites), auto_consent, clients, features)
 
-    def _setup(self, seed, projects, issues, sites, auto_consent, clients) -> None:
+    def _setup(self, seed, projects, issues, sites, auto_consent, clients, features=None) -> None:
         self.lock = threading.RLock()
         self.seed = str(seed)
         self.clock = Clock()
@@ -87,7 +100,7 @@ class SandboxState:
             Client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, list(DEFAULT_REDIRECT_URIS))
         ]:
             self.clients[client.client_id] = client
-        self._seed_world(sites, projects, issues)
+        self._seed_world(sites, projects, issues, parse_features(features))
         if auto_consent:
             self.consent_as(self.admin)
 
@@ -98,19 +111,27 @@ class SandboxState:
         issues: int = 20,
         sites: Iterable[str] = DEMO_SITES,
         auto_consent: bool = False,
+        features: Iterable[str] | str | None = None,
     ) -> SandboxState:
         """Rebuild a fresh world in place (the running server keeps serving this object).
-        Apps registered since construction are forgotten; the initial ones stay."""
+        Apps registered since construction are forgotten; the initial ones stay. `features`
+        apply to every seeded site (see `add_site`)."""
         clients = self._initial_clients
-        self._setup(seed or self.seed, projects, issues, tuple(sites), auto_consent, clients)
+        self._setup(
+            seed or self.seed, projects, issues, tuple(sites), auto_consent, clients, features
+        )
         return self
 
-    def _seed_world(self, sites: tuple[str, ...], projects: int, issues: int) -> None:
+    def _seed_world(
+        self, sites: tuple[str, ...], projects: int, issues: int, features: frozenset[str]
+    ) -> None:
         # Two well-known accounts: an admin of every seeded site and a plain member.
         self.admin = self.add_user("admin@acme.test", name="Alice Admin")
         self.member = self.add_user("dev@acme.test", name="Dave Developer")
         for name in sites:
-            self.add_site(name, projects=projects, issues=issues, admins=[self.admin])
+            self.add_site(
+                name, projects=projects, issues=issues, admins=[self.admin], features=features
+            )
             self.sites_by_name(name).members.add(self.member.account_id)
         # A legacy API token for the admin, so Basic-auth paths work out of the box.
         self.demo_api_token = self.issue_api_token(self.admin)
@@ -154,8 +175,13 @@ class SandboxState:
         admins: Iterable[User] = (),
         members: Iterable[User] = (),
         generated_users: int = 6,
+        features: Iterable[str] | str | None = None,
     ) -> Site:
-        """A Jira site with generated projects, issues and `generated_users` member accounts."""
+        """A Jira site with generated projects, issues and `generated_users` member accounts.
+
+        `features` ("all", or some of "workflows", "hierarchy", "agile", "media") add realistic
+        workflows, epics and sub-tasks, Jira Software (boards, sprints, rank) and inline media
+        to what is generated; without them the site is generated as it always was."""
         with self.lock:
             seed = str(seed if seed is not None else self.seed)
             rng = generator.rng_for(seed, "users", name)
@@ -164,9 +190,12 @@ class SandboxState:
                 self.users[person.account_id] = person
                 self.users_by_email[person.email] = person
             everyone = list(admins) + list(members) + people
+            chosen = parse_features(features)
             site = generator.build_site(
-                self, name, seed, projects, issues, everyone, cloud_id=cloud_id
+                self, name, seed, projects, issues, everyone, cloud_id=cloud_id, features=chosen
             )
+            if chosen:
+                structure.generate(site, seed, generator.DATA_ANCHOR)
             site.admins.update(u.account_id for u in admins)
             self.sites[site.cloud_id] = site
             return site
@@ -345,6 +374,62 @@ class SandboxState:
             result[target.name] = {"updated": updated, "deleted": deleted}
         return result
 
+    def bulk_edit(
+        self,
+        site: Site | str,
+        issues: Iterable[str] | None = None,
+        count: int | None = None,
+        fields: dict[str, Any] | None = None,
+        delete_comments: int = 0,
+        author: User | str | None = None,
+        at: float | datetime | None = None,
+        seed: int | str | None = None,
+    ) -> dict[str, Any]:
+        """A bulk change made in Jira itself (a person, an automation rule, an integration):
+        set `fields` (as `PUT issue` takes them) on `issues` (keys) or on `count` live issues
+        chosen with `seed`, and delete `delete_comments` comments among those issues, at time
+        `at` (epoch seconds or a datetime; default: the clock's now). Field changes go into
+        each issue's changelog by `author` (default: the site's first generated member);
+        `updated` moves to `at`. Returns what changed: {"edited", "deleted_comments", ...}."""
+        target = self.site(site)
+        when = at.timestamp() if isinstance(at, datetime) else float(at or self.clock.time())
+        members = [self.users[a] for a in sorted(target.members) if a in self.users]
+        person = self.user(author) if author is not None else members[-1]
+        if issues is not None:
+            chosen = [target.issue(key) for key in issues]
+            if None in chosen:
+                raise KeyError(f"no live issue among {list(issues)!r} on {target.name}")
+        else:
+            live = target.live_issues()
+            rng = random.Random(f"{seed if seed is not None else when}/bulk/{target.name}")
+            chosen = rng.sample(live, min(len(live), int(count or 0)))
+        ctx = Ctx(self, target, person, None, "control")
+        plans = []
+        for issue in chosen:
+            changes, _comments, errors = edits.plan_edit(ctx, issue, {"fields": fields or {}})
+            if errors:
+                raise ValueError(f"{issue.key}: {errors}")
+            plans.append((issue, changes))
+        deleted: list[dict[str, str]] = []
+        with target.lock:
+            for issue, changes in plans:
+                edits.apply_edit(target, issue, changes, person.json(), when)
+            # The newest comment of each issue first, then older ones where there are more.
+            pool = [
+                (issue, comment["id"])
+                for issue in chosen
+                for comment in reversed(issue_doc(target, issue)["comments"])
+            ]
+            for issue, comment_id in _spread(pool, int(delete_comments)):
+                edits.remove_part(target, issue, "comments", comment_id, when)
+                deleted.append({"issue": issue.key, "id": comment_id})
+        return {
+            "edited": [i.key for i in chosen],
+            "deleted_comments": deleted,
+            "author": person.account_id,
+            "at": when,
+        }
+
     # ------------------------------------------------------------ introspection
 
     def summary(self) -> dict[str, Any]:
@@ -379,3 +464,17 @@ class SandboxState:
             "faults": self.faults.summary(),
             "demo_api_token": self.demo_api_token,
         }
+
+
+def _spread(pool: list[tuple[Any, str]], n: int) -> list[tuple[Any, str]]:
+    """Up to `n` (issue, comment id) pairs, taking one per issue in turn (round robin)."""
+    per_issue: dict[int, list[tuple[Any, str]]] = {}
+    for issue, comment_id in pool:
+        per_issue.setdefault(id(issue), []).append((issue, comment_id))
+    queues = list(per_issue.values())
+    picked: list[tuple[Any, str]] = []
+    while len(picked) < n and any(queues):
+        for queue in queues:
+            if queue and len(picked) < n:
+                picked.append(queue.pop(0))
+    return picked

@@ -9,10 +9,11 @@ from typing import Any
 
 import orjson
 
-from sandbox import catalog, content, generator
+from sandbox import catalog, content, fieldvalues, generator, hierarchy, structure, workflows
 from sandbox.api import ApiError, Ctx, Result
+from sandbox.changes import bump, next_sub_id, touch_related
 from sandbox.clock import iso
-from sandbox.content import SUB_ID, WRITTEN_BASE, pin
+from sandbox.content import pin
 from sandbox.jira import component_json
 from sandbox.model import BASE, Issue, Site
 
@@ -22,40 +23,15 @@ MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 MAX_COMMENTS_PER_ISSUE = 5000
 
 
-def _is_adf(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and value.get("type") == "doc"
-        and isinstance(value.get("content"), list)
-    )
-
-
-def _next_sub_id(site: Site, issue: Issue, part: str) -> int:
-    doc = pin(site, issue)
-    counters = doc.setdefault("next_sub", {})
-    n = counters.get(part, 0)
-    counters[part] = n + 1
-    if n >= SUB_ID - WRITTEN_BASE:
-        raise ApiError(413, f"The issue has reached the limit of {part}s the sandbox can hold.")
-    return issue.id * SUB_ID + WRITTEN_BASE + n
+_is_adf = fieldvalues.is_adf
 
 
 # ------------------------------------------------------------------ issues
 
 
-def _resolve_user(ctx: Ctx, value: Any, field: str, errors: dict) -> dict | None:
-    if value is None:
-        return None
-    account_id = value.get("accountId") if isinstance(value, dict) else None
-    user = ctx.state.users.get(account_id or "")
-    if user is None:
-        errors[field] = "Specify a valid value for " + field
-        return None
-    return user.json()
-
-
 def build_fields(ctx: Ctx, fields: Any) -> tuple[dict[str, Any], dict[str, str], Any]:
-    """Validate create-issue `fields` like Jira; returns (fields, errors, project)."""
+    """Validate create-issue `fields` like Jira; returns (fields, errors, project). Fields the
+    sandbox does not know are ignored (Jira would refuse them)."""
     errors: dict[str, str] = {}
     if not isinstance(fields, dict):
         return {}, {"fields": "fields is required"}, None
@@ -68,101 +44,45 @@ def build_fields(ctx: Ctx, fields: Any) -> tuple[dict[str, Any], dict[str, str],
     type_id = catalog.find_by_name(catalog.ISSUE_TYPES, fields.get("issuetype"))
     if type_id is None:
         errors["issuetype"] = "Specify an issue type"
-    summary = fields.get("summary")
-    if not isinstance(summary, str) or not summary.strip():
-        errors["summary"] = "You must specify a summary of the issue."
-    elif len(summary) > 255:
-        errors["summary"] = "Summary must be less than 255 characters."
-    out: dict[str, Any] = {"summary": summary}
+    out: dict[str, Any] = {}
+
+    def take(name: str, value: Any) -> None:
+        try:
+            out[name] = fieldvalues.resolve(ctx, project, name, value)
+        except fieldvalues.FieldError as exc:
+            errors[exc.field] = exc.message
+
+    take("summary", fields.get("summary"))
     for name in ("description", "environment", "customfield_10026"):
-        value = fields.get(name)
-        if value is not None and not _is_adf(value):
-            errors[name] = (
-                "Operation value must be an Atlassian Document (see the Atlassian Document Format)."
-            )
-        out[name] = value
+        take(name, fields.get(name))
     if type_id:
         out["issuetype"] = catalog.issuetype_json(type_id)
     if project is not None:
         out["project"] = content.project_ref(project)
-    priority_id = catalog.find_by_name(catalog.PRIORITIES, fields.get("priority")) or "3"
-    out["priority"] = catalog.priority_json(priority_id)
-    out["assignee"] = _resolve_user(ctx, fields.get("assignee"), "assignee", errors)
-    out["reporter"] = (
-        _resolve_user(ctx, fields.get("reporter"), "reporter", errors) or ctx.user.json()
-    )
-    out["labels"] = [str(label) for label in fields.get("labels") or []]
-    if any(" " in label for label in out["labels"]):
-        errors["labels"] = "The label can't contain spaces."
-    out["duedate"] = fields.get("duedate")
-    for name, key in (
-        ("components", "components"),
-        ("fixVersions", "versions"),
-        ("versions", "versions"),
-    ):
-        refs = fields.get(name) or []
-        resolved = []
-        pool = getattr(project, key, []) if project else []
-        for ref in refs:
-            match = next(
-                (
-                    item
-                    for item in pool
-                    if isinstance(ref, dict)
-                    and (ref.get("id") == item["id"] or ref.get("name") == item["name"])
-                ),
-                None,
-            )
-            if match is None:
-                errors[name] = f"{name}: the value {ref} is not valid."
-            else:
-                resolved.append(
-                    content.component_ref(match)
-                    if name == "components"
-                    else content.version_ref(match)
-                )
-        out[name] = resolved
+    take("priority", fields.get("priority") or {"id": "3"})
+    take("assignee", fields.get("assignee"))
+    take("reporter", fields.get("reporter") or {"accountId": ctx.user.account_id})
+    take("labels", fields.get("labels") or [])
+    take("duedate", fields.get("duedate"))
+    for name in ("components", "fixVersions", "versions"):
+        take(name, fields.get(name) or [])
     for custom in ctx.site.custom_fields:
         fid = custom["id"]
         if fid in fields and custom["kind"] != "textarea":
-            value, error = _custom_value(ctx, custom, fields[fid])
-            if error:
-                errors[fid] = error
-            out[fid] = value
+            take(fid, fields[fid])
+    if type_id and project is not None:
+        parent = hierarchy.find_parent(ctx.site, fields.get("parent"))
+        if fields.get("parent") and parent is None:
+            errors["parent"] = "The parent issue does not exist."
+        else:
+            problem = hierarchy.check(ctx.site, type_id, project.id, parent)
+            if problem == hierarchy.SUBTASK_WITHOUT_PARENT:
+                errors["parentId"] = problem
+            elif problem:
+                errors["parent"] = problem
+            elif parent is not None:
+                out["parent"] = parent.id  # linked once the issue exists
     return out, errors, project
-
-
-def _custom_value(ctx: Ctx, custom: dict, value: Any) -> tuple[Any, str | None]:
-    kind, fid = custom["kind"], custom["id"]
-    if value is None:
-        return None, None
-    options = dict(catalog.CUSTOM_OPTIONS.get(fid, []))
-
-    def option(ref: Any) -> dict | None:
-        if not isinstance(ref, dict):
-            return None
-        for oid, label in options.items():
-            if str(ref.get("id")) == oid or ref.get("value") == label:
-                return content.option_json(fid, oid, label)
-        return None
-
-    if kind == "select":
-        resolved = option(value)
-        return resolved, None if resolved else f"Option value '{value}' is not valid"
-    if kind == "multiselect":
-        resolved = [option(v) for v in value] if isinstance(value, list) else [None]
-        return resolved, None if all(resolved) else "Option value is not valid"
-    if kind == "number":
-        return value, None if isinstance(
-            value, (int, float)
-        ) else "Operation value must be a number"
-    if kind == "user":
-        errors: dict = {}
-        resolved = _resolve_user(ctx, value, fid, errors)
-        return resolved, errors.get(fid)
-    if kind == "labels":
-        return value, None if isinstance(value, list) else "Operation value must be an array"
-    return value, None
 
 
 def _create(ctx: Ctx, payload: Any) -> tuple[Issue | None, dict[str, str], list[str]]:
@@ -173,11 +93,27 @@ def _create(ctx: Ctx, payload: Any) -> tuple[Issue | None, dict[str, str], list[
         return None, errors, []
     now = ctx.now
     site = ctx.site
+    parent_id = fields.pop("parent", None)
+    sprint_id = fields.pop(catalog.SPRINT_FIELD, None)
     with site.lock:
         issue = generator.new_issue(site, project, now, now)
+        issue.type_id = fields["issuetype"]["id"]
+        issue.status_id = workflows.workflow_of(site, project, issue.type_id).initial
+        if parent_id is not None:
+            structure.link(site, issue.id, parent_id)
+            touch_related(site, issue)
+        if "agile" in site.features:
+            structure.append_rank(site, issue.id)
+            if sprint_id is not None:
+                site.issue_sprints[issue.id] = [sprint_id]
+            elif issue.type_id == catalog.SUBTASK and parent_id in site.issue_sprints:
+                # A sub-task joins its parent's sprint, as in Jira.
+                site.issue_sprints[issue.id] = [
+                    s for s in site.issue_sprints[parent_id] if site.sprints[s].state != "closed"
+                ]
         fields.update(
             {
-                "status": catalog.status_json("10000"),
+                "status": catalog.status_json(issue.status_id),
                 "creator": ctx.user.json(),
                 "created": iso(now),
                 "updated": iso(now),
@@ -268,7 +204,7 @@ def touch_issue(state, site: Site, issue: Issue, rng: random.Random, now: float)
         ).json()
         doc["histories"].append(  # pinned docs always hold their changelog
             {
-                "id": str(_next_sub_id(site, issue, "history")),
+                "id": str(next_sub_id(site, issue, "history")),
                 "author": author,
                 "created": iso(now),
                 "items": [
@@ -282,17 +218,11 @@ def touch_issue(state, site: Site, issue: Issue, rng: random.Random, now: float)
                 ],
             }
         )
-        cid = _next_sub_id(site, issue, "comment")
+        cid = next_sub_id(site, issue, "comment")
         doc["comments"].append(
             content.comment_json(issue, cid, author, generator.adf(generator.sentence(rng)), now)
         )
-        _bump(site, issue, now)
-
-
-def _bump(site: Site, issue: Issue, now: float) -> None:
-    issue.updated = max(now, issue.updated)
-    issue.doc["fields"]["updated"] = iso(issue.updated)
-    site.touch(issue)
+        bump(site, issue, now)
 
 
 def add_comment(ctx: Ctx, ref: str) -> Result:
@@ -302,14 +232,20 @@ def add_comment(ctx: Ctx, ref: str) -> Result:
         raise ApiError(400, [], {"comment": "Comment body must be an Atlassian Document."})
     ctx.check_issue_write(issue)
     with ctx.site.lock:
-        doc = pin(ctx.site, issue)
-        if len(doc["comments"]) >= MAX_COMMENTS_PER_ISSUE:
-            raise ApiError(413, "The issue has reached the limit of 5000 comments.")
-        cid = _next_sub_id(ctx.site, issue, "comment")
-        comment = content.comment_json(issue, cid, ctx.user.json(), body, ctx.now)
-        doc["comments"].append(comment)
-        _bump(ctx.site, issue, ctx.now)
+        comment = append_comment(ctx, issue, body)
+        bump(ctx.site, issue, ctx.now)
     return Result(status=201, body=comment)
+
+
+def append_comment(ctx: Ctx, issue: Issue, body: dict) -> dict:
+    """Add a comment by the caller (checked by the caller: ADF body, write limits)."""
+    doc = pin(ctx.site, issue)
+    if len(doc["comments"]) >= MAX_COMMENTS_PER_ISSUE:
+        raise ApiError(413, "The issue has reached the limit of 5000 comments.")
+    cid = next_sub_id(ctx.site, issue, "comment")
+    comment = content.comment_json(issue, cid, ctx.user.json(), body, ctx.now)
+    doc["comments"].append(comment)
+    return comment
 
 
 def add_worklog(ctx: Ctx, ref: str) -> Result:
@@ -330,12 +266,12 @@ def add_worklog(ctx: Ctx, ref: str) -> Result:
     ctx.check_issue_write(issue)
     with ctx.site.lock:
         doc = pin(ctx.site, issue)
-        wid = _next_sub_id(ctx.site, issue, "worklog")
+        wid = next_sub_id(ctx.site, issue, "worklog")
         worklog = content.worklog_json(
             issue, wid, ctx.user.json(), comment, started, ctx.now, seconds
         )
         doc["worklogs"].append(worklog)
-        _bump(ctx.site, issue, ctx.now)
+        bump(ctx.site, issue, ctx.now)
     return Result(status=201, body=worklog)
 
 
@@ -362,7 +298,7 @@ def add_remote_link(ctx: Ctx, ref: str) -> Result:
             )
             link_id, status = existing["id"], 200
         else:
-            link_id = _next_sub_id(ctx.site, issue, "remotelink")
+            link_id = next_sub_id(ctx.site, issue, "remotelink")
             link = {
                 "id": link_id,
                 "self": f"{BASE}/rest/api/3/issue/{issue.key}/remotelink/{link_id}",
@@ -373,7 +309,7 @@ def add_remote_link(ctx: Ctx, ref: str) -> Result:
                     link[key] = payload[key]
             doc["remotelinks"].append(link)
             status = 201
-        _bump(ctx.site, issue, ctx.now)
+        bump(ctx.site, issue, ctx.now)
     return Result(
         status=status,
         body={"id": link_id, "self": f"{BASE}/rest/api/3/issue/{issue.key}/remotelink/{link_id}"},
@@ -418,7 +354,7 @@ def add_attachments(ctx: Ctx, ref: str) -> Result:
             data = upload.read()
             if len(data) > MAX_ATTACHMENT_BYTES:
                 raise ApiError(413, "The attachment is larger than the site's limit.")
-            att_id = _next_sub_id(ctx.site, issue, "attachment")
+            att_id = next_sub_id(ctx.site, issue, "attachment")
             ctx.site.uploads[att_id] = data
             meta = content.attachment_json(
                 att_id,
@@ -430,7 +366,7 @@ def add_attachments(ctx: Ctx, ref: str) -> Result:
             )
             doc["attachments"].append(meta)
             created.append(meta)
-        _bump(ctx.site, issue, ctx.now)
+        bump(ctx.site, issue, ctx.now)
     return Result(status=200, body=created)
 
 
@@ -453,7 +389,7 @@ def add_issue_link(ctx: Ctx) -> Result:
         generator.add_link(ctx.site, int(type_id), inward.id, outward.id)
         for issue in issues:
             pin(ctx.site, issue)
-            _bump(ctx.site, issue, ctx.now)
+            bump(ctx.site, issue, ctx.now)
     return Result(status=201, body=b"{}")
 
 
@@ -537,6 +473,9 @@ def create_project(ctx: Ctx) -> Result:
         project.components.clear()
         project.versions.clear()
         project.description = payload.get("description") or ""
+        if "agile" in ctx.site.features:
+            # A software project made from the scrum template comes with its board.
+            structure.add_board(ctx.site, project.id, f"{project.key} board")
         ctx.site.touch()
     return Result(
         status=201,

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
+from sandbox.pytest_plugin import SOFTWARE_SCOPES
+
 if TYPE_CHECKING:
     from sandbox.pytest_plugin import Sandbox, Tokens
 
@@ -43,10 +45,38 @@ class Connected:
     def put(self, path: str, **kwargs) -> requests.Response:
         return self.http.put(f"{self.base}/{path}", timeout=10, **kwargs)
 
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        return self.http.delete(f"{self.base}/{path}", timeout=10, **kwargs)
+
+    @property
+    def agile(self) -> str:
+        """.../ex/jira/{cloudid}/rest/agile/1.0"""
+        return self.base.rsplit("/rest/api/3", 1)[0] + "/rest/agile/1.0"
+
+    def agile_get(self, path: str, **kwargs) -> requests.Response:
+        return self.http.get(f"{self.agile}/{path}", timeout=10, **kwargs)
+
+    def agile_post(self, path: str, **kwargs) -> requests.Response:
+        return self.http.post(f"{self.agile}/{path}", timeout=10, **kwargs)
+
+    def agile_put(self, path: str, **kwargs) -> requests.Response:
+        return self.http.put(f"{self.agile}/{path}", timeout=10, **kwargs)
+
 
 @pytest.fixture
 def connected(sandbox: Sandbox) -> Connected:
     tokens = sandbox.connect(sites=["acme"])
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {tokens.access_token}"
+    return Connected(sandbox, tokens, http, f"{sandbox.jira_url('acme')}/rest/api/3")
+
+
+@pytest.fixture
+def full(sandbox: Sandbox) -> Connected:
+    """Like `connected`, on a world generated with every feature (workflows, hierarchy, agile,
+    media), with the Jira Software scopes granted too."""
+    sandbox.state.reset(seed="test", projects=2, issues=20, features="all")
+    tokens = sandbox.connect(sites=["acme"], scope=f"{sandbox.scopes} {SOFTWARE_SCOPES}")
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {tokens.access_token}"
     return Connected(sandbox, tokens, http, f"{sandbox.jira_url('acme')}/rest/api/3")

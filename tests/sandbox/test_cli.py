@@ -39,3 +39,13 @@ def test_python_m_sandbox_starts_in_under_2_seconds_and_prints_its_url():
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_the_command_line_takes_site_features():
+    from sandbox.__main__ import parse_args
+    from sandbox.state import SandboxState
+
+    args = parse_args(["--features", "workflows,agile", "--issues", "10"])
+    state = SandboxState(seed=args.seed, issues=args.issues, features=args.features)
+    assert state.site("acme").features == {"workflows", "agile"}
+    assert parse_args([]).features == ""

@@ -1,6 +1,9 @@
 """Contract tests: every implemented Jira REST operation answers what Atlassian's OpenAPI
-document says it answers (status codes, content types and body schemas), errors included
-where the document defines them."""
+documents say it answers (status codes, content types and body schemas), errors included
+where the document defines them. The platform API is checked against
+specs/jira-platform-v3.openapi.json, Jira Software's agile API against
+specs/jira-software-agile.openapi.json. Cases run on a site generated with every feature, so
+that epics, sub-tasks, sprints, ranks and media nodes are in the responses checked."""
 
 from __future__ import annotations
 
@@ -16,8 +19,13 @@ import requests
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-SPEC = Path(__file__).resolve().parents[2] / "specs" / "jira-platform-v3.openapi.json"
+from tests.sandbox import contract_cases
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+SPEC = SPECS / "jira-platform-v3.openapi.json"
+AGILE_SPEC = SPECS / "jira-software-agile.openapi.json"
 PREFIX = "/rest/api/3/"
+AGILE_PREFIX = "/rest/agile/1.0/"
 ADF = {
     "type": "doc",
     "version": 1,
@@ -306,7 +314,9 @@ CASES: list[tuple[str, int, Call]] = [
         ),
     ),
     ("POST project", 400, lambda c, d: c.post("project", json={"key": "bad key", "name": ""})),
+    *contract_cases.PLATFORM,
 ]
+AGILE_CASES = contract_cases.AGILE
 
 
 JIRA_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})$")
@@ -318,23 +328,60 @@ def jira_datetime(value: object) -> bool:
     return not isinstance(value, str) or bool(JIRA_DATETIME.match(value))
 
 
+def _openapi(sandbox_server, path: Path, prefix: str, cases: list) -> tuple[dict, Config]:
+    """A spec pruned to the implemented paths (building the full 2.4 MB one is slow), with its
+    server set to acme's /ex/jira base on the session's sandbox. 204 answers have no body, as
+    Jira sends none (both documents give some of them an empty JSON schema)."""
+    spec = json.loads(path.read_text())
+    wanted = {op.split(" ", 1)[1] for op, _status, _call in cases}
+    spec["paths"] = {p: v for p, v in spec["paths"].items() if p[len(prefix) :] in wanted}
+    for methods in spec["paths"].values():
+        for operation in methods.values():
+            if isinstance(operation, dict) and "204" in operation.get("responses", {}):
+                operation["responses"]["204"].pop("content", None)
+    cloud_id = sandbox_server.state.site("acme").cloud_id
+    spec["servers"] = [{"url": f"{sandbox_server.url}/ex/jira/{cloud_id}"}]
+    return spec, Config(extra_format_validators={"date-time": jira_datetime})
+
+
 @pytest.fixture(scope="session")
 def openapi(sandbox_server) -> OpenAPI:
-    """The spec pruned to the implemented paths (building the full 2.4 MB one is slow),
-    with its server set to acme's /ex/jira base on the session's sandbox."""
-    spec = json.loads(SPEC.read_text())
-    wanted = {op.split(" ", 1)[1] for op, _status, _call in CASES}
-    spec["paths"] = {p: v for p, v in spec["paths"].items() if p[len(PREFIX) :] in wanted}
-    # A known error in the document: GET remotelink's schema is one RemoteIssueLink while its
-    # own example (and Jira) return an array of them. Validate each element.
+    spec, config = _openapi(sandbox_server, SPEC, PREFIX, CASES)
+    # Known errors in the document, each where its own example (and Jira) say otherwise:
+    # - GET remotelink's schema is one RemoteIssueLink; it answers an array of them.
     remote = spec["paths"][f"{PREFIX}issue/{{issueIdOrKey}}/remotelink"]["get"]["responses"]["200"]
     item = remote["content"]["application/json"]["schema"]
     remote["content"]["application/json"]["schema"] = {"type": "array", "items": item}
-    cloud_id = sandbox_server.state.site("acme").cloud_id
-    spec["servers"] = [{"url": f"{sandbox_server.url}/ex/jira/{cloud_id}"}]
-    return OpenAPI.from_dict(
-        spec, config=Config(extra_format_validators={"date-time": jira_datetime})
-    )
+    # - GET screens' `scope` items default to "", which is not one of their enum values.
+    for parameter in spec["paths"][f"{PREFIX}screens"]["get"]["parameters"]:
+        parameter["schema"].get("items", {}).pop("default", None)
+    schemas = spec["components"]["schemas"]
+    # - a field configuration has an id (and the default one isDefault), as in the example,
+    #   and its name and description are readable, as are a screen scheme's screens;
+    details = schemas["FieldConfigurationDetails"]["properties"]
+    details.update(id={"type": "integer"}, isDefault={"type": "boolean"})
+    for schema in (details["name"], details["description"], schemas["ScreenTypes"]):
+        schema.pop("writeOnly", None)
+    # - a gadget's position is {"row", "column"} (the document's property names are sentences).
+    schemas["DashboardGadgetPosition"] = {
+        "type": "object",
+        "properties": {"row": {"type": "integer"}, "column": {"type": "integer"}},
+        "required": ["row", "column"],
+        "additionalProperties": False,
+    }
+    return OpenAPI.from_dict(spec, config=config)
+
+
+@pytest.fixture(scope="session")
+def agile_openapi(sandbox_server) -> OpenAPI:
+    spec, config = _openapi(sandbox_server, AGILE_SPEC, AGILE_PREFIX, AGILE_CASES)
+    return OpenAPI.from_dict(spec, config=config)
+
+
+@pytest.fixture
+def connected(full):
+    """Every case runs on a site generated with every feature."""
+    return full
 
 
 def pick(site, predicate) -> str:
@@ -345,12 +392,59 @@ def pick(site, predicate) -> str:
 
 @pytest.fixture
 def data(connected) -> dict:
-    from sandbox.content import issue_doc
+    from sandbox.content import headline, issue_doc
+    from sandbox.workflows import workflow_of
 
     site = connected.sandbox.site("acme")
     docs = {i.key: issue_doc(site, i) for i in site.live_issues()}
     attachment_id = next(a["id"] for d in docs.values() for a in d["attachments"])
+    heads = {i.key: headline(site, i) for i in site.live_issues()}
+    todo = next(
+        k
+        for k, h in heads.items()
+        if h["status"]["name"] == "To Do" and h["issuetype"]["name"] in ("Task", "Story", "Bug")
+    )
+    todo_issue = site.issue(todo)
+    workflow = workflow_of(
+        site, site.projects[todo_issue.project_id], heads[todo]["issuetype"]["id"]
+    )
+    by_state = {}
+    for sprint in site.sprints.values():
+        if sprint.board_id == 1:
+            by_state.setdefault(sprint.state, sprint.id)
+    commented = pick(site, lambda d: d["comments"])
+    worklogged = pick(site, lambda d: d["worklogs"])
+    remote = pick(site, lambda d: d["remotelinks"])
     return {
+        "todo": todo,
+        "start": workflow.available("10000")[0].id,
+        "other": next(k for k in heads if k != todo and k.startswith(todo.split("-")[0])),
+        "leaf": next(
+            i.key for i in site.live_issues() if not site.children.get(i.id) and i.key != todo
+        ),
+        "with_subtasks": next(
+            i.key
+            for i in site.live_issues()
+            if any(
+                heads[site.issues[c].key]["issuetype"]["subtask"]
+                for c in site.children.get(i.id, ())
+            )
+        ),
+        "epic": next(k for k, h in heads.items() if h["issuetype"]["name"] == "Epic"),
+        "comment": (commented, docs[commented]["comments"][0]["id"]),
+        "worklog": (worklogged, docs[worklogged]["worklogs"][0]["id"]),
+        "remote": (remote, docs[remote]["remotelinks"][0]["id"]),
+        "link_id": next(entry[0] for entries in site.links.values() for entry in entries),
+        "project_ids": [p.id for p in site.projects.values()],
+        "version_id": site.project("ALPHA").versions[0]["id"],
+        "component_id": site.project("ALPHA").components[0]["id"],
+        "filter_id": "10100",
+        "dashboard_id": "10100",
+        "member": sorted(site.members - set(site.admins))[0],
+        "board": 1,
+        "closed_sprint": by_state["closed"],
+        "active_sprint": by_state["active"],
+        "future_sprint": by_state["future"],
         "all_keys": list(docs),
         "rich": pick(site, lambda d: d["attachments"] and d["comments"]),
         "commented": pick(site, lambda d: d["comments"]),
@@ -401,3 +495,74 @@ def test_every_implemented_jira_route_has_a_contract_case():
         assert any(m in covered for m in matching), (
             f"{route.method} {route.name} has no contract case"
         )
+
+
+@pytest.mark.parametrize(
+    ("operation", "status", "call"),
+    AGILE_CASES,
+    ids=[f"{op} {status}" for op, status, _ in AGILE_CASES],
+)
+def test_the_agile_response_validates_against_the_jira_software_document(
+    agile_openapi, connected, data, operation, status, call
+):
+    response = call(connected, data)
+    assert response.status_code == status, response.text[:500]
+    method, template = operation.split(" ", 1)
+    assert response.request.method == method
+    path = urlparse(response.request.url).path
+    assert path.split(AGILE_PREFIX, 1)[1].count("/") == template.count("/")
+    agile_openapi.validate_response(
+        RequestsOpenAPIRequest(response.request), RequestsOpenAPIResponse(response)
+    )
+
+
+def _spec_operations(path: Path, prefix: str) -> dict[str, dict]:
+    operations = {}
+    for template, methods in json.loads(path.read_text())["paths"].items():
+        if template.startswith(prefix):
+            for method, operation in methods.items():
+                operations[f"{method.upper()} {template[len(prefix) :]}"] = operation
+    return operations
+
+
+def _matching(route, operations: dict) -> list[str]:
+    return [
+        op
+        for op in operations
+        if op.split(" ", 1)[0] == route.method
+        and route.pattern.match(op.split(" ", 1)[1].replace("{", "x").replace("}", "x"))
+    ]
+
+
+def test_every_agile_route_has_a_contract_case_and_the_scopes_atlassian_lists():
+    from sandbox.server import AGILE_ROUTES
+
+    covered = {op for op, _status, _call in AGILE_CASES}
+    operations = _spec_operations(AGILE_SPEC, AGILE_PREFIX)
+    for route in AGILE_ROUTES:
+        matching = [m for m in _matching(route, operations) if m in covered]
+        assert matching, f"{route.method} {route.name} has no contract case"
+        listed = {
+            s
+            for entry in operations[matching[0]].get("security", [])
+            for s in entry.get("OAuth2", [])
+        }
+        # GET board lists none in this (2022) copy; Atlassian's reference names these two.
+        expected = listed or {"read:board-scope:jira-software", "read:project:jira"}
+        assert set(route.all_scopes) == expected, matching[0]
+
+
+def test_every_new_platform_route_takes_the_classic_scope_atlassian_lists():
+    from sandbox.server import JIRA_ROUTES
+
+    operations = _spec_operations(SPEC, PREFIX)
+    checked = 0
+    for op, _status, _call in contract_cases.PLATFORM:
+        operation = operations[op]
+        current = next(
+            s["scopes"] for s in operation["x-atlassian-oauth2-scopes"] if s["state"] == "Current"
+        )
+        route = next(r for r in JIRA_ROUTES if _matching(r, {op: operation}))
+        assert route.allows(frozenset(current)), op
+        checked += 1
+    assert checked > 100

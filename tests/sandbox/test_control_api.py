@@ -81,3 +81,22 @@ def test_reset_rebuilds_the_world(sandbox):
     control(sandbox, "POST", "reset", json={"seed": "test", "projects": 1, "issues": 4})
     assert [s.name for s in sandbox.sites] == ["acme", "globex"]
     assert sandbox.site("acme").summary()["issues"] == 4
+
+
+def test_sites_are_created_and_reset_with_features(sandbox):
+    answer = requests.post(
+        f"{sandbox.url}/_sandbox/sites",
+        json={"name": "initech", "projects": 2, "issues": 40, "features": "all"},
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    assert answer.json()["features"] == ["agile", "hierarchy", "media", "workflows"]
+    assert sandbox.site("initech").boards and sandbox.site("acme").features == frozenset()
+    bad = requests.post(
+        f"{sandbox.url}/_sandbox/sites", json={"name": "x", "features": ["sprints"]}, timeout=10
+    )
+    assert bad.status_code == 400 and "sprints" in bad.json()["error"]
+    reset = requests.post(
+        f"{sandbox.url}/_sandbox/reset", json={"features": ["workflows", "hierarchy"]}, timeout=10
+    ).json()
+    assert {tuple(s["features"]) for s in reset["sites"]} == {("hierarchy", "workflows")}

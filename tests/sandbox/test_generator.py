@@ -27,6 +27,18 @@ def test_the_same_seed_builds_the_same_world():
     assert dump(SandboxState(seed="s2", issues=15)) != dump(first)
 
 
+def test_the_same_seed_builds_the_same_structure_with_features():
+    first, second = (SandboxState(seed="s1", issues=60, features="all") for _ in range(2))
+    a, b = first.site("acme"), second.site("acme")
+    assert dump(first) == dump(second)
+    assert (a.parents, a.issue_sprints, a.ranks) == (b.parents, b.issue_sprints, b.ranks)
+    assert [vars(s) for s in a.sprints.values()] == [vars(s) for s in b.sprints.values()]
+    # Features add to the classic generation: the issues' own content stream is unchanged.
+    classic = SandboxState(seed="s1", issues=60).site("acme")
+    assert [i.created for i in classic.live_issues()] == [i.created for i in a.live_issues()]
+    assert [i.head for i in classic.live_issues()] == [i.head for i in a.live_issues()]
+
+
 def test_issues_carry_realistic_content():
     state = SandboxState(seed=3, projects=2, issues=200)
     site = state.site("acme")

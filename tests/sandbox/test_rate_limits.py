@@ -147,3 +147,55 @@ def test_basic_auth_requests_go_to_the_api_token_pool_and_are_not_quota_limited(
         answer = basic.get(f"{sandbox.site('acme').url}/rest/api/3/issue/ALPHA-1", timeout=10)
         assert answer.status_code == 200
     assert sandbox.ledger.points(pool="api-token") == 6
+
+
+def _policy_answers(connected) -> list[requests.Response]:
+    """One answer of every kind: success, 400, 404 (issue and unknown path), 401 (scope), the
+    agile API, and both kinds of 429 that are not about the quota."""
+    sandbox = connected.sandbox
+    answers = [
+        connected.get("issue/ALPHA-1"),
+        connected.get("search/jql", params={"jql": ""}),
+        connected.get("issue/ALPHA-999"),
+        connected.get("no/such/endpoint"),
+        connected.agile_get("board"),  # the portal's scopes do not open Jira Software
+    ]
+    sandbox.clock.freeze()
+    sandbox.set_quota(burst={"GET": 1})
+    connected.get("myself")
+    answers.append(connected.get("myself"))
+    for n in range(21):
+        last = connected.put(f"issue/ALPHA-2/properties/p{n}", json=n)
+    answers.append(last)
+    return answers
+
+
+def test_every_answer_names_the_global_pool_on_tier1(connected):
+    answers = _policy_answers(connected)
+    assert [a.status_code for a in answers] == [200, 400, 404, 404, 401, 429, 429]
+    for answer in answers:
+        assert answer.headers["RateLimit-Policy"] == '"global-app-quota";q=65000;w=3600'
+        assert answer.headers["RateLimit"].startswith('"global-app-quota";r=')
+    assert answers[5].headers["RateLimit-Reason"] == "jira-burst-based"
+    assert answers[6].headers["RateLimit-Reason"] == "jira-per-issue-on-write"
+
+
+def test_every_answer_names_the_tenant_pool_on_a_tier2_site(connected):
+    sandbox = connected.sandbox
+    switched = requests.post(
+        f"{sandbox.url}/_sandbox/rate-limits", json={"tier2": {"acme": 120000}}, timeout=10
+    )
+    assert switched.json()["tier2"] == {sandbox.site("acme").cloud_id: 120000}
+    for answer in _policy_answers(connected):
+        assert answer.headers["RateLimit-Policy"] == '"tenant-app-quota";q=120000;w=3600'
+    sandbox.clock.unfreeze()
+    sandbox.set_quota(burst={"GET": 100})
+    sandbox.enable_tier2("acme", 1)
+    refused = connected.get("issue/ALPHA-1")
+    assert refused.status_code == 429
+    assert refused.headers["RateLimit-Reason"] == "jira-quota-tenant-based"
+    assert refused.headers["RateLimit-Policy"] == '"tenant-app-quota";q=1;w=3600'
+    requests.post(f"{sandbox.url}/_sandbox/rate-limits", json={"tier2": {"acme": None}}, timeout=10)
+    back = connected.get("issue/ALPHA-1")
+    assert back.status_code == 200
+    assert back.headers["RateLimit-Policy"] == '"global-app-quota";q=65000;w=3600'
