@@ -6,7 +6,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from backups.engine.runner import run_job
-from backups.jobs.driver import redelivered
+from backups.jobs.driver import run_task
 from backups.services import backup_jobs_reap, schedules_enqueue_due
 
 
@@ -22,11 +22,7 @@ def run_backup_job(self, job_id: int) -> str:
     """Run one slice of a job and re-queue it when work remains. A duplicate delivery finds the
     job leased or finished and does nothing; a *redelivered* message that finds it leased comes
     back when that lease expires (its worker died)."""
-    outcome = run_job(int(job_id))
-    countdown = outcome.requeue_in(redelivered=redelivered(self.request))
-    if countdown is not None:
-        run_backup_job.apply_async((job_id,), countdown=countdown)
-    return outcome.state
+    return run_task(self, job_id, run_job)
 
 
 @shared_task(name="backups.tasks.reap_stale_backup_jobs", max_retries=0, ignore_result=True)

@@ -278,6 +278,16 @@ class _Slice:
 SITE_GONE = "site_gone"
 
 
+def run_task(task: Any, job_id: int, run: Callable[[int], SliceOutcome]) -> str:
+    """The body of a job's Celery task (``task`` is bound): one slice, then re-queue the job
+    with the countdown its outcome asks for."""
+    outcome = run(int(job_id))
+    countdown = outcome.requeue_in(redelivered=redelivered(task.request))
+    if countdown is not None:
+        task.apply_async((job_id,), countdown=countdown)
+    return outcome.state
+
+
 def redelivered(request: Any) -> bool:
     """Whether the broker delivered this task's message before (a worker died holding it)."""
     delivery = getattr(request, "delivery_info", None) or {}
@@ -318,4 +328,4 @@ def _mark_site_disconnected(site: JiraSite, reason: str) -> None:
         logger.exception("could not mark site %s disconnected", site.pk)
 
 
-__all__ = ["Engine", "SliceOutcome", "Unit", "check_tenant", "redelivered", "run_slice"]
+__all__ = ["Engine", "SliceOutcome", "Unit", "check_tenant", "redelivered", "run_slice", "run_task"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from celery.signals import worker_ready
 
-from backups.jobs.driver import redelivered
+from backups.jobs.driver import run_task
 from backups.restore.executor import run_restore
 from backups.restore.services import restore_jobs_reap
 
@@ -22,11 +22,7 @@ def run_restore_job(self, job_id: int) -> str:
     """Run one slice of a restore and re-queue it while work remains (a duplicate delivery
     finds the job leased or finished and does nothing; a redelivered one that finds it leased
     comes back when the lease expires)."""
-    outcome = run_restore(int(job_id))
-    countdown = outcome.requeue_in(redelivered=redelivered(self.request))
-    if countdown is not None:
-        run_restore_job.apply_async((job_id,), countdown=countdown)
-    return outcome.state
+    return run_task(self, job_id, run_restore)
 
 
 @shared_task(
