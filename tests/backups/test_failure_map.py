@@ -26,7 +26,9 @@ SUCCEEDED = "succeeded"
 def no_retry_client_for_site(site):
     """The production factory, with the client's own retries off: every 5xx, dropped
     connection or unreadable body reaches the job driver."""
-    return jira_client_for_site(site, retry=RetryPolicy(base=0.01, cap=0.02, max_retries=0))
+    return jira_client_for_site(
+        site, retry=RetryPolicy(base=0.01, cap=0.02, max_retries=0), timeout=5
+    )
 
 
 @pytest.fixture
@@ -224,29 +226,40 @@ def test_server_errors_fail_the_job_after_n_in_a_row_with_the_reason(
 def test_transient_failures_separated_by_progress_never_add_up_to_a_failure(
     engine, no_client_retries, settings
 ):
-    """5xx, a dropped connection and an unreadable 2xx (an HTML maintenance page), each after
-    a unit of progress: more failures in total than the limit, never two in a row."""
+    """5xx, a dropped connection, a timeout and unreadable 2xx bodies (an HTML maintenance
+    page, truncated JSON), each after a unit of progress: more failures in total than the
+    limit, never two in a row."""
     settings.BACKUPS_MAX_TRANSIENT_FAILURES = 2
     faults = engine.sandbox.state.faults
     job = engine.start()
     causes = [
         lambda: faults.fail_next_requests(1, status=502, path_prefix=engine.api_prefix),
         lambda: faults.drop_connections(1, path_prefix=engine.api_prefix),
+        lambda: faults.slow(6, path_prefix=engine.api_prefix),  # the client waits 5 s
         lambda: faults.garble_next_responses(1, "html", path_prefix=engine.api_prefix),
         lambda: faults.garble_next_responses(1, "truncated", path_prefix=engine.api_prefix),
     ]
-    failed = 0
+    failed, reasons = 0, []
     for cause in causes:
         cause()
         outcome = engine.run_slice(job)
+        faults.clear()
         if outcome.state == "requeue" and job.attempts == 1:
             failed += 1
+            reasons.append(job.status_reason.split(": ")[1])
         engine.run_slice(job, slice_seconds=0)  # one unit of progress
         assert job.attempts == 0, job.status_reason
 
     job = engine.run_until_it_ends(job)
 
     assert failed == len(causes)
+    assert reasons == [
+        "ApiServerError",
+        "ApiHostError",
+        "ApiTimeoutError",
+        "ApiBadResponse",
+        "ApiBadResponse",
+    ]
     assert job.status == SUCCEEDED, job.status_reason
 
 
