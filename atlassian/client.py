@@ -9,7 +9,9 @@ Every request goes through ``BaseClient._request``, which
 4. records the call in the ledger (points from the cost model),
 5. learns from a 429 (stores a hold every worker honours) and retries what is transient and
    safe to repeat, a bounded number of times,
-6. turns the rest into the exceptions of ``atlassian.exceptions``.
+6. treats a 2xx whose body cannot be read (an HTML maintenance page, truncated JSON) as a
+   transient failure (``ApiBadResponse``), retried like a 5xx when the request may be repeated,
+7. turns the rest into the exceptions of ``atlassian.exceptions``.
 
 ``AuthClient`` speaks to the auth server (token endpoint) and the platform (``/me``,
 ``accessible-resources``); ``JiraClient`` speaks Jira REST v3 for one site, either with a
@@ -38,6 +40,7 @@ from atlassian.costs import points_for
 from atlassian.endpoints import AUTH_FAMILIES, is_read_only, status_class
 from atlassian.exceptions import (
     ApiBadRequest,
+    ApiBadResponse,
     ApiForbidden,
     ApiHostError,
     ApiNotFound,
@@ -98,6 +101,9 @@ class Reply:
     response: requests.Response
     data: Any
     points: int
+    # A 2xx whose body is not the JSON it claims or we asked for (a proxy's HTML page,
+    # truncated JSON): ``_request`` treats it as a transient failure.
+    unreadable: bool = False
 
     @property
     def status(self) -> int:
@@ -219,10 +225,20 @@ class BaseClient:
             else:
                 reply = self._reply(method, family, response, stream)
                 status = response.status_code
-                if status < 400 or status in ok:
+                if (status < 400 or status in ok) and not reply.unreadable:
                     return reply
                 response.close()
-                if status == 429:
+                if reply.unreadable:
+                    error = ApiBadResponse(
+                        f"Atlassian answered {status} with a body that cannot be read "
+                        f"({reply.unreadable})",
+                        status=status,
+                        endpoint=family,
+                        method=method,
+                    )
+                    retry_after, hold_wait = None, 0.0
+                    retryable = idempotent
+                elif status == 429:
                     # A 429 is a refusal: nothing was done, so even a write may be sent again.
                     error, retry_after, hold_wait = self._rate_limited(
                         method, family, issue, response
@@ -253,17 +269,21 @@ class BaseClient:
 
     def _reply(self, method: str, family: str, response: requests.Response, stream: bool) -> Reply:
         data = None
-        if (not stream or response.status_code >= 400) and response.content:
+        unreadable = ""
+        status = response.status_code
+        if (not stream or status >= 400) and response.content:
             content_type = response.headers.get("Content-Type", "")
             if "json" in content_type:
                 try:
                     data = response.json()
                 except ValueError:
-                    data = None
-        status = response.status_code
+                    unreadable = "truncated or invalid JSON"
+            elif "html" in content_type:
+                unreadable = "an HTML page, not JSON: a maintenance page or a proxy's error"
         points = points_for(method, family, data, status=status)
         self._record(method, family, status, points)
-        return Reply(response, data, points)
+        # Error statuses are turned into exceptions from whatever their body holds.
+        return Reply(response, data, points, unreadable if status < 400 else "")
 
     def _record(self, method: str, family: str, status: int | None, points: int) -> None:
         logger.debug("atlassian %s %s -> %s (%d points)", method, family, status, points)

@@ -103,6 +103,11 @@ class ApiServerError(AtlassianError):
     """5xx after the retries we allow ourselves."""
 
 
+class ApiBadResponse(AtlassianError):
+    """A 2xx whose body cannot be read (an HTML maintenance page from a proxy, truncated JSON):
+    transient, retried like a 5xx when the request may be repeated."""
+
+
 class InvalidGrant(AtlassianError):
     """The token endpoint answered ``invalid_grant`` or ``unauthorized_client``: the refresh
     token (or code) is dead and only the user can fix it by authorizing again. Never retried."""
@@ -123,6 +128,7 @@ class LegacyAccessRefused(AtlassianError):
 
 __all__ = [
     "ApiBadRequest",
+    "ApiBadResponse",
     "ApiForbidden",
     "ApiHostError",
     "ApiNotFound",

@@ -37,8 +37,15 @@ def overlap_minutes() -> int:
 
 
 def max_attempts() -> int:
-    """Transient failures (5xx, timeouts) a job survives before it fails."""
+    """Transient failures (5xx, timeouts, database errors) a job survives *in a row* before it
+    fails; every committed unit of work resets the count."""
     return _int("BACKUPS_MAX_TRANSIENT_FAILURES", 25, minimum=1)
+
+
+def restore_settle_seconds() -> int:
+    """How long after an unanswered create the target's search is trusted to show the issue
+    (Jira's search is eventually consistent)."""
+    return _int("RESTORE_SEARCH_SETTLE_SECONDS", 30, minimum=0)
 
 
 def page_size() -> int:

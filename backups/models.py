@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from atlassian.ratelimit import GLOBAL_POOL
-from backups.leases import LeasedJob
+from backups.jobs.leases import LeasedJob
 
 ACTIVE_STATUSES = ("queued", "running", "paused_needs_reauth")
 # Sites whose schedules the quota planner counts (``JiraSite.Status`` values).

@@ -13,16 +13,14 @@ from django.db.models import Avg, Max, Q
 from django.utils import timezone
 
 from atlassian.ratelimit import GLOBAL_POOL, legacy_pool
-from backups import conf, leases
+from backups import conf
+from backups.exceptions import BackupRefused
+from backups.jobs import leases
 from backups.models import ACTIVE_STATUSES, BackupJob, BackupSchedule, Snapshot
 from tenants.audit import record_event
-from tenants.models import JiraSite
+from tenants.models import JiraSite, Tenant
 
 logger = logging.getLogger(__name__)
-
-
-class BackupRefused(Exception):
-    """A request the backups domain refuses; the message is safe to show."""
 
 
 def _enqueue(job_id: int, countdown: float = 0) -> None:
@@ -42,6 +40,7 @@ def backup_job_enqueue(
         raise BackupRefused(f"unknown backup kind {kind!r} (full or incremental)")
     if site.status in (JiraSite.Status.DISCONNECTED, JiraSite.Status.OFFBOARDED):
         raise BackupRefused(f"site {site.url} is {site.status}; it cannot be backed up")
+    refuse_inactive_tenant(site, BackupRefused)
     existing = BackupJob.objects.filter(site=site, status__in=ACTIVE_STATUSES).first()
     if existing is not None:
         return existing, False
@@ -79,6 +78,15 @@ def backup_job_enqueue(
             raise
         return existing, False
     return job, True
+
+
+def refuse_inactive_tenant(site: JiraSite, refused: type[Exception]) -> None:
+    """Jobs of a suspended (or offboarded) tenant are refused where they are enqueued (and
+    stopped where they run: ``backups.jobs.driver.check_tenant``)."""
+    tenant = Tenant.objects.only("status", "status_reason").get(pk=site.tenant_id)
+    if tenant.status != Tenant.Status.ACTIVE:
+        detail = f" ({tenant.status_reason})" if tenant.status_reason else ""
+        raise refused(f"the tenant is {tenant.status}{detail}; no job is started for it")
 
 
 def backup_job_cancel(*, job: BackupJob, acting_user: Any, reason: str = "") -> BackupJob:

@@ -6,26 +6,32 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from backups.engine.runner import run_job
+from backups.jobs.driver import run_task
 from backups.services import backup_jobs_reap, schedules_enqueue_due
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, max_retries=0, ignore_result=True)
-def run_backup_job(job_id: int) -> str:
-    """Run one slice of a job and re-queue it when work remains (a duplicate delivery finds the
-    job leased or finished and does nothing)."""
-    outcome = run_job(int(job_id))
-    if outcome.state == "requeue":
-        run_backup_job.apply_async((job_id,), countdown=outcome.countdown)
-    return outcome.state
+@shared_task(
+    bind=True,
+    name="backups.tasks.run_backup_job",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=0,
+    ignore_result=True,
+)
+def run_backup_job(self, job_id: int) -> str:
+    """Run one slice of a job and re-queue it when work remains. A duplicate delivery finds the
+    job leased or finished and does nothing; a *redelivered* message that finds it leased comes
+    back when that lease expires (its worker died)."""
+    return run_task(self, job_id, run_job)
 
 
-@shared_task(max_retries=0, ignore_result=True)
+@shared_task(name="backups.tasks.reap_stale_backup_jobs", max_retries=0, ignore_result=True)
 def reap_stale_backup_jobs() -> int:
     """Beat, every minute: re-queue jobs whose worker died; resume re-authorized ones."""
     return len(backup_jobs_reap())
 
 
-@shared_task(max_retries=0, ignore_result=True)
+@shared_task(name="backups.tasks.enqueue_due_backups", max_retries=0, ignore_result=True)
 def enqueue_due_backups() -> int:
     """Beat, every few minutes: enqueue the sites whose schedule is due; then prune."""
     from backups.retention import prune_all

@@ -20,6 +20,8 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     body: dict | None = None
+    # "html" (a maintenance page) or "truncated" (cut-off JSON), answered with 200.
+    garbled: str | None = None
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Faults:
     _drops: list[_Counted] = field(default_factory=list)
     _token_failures: list[_Counted] = field(default_factory=list)
     _errors_next: list[_Counted] = field(default_factory=list)
+    _garbled: list[tuple[_Counted, str]] = field(default_factory=list)
     _omit_refresh: int = 0
 
     def error_rate(
@@ -78,6 +81,14 @@ class Faults:
         with self._lock:
             self._errors_next.append(_Counted(n, path_prefix, status))
 
+    def garble_next_responses(
+        self, n: int, kind: str = "html", path_prefix: str | None = None
+    ) -> None:
+        """Answer the next `n` matching requests 200 with an unreadable body: `html` (a proxy's
+        maintenance page) or `truncated` (JSON cut off mid-way). Nothing is done."""
+        with self._lock:
+            self._garbled.append((_Counted(n, path_prefix), kind))
+
     def fail_token_endpoint(self, n: int, status: int = 503) -> None:
         """The next `n` calls to POST /oauth/token answer `status` without touching any token."""
         with self._lock:
@@ -105,6 +116,7 @@ class Faults:
             self._drops.clear()
             self._token_failures.clear()
             self._errors_next.clear()
+            self._garbled.clear()
             self._omit_refresh = 0
 
     def summary(self) -> dict:
@@ -142,6 +154,10 @@ class Faults:
             if counted is not None:
                 fault.status = counted.status
                 return fault
+            for garble, kind in self._garbled:
+                if _take([garble], path) is not None:
+                    fault.garbled = kind
+                    return fault
             for rate in self._rates:
                 if _matches(path, rate.path_prefix) and rate.rng.random() < rate.fraction:
                     fault.status = rate.rng.choice(rate.statuses)

@@ -403,6 +403,12 @@ class SandboxApp:
                     pass
             self._log(request, record, 0)
             raise _Dropped()
+        if fault.garbled:
+            record["reason"] = f"fault:garbled-{fault.garbled}"
+            if fault.garbled == "html":
+                page = b"<html><body><h1>Down for maintenance</h1></body></html>"
+                return Response(page, status=200, mimetype="text/html")
+            return Response(b'{"issues": [{"id": "1', status=200, mimetype="application/json")
         if fault.status is None:
             return None
         record["reason"] = f"fault:{fault.status}"

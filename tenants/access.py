@@ -39,6 +39,7 @@ class GrantTokenProvider:
         except ApiUnauthorized:
             client.token_provider.unauthorized()  # refresh once, or needs_reauth + raise
             client.projects()                     # retried with the new token
+        client.token_provider.confirmed()         # it worked: the next 401 is a new one
 
     A revoked grant shows up as ``invalid_grant`` on that refresh; a 401 again with a token
     refreshed because of a 401 marks the grant ``needs_reauth``. Either way
@@ -64,6 +65,11 @@ class GrantTokenProvider:
             raise SiteNeedsReauthorization(f"{reason}; authorize again", grant_id=self.grant_id)
         self.last_token = report_unauthorized(self.grant_id, access_token=self.last_token)
         self._after_401 = True
+
+    def confirmed(self) -> None:
+        """The token refreshed after a 401 has since been accepted: a later 401 is a new one
+        (Atlassian may invalidate a token early) and earns its own refresh."""
+        self._after_401 = False
 
 
 def _legacy_api_token(credential_id: Any) -> str:

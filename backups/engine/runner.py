@@ -1,41 +1,31 @@
-"""Runs a backup job: claims its lease, runs its next steps, commits each as a checkpoint, and
-commits the snapshot (manifest last) when no step is left.
+"""The backup engine: a job's units of work are its steps, derived from its checkpoints by the
+plan; when no step is left the snapshot is committed (manifest last).
 
-``run_job`` works for at most one slice of time and then hands the job back, to be re-queued:
-jobs of many tenants interleave on the workers. Every way out is a state: done, re-queue (with
-a countdown for rate limits, fair-share waits and transient errors), paused for
-re-authorization, or failed with a reason.
+``run_job`` runs one slice of a job through the job driver (``backups.jobs.driver``), which
+claims the lease, admits and settles each step's points, checkpoints it, and turns every
+failure into a state through the one failure map.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from atlassian.exceptions import (
-    ApiForbidden,
-    ApiHostError,
-    ApiNotFound,
-    ApiRateLimited,
-    ApiServerError,
-    ApiTimeoutError,
-    ApiUnauthorized,
-    AtlassianError,
-    InvalidGrant,
-    LegacyAccessRefused,
-)
+from atlassian.exceptions import AtlassianError
 from backups import conf
-from backups.engine import fairness, steps
-from backups.engine import lease as leases
+from backups.engine import steps
+from backups.engine.checkpoints import Done, commit_checkpoint, load_done, results
 from backups.engine.source import client_for_site
-from backups.leases import Outcome, retry_after_transient
-from backups.models import BackupJob, Checkpoint, Snapshot
+from backups.exceptions import LeaseLost
+from backups.jobs import leases
+from backups.jobs.driver import SliceOutcome, Unit, run_slice
+from backups.jobs.leases import Lease
+from backups.models import BackupJob, Snapshot
+from backups.services import schedule_estimates_refresh
 from backups.snapshots.manifest import (
     ATTACHMENT_REFS,
     AttachmentEntry,
@@ -51,6 +41,8 @@ from backups.snapshots.writer import commit_snapshot, write_shard
 logger = logging.getLogger(__name__)
 
 DEFAULT_STEP_ESTIMATE = 150
+# Steps whose objects are issues (progress counts them).
+ISSUE_STEPS = ("issues", "delta", "deletions")
 
 
 @dataclass
@@ -58,66 +50,6 @@ class Step:
     key: str
     seq: int
     run: Any  # callable(ctx) -> StepResult
-
-
-# What a checkpoint's result holds per issue or per attachment (the page's issue ids; the
-# attachment refs of checkpoints written before format 2) and per page (its shards). The plan
-# keeps the rest in memory and reads these back, streamed, when it needs them: a job's memory
-# does not grow with the size of the site.
-BULKY = frozenset({"ids", "attachments", "shards"})
-
-
-@dataclass(slots=True)
-class Done:
-    """A finished step as the plan keeps it."""
-
-    key: str
-    points: int
-    result: dict[str, Any]
-
-    @classmethod
-    def of(cls, key: str, points: int, result: dict[str, Any]) -> Done:
-        return cls(key, points, {k: v for k, v in result.items() if k not in BULKY})
-
-
-def _load_done(job: BackupJob) -> dict[str, Done]:
-    rows = (
-        job.checkpoints.filter(status=Checkpoint.Status.DONE)
-        .order_by("key")
-        .values_list("key", "points", "result")
-    )
-    return {
-        key: Done.of(key, points, result) for key, points, result in rows.iterator(chunk_size=200)
-    }
-
-
-def _results(job: BackupJob, prefix: str = "") -> Any:
-    """(key, full result) of the job's finished steps whose key starts with ``prefix``, streamed
-    from the database in key order."""
-    rows = job.checkpoints.filter(status=Checkpoint.Status.DONE, key__startswith=prefix)
-    return rows.order_by("key").values_list("key", "result").iterator(chunk_size=100)
-
-
-def _reauth_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [ApiUnauthorized, InvalidGrant, LegacyAccessRefused]
-    try:
-        from tenants.tokens import SiteNeedsReauthorization
-
-        errors.append(SiteNeedsReauthorization)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(errors)
-
-
-def _transient_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [ApiServerError, ApiTimeoutError, ApiHostError]
-    try:
-        from tenants.tokens import TokenUnavailable
-
-        errors.append(TokenUnavailable)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(errors)
 
 
 class Plan:
@@ -220,7 +152,7 @@ class Plan:
         is done: only the deletion steps and the index ask)."""
         if self._changed is None:
             changed: dict[str, set[int]] = {}
-            for key, result in _results(self.job, "delta:"):
+            for key, result in results(self.job, "delta:"):
                 changed.setdefault(key.split(":")[1], set()).update(result.get("ids", []))
             self._changed = changed
         return self._changed
@@ -250,32 +182,31 @@ class Plan:
         return out
 
 
-def run_job(job_id: int, *, slice_seconds: float | None = None) -> Outcome:
-    lease = leases.claim(job_id)
-    if lease is None:
-        return Outcome("busy")
-    job = BackupJob.objects.select_related("site", "site__tenant", "base_snapshot").get(pk=job_id)
-    try:
-        return _run(
-            job, lease, slice_seconds if slice_seconds is not None else conf.slice_seconds()
+def run_job(job_id: int, *, slice_seconds: float | None = None) -> SliceOutcome:
+    """Run one slice of the backup job (see ``backups.jobs.driver``)."""
+    return run_slice(BackupJob, job_id, BackupEngine, slice_seconds=slice_seconds)
+
+
+class BackupEngine:
+    """The backup job's units for the driver: its plan's next steps, then the snapshot."""
+
+    def __init__(self, job_id: int, lease: Lease) -> None:
+        self.job = BackupJob.objects.select_related("site", "site__tenant", "base_snapshot").get(
+            pk=job_id
         )
-    except leases.LeaseLost as exc:
-        logger.warning("%s", exc)
-        return Outcome("lost", reason=str(exc))
+        self.lease = lease
+        self.site = self.job.site
+        self.client: Any = None
 
-
-def _run(job: BackupJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
-    started = time.monotonic()
-    reauth, transient = _reauth_errors(), _transient_errors()
-    client = None
-    try:
-        client = client_for_site(job.site)
-        store = ObjectStore(job.site.cloud_id)
-        done = _load_done(job)
+    def open(self) -> None:
+        job, lease = self.job, self.lease
+        self.client = client_for_site(job.site)
+        self.store = ObjectStore(job.site.cloud_id)
+        self.done = load_done(job)
         try:
-            base, base_index = _base(job, store)
+            base, base_index = _base(job, self.store)
         except ManifestError as exc:
-            if done:
+            if self.done:
                 raise
             # The base is unreadable (pruned, damaged): this run becomes a full backup.
             lease.heartbeat(kind=BackupJob.Kind.FULL, base_snapshot=None, changes_since=None)
@@ -284,145 +215,45 @@ def _run(job: BackupJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
                 "job %s: base snapshot unreadable (%s); running a full backup", job.pk, exc
             )
             base, base_index = None, {}
-        plan = Plan(job, done, base, base_index)
-        ctx = steps.StepContext(
-            client=client, store=store, site_pk=job.site_id, heartbeat=lease.heartbeat
-        )
-        steps_run = 0
-        while True:
-            step = plan.next_step()
-            if step is None:
-                return _finalize(job, lease, plan, store)
-            if steps_run and time.monotonic() - started > slice_seconds:
-                leases.release(lease)
-                return Outcome("requeue", 0.0, "slice used")
-            estimate = _estimate(job, done)
-            wait = fairness.admit(pool=client.pool, tenant_id=job.site.tenant_id, estimate=estimate)
-            if wait:
-                leases.release(
-                    lease,
-                    not_before=timezone.now() + timedelta(seconds=wait),
-                    current_step=f"waiting for the tenant's share of points ({step.key})",
-                )
-                return Outcome("requeue", wait, "fair share used")
-            lease.heartbeat(current_step=step.key)
-            result = step.run(ctx)
-            points = client.ledger.take()
-            fairness.settle(
-                pool=client.pool, tenant_id=job.site.tenant_id, estimate=estimate, actual=points
-            )
-            stored = sum(s.size for s in result.shards)
-            issues = (
-                result.objects if step.key.split(":")[0] in ("issues", "delta", "deletions") else 0
-            )
-            checkpoint = leases.commit_checkpoint(
-                lease,
-                key=step.key,
-                seq=step.seq,
-                result=result.as_json(),
-                points=points,
-                objects=issues,
-                bytes_stored=stored,
-            )
-            done[step.key] = Done.of(checkpoint.key, checkpoint.points, checkpoint.result)
-            del checkpoint, result
-            if step.key == "config":
-                _count_expected(job, lease, client, plan)
-            steps_run += 1
-    except leases.LeaseLost:
-        raise
-    except ApiRateLimited as exc:
-        leases.release(
-            lease,
-            not_before=timezone.now() + timedelta(seconds=exc.retry_after),
-            current_step=f"waiting for Atlassian's rate limit ({exc.reason or 'no reason'})",
-        )
-        return Outcome("requeue", max(1.0, exc.retry_after), str(exc))
-    except reauth as exc:
-        reason = f"needs re-authorization: {getattr(exc, 'reason', None) or exc}"
-        if leases.finish(lease, status=BackupJob.Status.PAUSED_NEEDS_REAUTH, reason=reason):
-            _mark_credential_dead(job, exc)
-        return Outcome("paused", reason=reason)
-    except ApiNotFound as exc:
-        if _site_gone(client):
-            reason = f"site deleted: Atlassian no longer serves site {job.site.cloud_id} ({exc})"
-            if leases.finish(lease, status=BackupJob.Status.FAILED, reason=reason):
-                _mark_site_disconnected(job, reason)
-            return Outcome("failed", reason=reason)
-        return _transient(job, lease, exc)
-    except ApiForbidden as exc:
-        reason = f"permission missing: {exc}"
-        leases.finish(lease, status=BackupJob.Status.FAILED, reason=reason)
-        return Outcome("failed", reason=reason)
-    except transient as exc:
-        return _transient(job, lease, exc)
-    except AtlassianError as exc:
-        reason = f"Atlassian refused a request: {exc}"
-        leases.finish(lease, status=BackupJob.Status.FAILED, reason=reason)
-        return Outcome("failed", reason=reason)
-    except DatabaseError as exc:
-        return _transient(job, lease, exc)
-    except Exception as exc:
-        # A bug or a broken snapshot: fail with a reason rather than leave the job for the
-        # reaper to re-run forever.
-        logger.exception("backup job %s failed", job.pk)
-        reason = f"internal error: {type(exc).__name__}: {exc}"
-        leases.finish(lease, status=BackupJob.Status.FAILED, reason=reason)
-        return Outcome("failed", reason=reason)
-    finally:
-        if client is not None:
-            client.close()
-
-
-def _transient(job: BackupJob, lease: leases.Lease, exc: BaseException) -> Outcome:
-    return retry_after_transient(lease, attempts=job.attempts + 1, exc=exc, finish=leases.finish)
-
-
-def _mark_credential_dead(job: BackupJob, exc: BaseException) -> None:
-    """A 401 or a dead refresh token: the grant (and its sites) need re-authorization, so the
-    reaper does not resume the job until the customer authorized again (no silent loop)."""
-    if not isinstance(exc, ApiUnauthorized | InvalidGrant):
-        return  # SiteNeedsReauthorization: tenants already knows; legacy refusals are policy
-    from tenants.models import OAuthGrant
-    from tenants.services.grants import grant_mark_needs_reauth
-
-    grant = OAuthGrant.objects.filter(pk=job.site.grant_id).first()
-    if grant is not None:
-        grant_mark_needs_reauth(
-            grant=grant,
-            reason=f"Atlassian refused the vendor grant during a backup: {exc}"[:400],
-            acting_user=None,
+        self.plan = Plan(job, self.done, base, base_index)
+        self.ctx = steps.StepContext(
+            client=self.client, store=self.store, site_pk=job.site_id, heartbeat=lease.heartbeat
         )
 
+    def next_unit(self) -> Unit | None:
+        step = self.plan.next_step()
+        if step is None:
+            return None
+        return Unit(step.key, _estimate(self.done), step)
 
-def _mark_site_disconnected(job: BackupJob, reason: str) -> None:
-    from tenants.models import JiraSite
-    from tenants.services.sites import site_set_status
+    def run(self, unit: Unit) -> Any:
+        return unit.work.run(self.ctx)
 
-    try:
-        site_set_status(
-            site=job.site,
-            status=JiraSite.Status.DISCONNECTED,
-            reason=reason[:400],
-            acting_user=None,
+    def commit(self, unit: Unit, result: Any, points: int) -> None:
+        step = unit.work
+        issues = result.objects if step.key.split(":")[0] in ISSUE_STEPS else 0
+        checkpoint = commit_checkpoint(
+            self.lease,
+            key=step.key,
+            seq=step.seq,
+            result=result.as_json(),
+            points=points,
+            objects=issues,
+            bytes_stored=sum(s.size for s in result.shards),
         )
-    except Exception:
-        logger.exception("could not mark site %s disconnected", job.site_id)
+        self.done[step.key] = Done.of(checkpoint.key, checkpoint.points, checkpoint.result)
+        if step.key == "config":
+            _count_expected(self.job, self.lease, self.client, self.plan)
+
+    def finalize(self) -> None:
+        _finalize(self.job, self.lease, self.plan, self.store)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
 
 
-def _site_gone(client) -> bool:
-    if client is None:
-        return False
-    try:
-        client.server_info()
-    except ApiNotFound:
-        return True
-    except AtlassianError:
-        return False
-    return False
-
-
-def _estimate(job: BackupJob, done: dict[str, Done]) -> int:
+def _estimate(done: dict[str, Done]) -> int:
     # The largest of the recent pages: reserving too little lets a pool overshoot into quota
     # 429s (which stop every tenant); reserving a little too much only delays a step.
     pages = [
@@ -440,7 +271,7 @@ def _base(job: BackupJob, store: ObjectStore) -> tuple[Manifest | None, dict[str
     return manifest, SnapshotReader(manifest, store.storage).issue_index()
 
 
-def _count_expected(job: BackupJob, lease: leases.Lease, client, plan: Plan) -> None:
+def _count_expected(job: BackupJob, lease: Lease, client: Any, plan: Plan) -> None:
     """The expected total for progress, from ``search/approximate-count`` (one point)."""
     ids = [p["id"] for p in plan.projects()]
     if not ids:
@@ -457,14 +288,14 @@ def _count_expected(job: BackupJob, lease: leases.Lease, client, plan: Plan) -> 
     lease.heartbeat(objects_total=total)
 
 
-def _finalize(job: BackupJob, lease: leases.Lease, plan: Plan, store: ObjectStore) -> Outcome:
+def _finalize(job: BackupJob, lease: Lease, plan: Plan, store: ObjectStore) -> None:
     lease.heartbeat(force=True, current_step="committing the snapshot")
     shards: list[ShardEntry] = []
     # Refs of checkpoints written before attachments had refs shards (a job resumed across the
     # upgrade) and of a format-1 base: commit_snapshot writes them into one more refs shard.
     loose: list[AttachmentEntry] = []
     page_ids: dict[str, set[int]] = {}
-    for key, result in _results(job):
+    for key, result in results(job):
         if key.startswith("issues:"):
             page_ids.setdefault(key.split(":")[1], set()).update(result.get("ids", []))
         page = [ShardEntry(**s) for s in result.get("shards", [])]
@@ -511,7 +342,7 @@ def _finalize(job: BackupJob, lease: leases.Lease, plan: Plan, store: ObjectStor
     with transaction.atomic():
         current = BackupJob.objects.select_for_update().get(pk=job.pk)
         if current.lease_token != lease.token or current.status != BackupJob.Status.RUNNING:
-            raise leases.LeaseLost(f"job {job.pk} lost its lease before committing")
+            raise LeaseLost(f"job {job.pk} lost its lease before committing")
         Snapshot.objects.update_or_create(
             id=job.snapshot_id,
             defaults={
@@ -531,8 +362,6 @@ def _finalize(job: BackupJob, lease: leases.Lease, plan: Plan, store: ObjectStor
             },
         )
         # The schedule's last success and points-per-hour estimate, in the same transaction.
-        from backups.services import schedule_estimates_refresh
-
         schedule_estimates_refresh(site_ids=[job.site_id], now=finished)
         leases.finish(
             lease,
@@ -541,4 +370,3 @@ def _finalize(job: BackupJob, lease: leases.Lease, plan: Plan, store: ObjectStor
             current_step="",
             objects_total=max(current.objects_total or 0, current.objects_done),
         )
-    return Outcome("done")

@@ -1,5 +1,8 @@
-"""Runs a restore job in checkpointed phases, each made of small units of work:
+"""The restore engine: a restore job's units of work are small pieces of checkpointed phases:
 
+``verify``   check every attachment in scope against its manifest's SHA-256 (and read the issue
+             shards): damage is named before anything is written, and the job stops or skips
+             it as the requester chose (``RestoreJob.on_damaged``);
 ``config``   read the target's fields, users, issue types, priorities and link types; map them;
 ``projects`` find or create projects, components and versions (``RestoreItem`` rows);
 ``issues``   create issues 50 per ``issue/bulk`` request, each carrying the issue property that
@@ -9,10 +12,11 @@
              the per-issue write limits and interleaved across issues; an issue whose parts were
              started before a crash is reconciled with what the target already holds;
 ``links``    issue links, once both ends exist;
-then the job is finished with counts computed from the id map.
+then the job is finished with counts computed from the id map. A dry run has one unit, the plan.
 
-Like the backup runner, ``run_restore`` works for one slice of time and hands the job back;
-every way out is a state. ``crash_hook`` lets tests interrupt it between two writes.
+``run_restore`` runs one slice through the job driver (``backups.jobs.driver``): the lease,
+fair share of points, settlement, and the failure map are the driver's, as for backups.
+``crash_hook`` lets tests interrupt it between two writes.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -28,32 +31,31 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from atlassian.exceptions import (
-    ApiBadRequest,
-    ApiForbidden,
-    ApiNotFound,
-    ApiRateLimited,
-    AtlassianError,
-)
+from atlassian.exceptions import ApiBadRequest, ApiForbidden, ApiNotFound
 from backups import conf
-from backups.engine import fairness
-from backups.engine.runner import _reauth_errors, _transient_errors
 from backups.engine.source import client_for_site
-from backups.leases import Outcome, retry_after_transient
-from backups.restore import lease as leases
+from backups.exceptions import LeaseLost, NotReady, SnapshotDamaged
+from backups.jobs import leases
+from backups.jobs.driver import SliceOutcome, Unit, run_slice
+from backups.jobs.leases import Lease
+from backups.restore import integrity
 from backups.restore import mapping as maps
 from backups.restore.models import RestoreItem, RestoreJob
 from backups.restore.pacing import IssueWritePacer
-from backups.restore.source import Scope, ScopeError, SnapshotSource, issue_links
+from backups.restore.planner import plan_restore
+from backups.restore.source import Scope, SnapshotSource, issue_links
 from tenants.audit import record_event
 
 logger = logging.getLogger(__name__)
 
-PHASES = ("config", "projects", "issues", "parts", "links")
+PHASES = ("verify", "config", "projects", "issues", "parts", "links")
+ESTIMATES = {"verify": 0, "config": 20, "projects": 20, "issues": 2, "parts": 120, "links": 50}
+PLAN_ESTIMATE = 200
 BULK = 50
 PARTS_GROUP = 25
 LINKS_UNIT = 50
 MAX_JOB_ERRORS = 200
+MAX_DAMAGED_LISTED = 200
 DONE_STATES = (RestoreItem.State.CREATED, RestoreItem.State.COMPLETE, RestoreItem.State.EXISTING)
 
 # Tests set this to interrupt a run at a named point (raise a BaseException to "kill" it).
@@ -65,131 +67,68 @@ def _hook(point: str) -> None:
         crash_hook(point)
 
 
-def settle_seconds() -> int:
-    """How long after an unanswered create the target's search is trusted to show the issue
-    (Jira's search is eventually consistent). Setting or environment
-    ``RESTORE_SEARCH_SETTLE_SECONDS``, default 30."""
-    from django.conf import settings
-
-    from kit.env import Env
-
-    value = getattr(settings, "RESTORE_SEARCH_SETTLE_SECONDS", None)
-    if value is not None:
-        return int(value)
-    return Env().int("RESTORE_SEARCH_SETTLE_SECONDS", 30, minimum=0)
+def run_restore(job_id: int, *, slice_seconds: float | None = None) -> SliceOutcome:
+    """Run one slice of the restore job (see ``backups.jobs.driver``)."""
+    return run_slice(RestoreJob, job_id, RestoreEngine, slice_seconds=slice_seconds)
 
 
-def run_restore(job_id: int, *, slice_seconds: float | None = None) -> Outcome:
-    lease = leases.claim(job_id)
-    if lease is None:
-        return Outcome("busy")
-    job = RestoreJob.objects.select_related("snapshot__site", "target_site").get(pk=job_id)
-    try:
-        return _run(
-            job, lease, slice_seconds if slice_seconds is not None else conf.slice_seconds()
-        )
-    except leases.LeaseLost as exc:
-        logger.warning("%s", exc)
-        return Outcome("lost", reason=str(exc))
+class RestoreEngine:
+    """The restore job's units for the driver: the phases' next pieces, or the dry run's plan."""
 
+    def __init__(self, job_id: int, lease: Lease) -> None:
+        self.job = RestoreJob.objects.select_related(
+            "snapshot__site", "target_site", "target_site__tenant"
+        ).get(pk=job_id)
+        self.lease = lease
+        self.site = self.job.target_site
+        self.client: Any = None
+        self.executor: Executor | None = None
+        self.planned = False
 
-def _run(job: RestoreJob, lease: leases.Lease, slice_seconds: float) -> Outcome:
-    started = time.monotonic()
-    reauth, transient = _reauth_errors(), _transient_errors()
-    client = None
-    try:
+    def open(self) -> None:
+        job = self.job
         scope = Scope(tuple(job.project_keys or ()), tuple(job.issue_keys or ()))
-        try:
-            source = SnapshotSource.open(job.snapshot, scope)
-        except Exception as exc:  # noqa: BLE001 - a snapshot we cannot read is a state
-            reason = f"the snapshot cannot be read: {exc}"
-            leases.finish(lease, status=RestoreJob.Status.FAILED, reason=reason)
-            return Outcome("failed", reason=reason)
-        client = client_for_site(job.target_site)
-        if job.dry_run:
-            from backups.restore.planner import plan_restore
+        source = SnapshotSource.open(job.snapshot, scope)
+        self.client = client_for_site(job.target_site)
+        self.source = source
+        if not job.dry_run:
+            self.executor = Executor(job, self.lease, self.client, source)
 
-            lease.update(current_step="planning")
-            plan = plan_restore(job=job, source=source, client=client)
+    def next_unit(self) -> Unit | None:
+        if self.executor is None:
+            return None if self.planned else Unit("planning", PLAN_ESTIMATE, "plan")
+        phase = self.executor.next_phase()
+        return None if phase is None else Unit(phase, ESTIMATES[phase], phase)
+
+    def run(self, unit: Unit) -> Any:
+        if self.executor is None:
+            return plan_restore(job=self.job, source=self.source, client=self.client)
+        return getattr(self.executor, f"phase_{unit.work}")()
+
+    def commit(self, unit: Unit, result: Any, points: int) -> None:
+        if self.executor is None:
+            self.lease.update(plan=result, points_spent=F("points_spent") + points)
+            self.planned = True
+            return
+        self.executor.commit(unit.work if result else None, points)
+
+    def finalize(self) -> None:
+        if self.executor is None:
             leases.finish(
-                lease,
+                self.lease,
                 status=RestoreJob.Status.SUCCEEDED,
                 reason="dry run: nothing was written",
-                plan=plan,
-                points_spent=F("points_spent") + client.ledger.take(),
             )
-            return Outcome("done")
-        executor = Executor(job, lease, client, source)
-        units = 0
-        while True:
-            phase = executor.next_phase()
-            if phase is None:
-                executor.finalize()
-                return Outcome("done")
-            if units and time.monotonic() - started > slice_seconds:
-                leases.release(lease)
-                return Outcome("requeue", 0.0, "slice used")
-            estimate = executor.estimate(phase)
-            wait = fairness.admit(
-                pool=client.pool, tenant_id=job.target_site.tenant_id, estimate=estimate
-            )
-            if wait:
-                leases.release(
-                    lease,
-                    not_before=timezone.now() + timedelta(seconds=wait),
-                    current_step=f"waiting for the tenant's share of points ({phase})",
-                )
-                return Outcome("requeue", wait, "fair share used")
-            lease.heartbeat(current_step=phase)
-            finished = getattr(executor, f"phase_{phase}")()
-            points = client.ledger.take()
-            fairness.settle(
-                pool=client.pool,
-                tenant_id=job.target_site.tenant_id,
-                estimate=estimate,
-                actual=points,
-            )
-            executor.commit(phase if finished else None, points)
-            units += 1
-    except leases.LeaseLost:
-        raise
-    except ScopeError as exc:
-        leases.finish(lease, status=RestoreJob.Status.FAILED, reason=str(exc))
-        return Outcome("failed", reason=str(exc))
-    except ApiRateLimited as exc:
-        leases.release(
-            lease,
-            not_before=timezone.now() + timedelta(seconds=exc.retry_after),
-            current_step=f"waiting for Atlassian's rate limit ({exc.reason or 'no reason'})",
-        )
-        return Outcome("requeue", max(1.0, exc.retry_after), str(exc))
-    except reauth as exc:
-        reason = f"needs re-authorization: {getattr(exc, 'reason', None) or exc}"
-        leases.finish(lease, status=RestoreJob.Status.PAUSED_NEEDS_REAUTH, reason=reason)
-        return Outcome("paused", reason=reason)
-    except ApiForbidden as exc:
-        reason = f"permission missing in the target site: {exc}"
-        leases.finish(lease, status=RestoreJob.Status.FAILED, reason=reason)
-        return Outcome("failed", reason=reason)
-    except transient as exc:
-        return _transient(job, lease, exc)
-    except AtlassianError as exc:
-        reason = f"Atlassian refused a request: {exc}"
-        leases.finish(lease, status=RestoreJob.Status.FAILED, reason=reason)
-        return Outcome("failed", reason=reason)
-    finally:
-        if client is not None:
-            client.close()
+            return
+        self.executor.finalize()
 
-
-def _transient(job: RestoreJob, lease: leases.Lease, exc: BaseException) -> Outcome:
-    return retry_after_transient(lease, attempts=job.attempts + 1, exc=exc, finish=leases.finish)
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
 
 
 class Executor:
-    def __init__(
-        self, job: RestoreJob, lease: leases.Lease, client: Any, source: SnapshotSource
-    ) -> None:
+    def __init__(self, job: RestoreJob, lease: Lease, client: Any, source: SnapshotSource) -> None:
         self.job = job
         self.lease = lease
         self.client = client
@@ -199,14 +138,17 @@ class Executor:
         self.mapping = maps.Mapping.from_json(job.mapping) if job.mapping else None
         self.pacer = IssueWritePacer()
         self._new_errors = False
+        # Attachments found damaged by the verify phase (skipped: the requester chose so).
+        self.damaged = {d["sha256"] for d in (job.plan or {}).get("damaged", [])}
+
+    @property
+    def skip_damaged(self) -> bool:
+        return self.job.on_damaged == RestoreJob.OnDamaged.SKIP
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
     def next_phase(self) -> str | None:
         return next((p for p in PHASES if p not in self.done), None)
-
-    def estimate(self, phase: str) -> int:
-        return {"config": 20, "projects": 20, "issues": 2, "parts": 120, "links": LINKS_UNIT}[phase]
 
     def commit(self, finished_phase: str | None, points: int) -> None:
         fields: dict[str, Any] = {"points_spent": F("points_spent") + points}
@@ -248,6 +190,26 @@ class Executor:
     @property
     def same_site(self) -> bool:
         return self.job.target_site.cloud_id == self.source.cloud_id
+
+    # -- verify -----------------------------------------------------------------------------------
+
+    def phase_verify(self) -> bool:
+        """Name damaged attachments before the first write; stop, or skip them, as chosen.
+        Reading the issues in scope here also finds a corrupt shard before anything is sent."""
+        damaged = integrity.damaged_attachments(self.source)
+        if not damaged:
+            return True
+        self.lease.update(plan={**(self.job.plan or {}), "damaged": damaged[:MAX_DAMAGED_LISTED]})
+        if not self.skip_damaged:
+            raise SnapshotDamaged(damaged, what="attachment")
+        for entry in damaged:
+            self.damaged.add(entry["sha256"])
+            self.error(
+                "attachment",
+                entry["issue"],
+                f"{entry['filename']} is damaged in storage ({entry['problem']}): skipped",
+            )
+        return True
 
     # -- config -----------------------------------------------------------------------------------
 
@@ -527,8 +489,12 @@ class Executor:
             return
         oldest = min(p.updated_at for p in pending)
         age = (timezone.now() - oldest).total_seconds()
-        if age < settle_seconds():
-            raise _SettleWait(settle_seconds() - age)
+        settle = conf.restore_settle_seconds()
+        if age < settle:
+            raise NotReady(
+                "waiting for the target's search to show issues created before an interruption",
+                seconds=settle - age,
+            )
         minutes = int(age // 60) + 10
         wanted = {p.source_id: p for p in pending}
         projects = {
@@ -584,6 +550,9 @@ class Executor:
             for item in group
         }
         # Round robin over the issues, so one issue's spacing never stalls the others.
+        refused: tuple[type[Exception], ...] = (ApiBadRequest, ApiNotFound, ApiForbidden)
+        if self.skip_damaged:
+            refused += (SnapshotDamaged,)
         pending = [(item, list(writes)) for item, writes in queues if writes]
         while pending:
             ready = [(i, w) for i, w in pending if self.pacer.wait_time(i.target_key) <= 0]
@@ -597,7 +566,7 @@ class Executor:
                 try:
                     write()
                     counts[item.pk][kind] += 1
-                except (ApiBadRequest, ApiNotFound, ApiForbidden) as exc:
+                except refused as exc:
                     self.error(kind.rstrip("s"), item.source_key, str(exc))
                 _hook(f"parts:{kind}")
             pending = [(i, w) for i, w in pending if w]
@@ -698,10 +667,18 @@ class Executor:
         for att in record.get("attachments") or []:
             if already("attachments", (att.get("filename"), att.get("size"))):
                 continue
+            if att.get("sha256") in self.damaged:
+                continue  # named by the verify phase, skipped as the requester chose
 
             def upload(att=att):
-                with self.source.reader.open_attachment(att["sha256"]) as fh:
-                    data = fh.read()
+                # The bytes are checked again as they leave storage: damage since the verify
+                # phase is never uploaded either.
+                data = integrity.read_verified(
+                    self.source.reader.objects,
+                    att["sha256"],
+                    issue=record.get("key", ""),
+                    filename=att.get("filename") or "",
+                )
                 return c.add_attachment(
                     key,
                     att.get("filename") or "attachment",
@@ -835,7 +812,7 @@ class Executor:
                 errors=self.errors[-MAX_JOB_ERRORS:],
                 mapping=self.mapping.as_json() if self.mapping else {},
             ):
-                raise leases.LeaseLost(f"restore job {self.job.pk} lost its lease before finishing")
+                raise LeaseLost(f"restore job {self.job.pk} lost its lease before finishing")
             record_event(
                 actor=None,
                 action="restore.job_finished",
@@ -843,20 +820,6 @@ class Executor:
                 tenant=self.job.target_site.tenant,
                 summary={"status": status, **{k: v for k, v in counters.items() if v}},
             )
-
-
-class _SettleWait(ApiRateLimited):
-    """Unanswered creates younger than the search's settle time: look again a little later."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(
-            "waiting for the target's search to show issues created before an interruption",
-            retry_after=max(1.0, seconds),
-            reason="settle",
-            status=None,
-            endpoint="search/jql",
-            method="POST",
-        )
 
 
 def restore_counters(job: RestoreJob, source: SnapshotSource) -> dict[str, int]:

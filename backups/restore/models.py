@@ -15,7 +15,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from backups.leases import LeasedJob
+from backups.jobs.leases import LeasedJob
 
 RESTORE_ACTIVE_STATUSES = ("queued", "running", "paused_needs_reauth")
 
@@ -35,6 +35,10 @@ class RestoreJob(LeasedJob):
         CANCELLED = "cancelled", "Cancelled"
         PAUSED_NEEDS_REAUTH = "paused_needs_reauth", "Paused: needs re-authorization"
 
+    class OnDamaged(models.TextChoices):
+        STOP = "stop", "Stop before writing anything"
+        SKIP = "skip", "Skip damaged objects, restore the rest"
+
     snapshot = models.ForeignKey(
         "backups.Snapshot", on_delete=models.PROTECT, related_name="restore_jobs"
     )
@@ -49,6 +53,9 @@ class RestoreJob(LeasedJob):
     # field empty (the reporter then defaults to the restoring account).
     user_fallback = models.CharField(max_length=128, blank=True)
     create_projects = models.BooleanField(default=True)
+    # What to do when objects of the snapshot are missing or do not hash to their manifest's
+    # SHA-256 (found before the first write, and again as each leaves storage).
+    on_damaged = models.CharField(max_length=8, choices=OnDamaged.choices, default=OnDamaged.STOP)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
     # The plan of the dry run (or of the last planning pass): counts and reasons.
     plan = models.JSONField(default=dict, blank=True)

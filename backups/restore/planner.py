@@ -11,7 +11,9 @@ The plan is a JSON document (stored on the job, shown by the command and the adm
 ``users``      accounts of the snapshot unknown in the target and what happens to them;
 ``permissions`` what the restoring account may not do in the target;
 ``parts``      comments, worklogs, remote links, attachments (and bytes), links;
-``writes``     the requests the restore needs at least (its points floor).
+``writes``     the requests the restore needs at least (its points floor);
+``damaged``    attachments whose stored bytes are missing or do not hash to their manifest's
+               SHA-256, and what the restore does about them (``stop`` or ``skip``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from atlassian.exceptions import ApiBadRequest, ApiNotFound
 from backups.restore import mapping as maps
+from backups.restore.integrity import damaged_attachments
 from backups.restore.models import RestoreItem, RestoreJob
 from backups.restore.source import SnapshotSource, issue_links
 
@@ -194,6 +197,14 @@ def plan_restore(*, job: RestoreJob, source: SnapshotSource, client: Any) -> dic
         + parts["links"]
     )
     warnings = []
+    damaged = damaged_attachments(source)
+    if damaged:
+        then = (
+            "they would be skipped"
+            if job.on_damaged == RestoreJob.OnDamaged.SKIP
+            else "the restore would stop before writing anything"
+        )
+        warnings.append(f"{len(damaged)} attachment(s) are damaged in storage: {then}")
     if "CREATE_ISSUES" in missing_perms:
         warnings.append("the restoring account may not create issues in the target")
     for perm, what in (
@@ -230,6 +241,11 @@ def plan_restore(*, job: RestoreJob, source: SnapshotSource, client: Any) -> dic
             **writes,
             "issue_bulk_requests": math.ceil(issues["create"] / 50),
             "floor": floor,
+        },
+        "damaged": {
+            "objects": damaged[:MAX_LISTED],
+            "count": len(damaged),
+            "action": job.on_damaged,
         },
         "warnings": warnings,
     }
@@ -275,6 +291,11 @@ def plan_summary(plan: dict[str, Any]) -> list[str]:
     missing = plan.get("permissions", {}).get("missing", [])
     if missing:
         lines.append(f"permissions missing: {', '.join(missing)}")
+    damaged = plan.get("damaged") or {}
+    for entry in damaged.get("objects", []):
+        lines.append(
+            f"damaged: {entry.get('issue')} {entry.get('filename')} ({entry.get('problem')})"
+        )
     for warning in plan.get("warnings", []):
         lines.append(f"warning: {warning}")
     lines.append(f"writes needed at least: {plan.get('writes', {}).get('floor', 0)} requests")

@@ -8,16 +8,22 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from backups import leases
+from backups.exceptions import RestoreRefused, ScopeError
+from backups.jobs import leases
 from backups.models import Snapshot
 from backups.restore.models import RESTORE_ACTIVE_STATUSES, RestoreJob
-from backups.restore.source import Scope, ScopeError, SnapshotSource
+from backups.restore.source import Scope, SnapshotSource
+from backups.services import refuse_inactive_tenant
 from tenants.audit import record_event
 from tenants.models import JiraSite
 
-
-class RestoreRefused(Exception):
-    """A restore request refused before anything changed; the message is safe to show."""
+__all__ = [
+    "RestoreRefused",
+    "restore_job_cancel",
+    "restore_job_create",
+    "restore_job_resume",
+    "restore_jobs_reap",
+]
 
 
 def _enqueue(job_id: int, countdown: float = 0) -> None:
@@ -50,6 +56,7 @@ def restore_job_create(
     dry_run: bool = False,
     user_fallback: str = "",
     create_projects: bool = True,
+    on_damaged: str = RestoreJob.OnDamaged.STOP,
     acting_user: Any,
     enqueue: bool = True,
 ) -> RestoreJob:
@@ -57,7 +64,9 @@ def restore_job_create(
 
     Refused with a clear message, and nothing stored, when the snapshot is not restorable, the
     scope names nothing the snapshot holds, the target cannot be written, belongs to another
-    tenant, or already has a restore running."""
+    tenant or to a suspended one, or already has a restore running. ``on_damaged``: what to do
+    with objects of the snapshot that are missing or do not hash to their manifest's SHA-256
+    (``stop`` before writing anything, or ``skip`` them)."""
     project_keys = _clean_keys(project_keys)
     issue_keys = _clean_keys(issue_keys)
     if project_keys and issue_keys:
@@ -68,6 +77,9 @@ def restore_job_create(
         raise RestoreRefused("the target site belongs to another customer than the snapshot")
     if target_site.status in (JiraSite.Status.DISCONNECTED, JiraSite.Status.OFFBOARDED):
         raise RestoreRefused(f"site {target_site.url} is {target_site.status}")
+    if on_damaged not in RestoreJob.OnDamaged.values:
+        raise RestoreRefused(f"unknown choice for damaged objects {on_damaged!r} (stop or skip)")
+    refuse_inactive_tenant(target_site, RestoreRefused)
     scope = Scope(tuple(project_keys), tuple(issue_keys))
     try:
         source = SnapshotSource.open(snapshot, scope)
@@ -97,6 +109,7 @@ def restore_job_create(
                 dry_run=dry_run,
                 user_fallback=user_fallback,
                 create_projects=create_projects,
+                on_damaged=on_damaged,
                 requested_by=acting_user if getattr(acting_user, "pk", None) else None,
             )
             record_event(
@@ -110,6 +123,7 @@ def restore_job_create(
                     "scope": scope.kind,
                     "projects": project_keys,
                     "issues": issue_keys[:50],
+                    "on_damaged": on_damaged,
                 },
             )
             if enqueue:

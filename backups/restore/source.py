@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from backups.exceptions import ScopeError
 from backups.snapshots.reader import SnapshotReader
 
-
-class ScopeError(Exception):
-    """A scope naming projects or issues the snapshot does not hold (safe to show)."""
+__all__ = ["Scope", "ScopeError", "SnapshotSource", "issue_links"]
 
 
 @dataclass

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from backups.engine import lease as backup_lease
+from backups.engine.checkpoints import commit_checkpoint
 from backups.engine.runner import run_job
-from backups.leases import LeaseLost
+from backups.exceptions import LeaseLost
+from backups.jobs import leases
 from backups.models import BackupJob, Checkpoint, Snapshot
-from backups.restore import lease as restore_lease
 from backups.restore.models import RestoreJob
 from backups.restore.services import restore_job_cancel, restore_job_create, restore_job_resume
 from backups.services import backup_job_cancel, backup_job_enqueue, backup_job_resume
@@ -27,7 +27,7 @@ def test_cancelling_a_running_backup_fences_out_its_worker_and_is_audited_once(a
     staff = UserFactory(is_staff=True)
     job, _ = backup_job_enqueue(site=acme, kind=BackupJob.Kind.FULL, acting_user=None)
     assert run_job(job.pk, slice_seconds=0).state == "requeue"  # config done
-    held = backup_lease.claim(job.pk)  # a worker in the middle of its next step
+    held = leases.claim(BackupJob, job.pk)  # a worker in the middle of its next step
     assert held is not None
 
     job = backup_job_cancel(job=job, acting_user=staff, reason="customer asked")
@@ -41,9 +41,7 @@ def test_cancelling_a_running_backup_fences_out_its_worker_and_is_audited_once(a
         {"reason": "customer asked"},
     )
     with pytest.raises(LeaseLost):
-        backup_lease.commit_checkpoint(
-            held, key="meta:x", seq=1, result={}, points=1, objects=0, bytes_stored=0
-        )
+        commit_checkpoint(held, key="meta:x", seq=1, result={}, points=1, objects=0, bytes_stored=0)
     with pytest.raises(LeaseLost):
         held.heartbeat(force=True)
     assert not Checkpoint.objects.filter(job=job, key="meta:x").exists()
@@ -86,7 +84,7 @@ def test_cancelling_a_restore_fences_out_its_worker_and_resume_requeues_a_paused
     job = restore_job_create(
         snapshot=snapshot, target_site=target, acting_user=staff, enqueue=False
     )
-    held = restore_lease.claim(job.pk)
+    held = leases.claim(RestoreJob, job.pk)
     assert held is not None
 
     job = restore_job_cancel(job=job, acting_user=staff, reason="wrong target")

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from backups.engine.runner import run_job
+from backups.jobs.leases import claim
 from backups.models import BackupJob, Snapshot
 from backups.services import backup_job_enqueue, backup_jobs_reap
 from tenants.models import JiraSite, OAuthGrant
@@ -95,9 +96,7 @@ def test_an_incremental_request_without_any_snapshot_runs_as_a_full_backup(acme)
 
 def test_a_second_delivery_of_a_running_job_does_nothing(acme):
     job, _ = backup_job_enqueue(site=acme, kind="full", acting_user=None)
-    from backups.engine.lease import claim
-
-    lease = claim(job.pk)
+    lease = claim(BackupJob, job.pk)
     assert lease is not None
     assert run_job(job.pk).state == "busy"
     job.refresh_from_db()

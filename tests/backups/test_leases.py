@@ -9,7 +9,9 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from backups.engine.lease import LeaseLost, claim, commit_checkpoint
+from backups.engine.checkpoints import commit_checkpoint
+from backups.exceptions import LeaseLost
+from backups.jobs import leases
 from backups.models import BackupJob, Checkpoint
 from tests.factories import JiraSiteFactory
 
@@ -28,13 +30,13 @@ def test_the_database_refuses_a_second_active_job_for_a_site(on_postgres):
 def test_a_step_that_outlived_its_lease_cannot_commit(on_postgres):
     site = JiraSiteFactory()
     job = BackupJob.objects.create(site=site, kind="full")
-    stale = claim(job.pk)
+    stale = leases.claim(BackupJob, job.pk)
     assert stale is not None
     # The lease runs out (worker stalled); the reaper's redelivery claims the job again.
     BackupJob.objects.filter(pk=job.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    fresh = claim(job.pk)
+    fresh = leases.claim(BackupJob, job.pk)
     assert fresh is not None and fresh.generation == stale.generation + 1
 
     with pytest.raises(LeaseLost):
@@ -61,7 +63,7 @@ def test_concurrent_claims_give_the_job_to_exactly_one_worker(on_postgres):
     def worker():
         barrier.wait()
         try:
-            if claim(job.pk) is not None:
+            if leases.claim(BackupJob, job.pk) is not None:
                 winners.append(1)
         finally:
             connection.close()

@@ -55,7 +55,7 @@ def run_restore_to_end(job: RestoreJob, *, max_rounds: int = 500) -> RestoreJob:
         job.refresh_from_db()
         if job.status not in (RestoreJob.Status.QUEUED, RestoreJob.Status.RUNNING):
             return job
-        if outcome.state == "requeue":
+        if outcome.state in ("requeue", "not_ready"):
             time.sleep(min(outcome.countdown, 2.0))
         elif outcome.state == "busy":
             time.sleep(0.1)

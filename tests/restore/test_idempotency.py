@@ -145,3 +145,37 @@ def test_issues_created_before_a_kill_are_found_by_their_property_not_created_ag
     assert searches, "the target was searched for the unanswered creates"
     assert job.counters["issues_created"] == totals_in_snapshot(snapshot_a)["issues"]
     assert len(backup_env.site("bravo").issues) == totals_in_snapshot(snapshot_a)["issues"]
+
+
+def test_waiting_for_the_search_to_settle_is_its_own_outcome_not_a_rate_limit(
+    snapshot_a, site_b, settings
+):
+    settings.RESTORE_SEARCH_SETTLE_SECONDS = 600
+    job = restore_job_create(
+        snapshot=snapshot_a, target_site=site_b, acting_user=None, enqueue=False
+    )
+    while "projects" not in job.done_steps:
+        executor.run_restore(job.pk, slice_seconds=0)  # one unit per slice
+        job.refresh_from_db()
+    # A create was sent and its answer not recorded (its worker died): a pending row.
+    first = snapshot_reader(snapshot_a.job).records("issues").__next__()
+    RestoreItem.objects.create(
+        target_site=site_b,
+        source_cloud_id=snapshot_a.site.cloud_id,
+        kind=RestoreItem.Kind.ISSUE,
+        source_id=str(first["id"]),
+        source_key=first["key"],
+        state=RestoreItem.State.PENDING,
+        job=job,
+    )
+
+    outcome = executor.run_restore(job.pk, slice_seconds=3600)
+
+    job.refresh_from_db()
+    assert outcome.state == "not_ready"
+    assert 500 < outcome.countdown <= 600
+    assert "search" in outcome.reason and "rate limit" not in outcome.reason
+    assert job.status == RestoreJob.Status.RUNNING
+    assert job.attempts == 0
+    assert "search" in job.current_step
+    assert outcome.requeue_in() == outcome.countdown

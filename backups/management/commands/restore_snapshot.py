@@ -75,7 +75,7 @@ class Command(BaseCommand):
             job.refresh_from_db()
             if job.status not in (RestoreJob.Status.QUEUED, RestoreJob.Status.RUNNING):
                 break
-            if outcome.state in ("requeue", "busy"):
+            if outcome.state in ("requeue", "not_ready", "busy"):
                 import time
 
                 time.sleep(min(max(outcome.countdown, 0.2), 60))

@@ -1,8 +1,9 @@
-"""Leases with heartbeats, and fencing, for any job model (backup and restore jobs alike).
+"""The one lease module: leases with heartbeats, and fencing, for any job model (backup and
+restore jobs alike).
 
 Every write of a running job is a conditional UPDATE on its lease token, so a worker whose lease
 expired (and was taken over) commits nothing. A job model subclasses ``LeasedJob`` (the lease,
-progress and timing columns) and has ``status`` with QUEUED, RUNNING, CANCELLED and
+progress and timing columns) and has ``status`` with QUEUED, RUNNING, FAILED, CANCELLED and
 PAUSED_NEEDS_REAUTH.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from backups import conf
+from backups.exceptions import LeaseLost
 
 
 class LeasedJob(models.Model):
@@ -74,10 +75,6 @@ def requeue_paused(job: LeasedJob) -> bool:
             status=model.Status.QUEUED, status_reason="resumed", attempts=0
         )
     )
-
-
-class LeaseLost(Exception):
-    """Another worker holds the job now (ours expired), or the job was cancelled."""
 
 
 @dataclass
@@ -152,7 +149,9 @@ def release(lease: Lease, *, not_before=None, **fields: Any) -> bool:
 
 
 def finish(lease: Lease, *, status: str, reason: str = "", **fields: Any) -> bool:
-    """End our hold with ``status``; a job paused for re-authorization is not finished."""
+    """End our hold with ``status``; a job paused for re-authorization is not finished. An
+    ended job has no current step (``last_checkpoint`` and the reason tell where it stopped)."""
+    fields.setdefault("current_step", "")
     paused = status == lease.model.Status.PAUSED_NEEDS_REAUTH
     return (
         lease.fenced().update(
@@ -167,29 +166,15 @@ def finish(lease: Lease, *, status: str, reason: str = "", **fields: Any) -> boo
     )
 
 
-@dataclass
-class Outcome:
-    """What one task execution of a job came to (the task re-queues on "requeue")."""
-
-    state: str  # done | requeue | paused | failed | busy | lost
-    countdown: float = 0.0
-    reason: str = ""
-
-
-def retry_after_transient(
-    lease: Lease, *, attempts: int, exc: BaseException, finish: Callable[..., bool] = finish
-) -> Outcome:
-    """A 5xx, a timeout or a database hiccup: back off exponentially (capped at 5 minutes) and
-    give the job back, or fail it after ``BACKUPS_MAX_TRANSIENT_FAILURES`` in a row."""
-    if attempts >= conf.max_attempts():
-        reason = f"gave up after {attempts} transient failures; last: {exc}"
-        finish(lease, status=lease.model.Status.FAILED, reason=reason, attempts=attempts)
-        return Outcome("failed", reason=reason)
-    countdown = min(300.0, 5.0 * 2 ** min(attempts, 6))
-    release(
-        lease,
-        attempts=attempts,
-        not_before=timezone.now() + timedelta(seconds=countdown),
-        status_reason=f"retrying after a transient failure: {exc}"[:500],
+def held_for(model: type[models.Model], job_id: int) -> float | None:
+    """Seconds until the lease of a job another worker holds expires (0 when it already has);
+    None when the job cannot be claimed any more (it ended, or waits for re-authorization)."""
+    rows = list(
+        model.objects.filter(
+            pk=job_id, status__in=[model.Status.QUEUED, model.Status.RUNNING]
+        ).values_list("lease_expires_at", flat=True)[:1]
     )
-    return Outcome("requeue", countdown, str(exc))
+    if not rows:
+        return None
+    expires = rows[0]
+    return max(0.0, (expires - timezone.now()).total_seconds()) if expires else 0.0
