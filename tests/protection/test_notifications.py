@@ -1,0 +1,185 @@
+"""A site that stops being protected is told once, then once more when it recovers; staff get a
+signed webhook; a paused site's e-mail carries a working re-authorize link."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.server
+import json
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from backups.models import BackupJob, Incident, SiteProtection
+from tests.backups.conftest import backup
+from tests.protection.conftest import client_of, protected_site, sweep
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _fail_next_backup(sandbox, settings):
+    # Every Jira request answers 500 until cleared; one transient failure fails the job.
+    settings.BACKUPS_MAX_TRANSIENT_FAILURES = 1
+    sandbox.state.faults.error_rate(1.0, statuses=(500,), seed=1, path_prefix="/ex/jira/")
+
+
+def test_a_failing_backup_tells_the_admins_once_a_second_failure_that_day_not_and_the_next_success_once(
+    backup_env, customer, settings, fast_retries
+):
+    site = protected_site(backup_env, customer)
+    assert backup(site).status == BackupJob.Status.SUCCEEDED
+    sweep()
+    assert SiteProtection.objects.get(site=site).state == "protected"
+    mail.outbox.clear()
+
+    _fail_next_backup(backup_env, settings)
+    first = backup(site, BackupJob.Kind.INCREMENTAL)
+    assert first.status == BackupJob.Status.FAILED, first.status_reason
+    sweep()
+
+    assert SiteProtection.objects.get(site=site).state == "failing"
+    assert sorted(m.to[0] for m in mail.outbox) == ["admin@acme.test", "owner@acme.test"]
+    message = mail.outbox[0]
+    assert message.subject == "Backups of acme are failing"
+    assert "Reason: gave up after 1 transient failures" in message.body
+    assert "try again at the next scheduled run" in message.body
+    html = message.alternatives[0][0]
+    assert "are failing" in html and "/t/acme-corp/protection/" in html
+    incident = Incident.objects.get(site=site)
+    assert (incident.kind, incident.status) == ("failing", "open")
+
+    mail.outbox.clear()
+    second = backup(site, BackupJob.Kind.INCREMENTAL)
+    assert second.status == BackupJob.Status.FAILED
+    sweep()
+    assert mail.outbox == []  # the same incident: nobody is told twice
+    assert Incident.objects.filter(site=site).count() == 1
+
+    backup_env.state.faults.clear()
+    assert backup(site, BackupJob.Kind.INCREMENTAL).status == BackupJob.Status.SUCCEEDED
+    sweep()
+
+    assert SiteProtection.objects.get(site=site).state == "protected"
+    assert sorted(m.to[0] for m in mail.outbox) == ["admin@acme.test", "owner@acme.test"]
+    assert mail.outbox[0].subject == "Backups of acme are working again"
+    incident.refresh_from_db()
+    assert incident.status == "closed" and incident.recovery_notified_at is not None
+
+    # Failing again the same day opens a new incident, but the day's e-mail was already sent.
+    mail.outbox.clear()
+    _fail_next_backup(backup_env, settings)
+    backup(site, BackupJob.Kind.INCREMENTAL)
+    sweep()
+    assert mail.outbox == []
+    newest = Incident.objects.filter(site=site).order_by("-opened_at").first()
+    assert newest.status == "open" and newest.notified_at is None
+    # ... and its recovery is not announced either (its opening never was).
+    backup_env.state.faults.clear()
+    backup(site, BackupJob.Kind.INCREMENTAL)
+    sweep()
+    assert mail.outbox == []
+
+
+def test_a_paused_sites_email_carries_a_reauthorize_link_that_starts_the_consent(
+    backup_env, customer, settings
+):
+    from tests.connect.conftest import TEST_REDIRECT_URI
+
+    app = backup_env.state.clients[backup_env.client_id]
+    if TEST_REDIRECT_URI not in app.redirect_uris:
+        app.redirect_uris.append(TEST_REDIRECT_URI)
+    settings.ATLASSIAN_REDIRECT_URI = TEST_REDIRECT_URI
+    site = protected_site(backup_env, customer)
+    mail.outbox.clear()
+    backup_env.state.revoke_grant(backup_env.state.admin)
+
+    job = backup(site)
+    assert job.status == BackupJob.Status.PAUSED_NEEDS_REAUTH
+    sweep()
+
+    row = SiteProtection.objects.get(site=site)
+    assert (row.state, row.detail) == ("paused", "reauth")
+    assert mail.outbox, "nobody was told"
+    message = mail.outbox[0]
+    assert message.subject == "Action needed: backups of acme are paused"
+    link = re.search(r"(https?://\S+/connect/)", message.body).group(1)
+    assert link == f"{settings.SITE_URL}/t/acme-corp/connect/"
+    assert link in message.alternatives[0][0]
+    # The link works: an owner who follows it is sent to Atlassian's consent screen.
+    response = client_of(customer.owner).get(link.removeprefix(settings.SITE_URL))
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{backup_env.url}/authorize?")
+    # Nothing secret in the message.
+    grant = site.grant
+    grant.refresh_from_db()
+    for secret in filter(None, [grant.access_token, grant.refresh_token]):
+        assert secret not in message.body and secret not in message.alternatives[0][0]
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    seen: list = []
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).seen.append((dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    _Receiver.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver.seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_staff_get_each_incident_on_a_signed_slack_compatible_webhook(
+    backup_env, customer, settings, receiver
+):
+    url, seen = receiver
+    settings.PROTECTION_WEBHOOK_URL = url
+    settings.PROTECTION_WEBHOOK_SECRET = "whsec-test-0123456789"
+    site = protected_site(backup_env, customer)
+    # Overdue: its last success is far behind its window.
+    site.backup_schedule.__class__.objects.filter(pk=site.backup_schedule.pk).update(
+        overdue_at=timezone.now() - timedelta(hours=1)
+    )
+
+    sweep()
+
+    assert len(seen) == 1
+    headers, body = seen[0]
+    expected = hmac.new(b"whsec-test-0123456789", body, hashlib.sha256).hexdigest()
+    assert headers["X-Protection-Signature"] == f"sha256={expected}"
+    assert headers["Content-Type"] == "application/json"
+    payload = json.loads(body)
+    assert payload["event"] == "opened"
+    assert payload["incident"]["kind"] == "overdue"
+    assert payload["site"]["url"] == site.url and payload["tenant"] == "acme-corp"
+    assert "Backup overdue" in payload["text"] and site.url in payload["text"]
+    assert settings.PROTECTION_WEBHOOK_SECRET not in body.decode()
+
+
+def test_a_webhook_that_is_down_does_not_undo_the_incident(backup_env, customer, settings):
+    settings.PROTECTION_WEBHOOK_URL = "http://127.0.0.1:9/unreachable"
+    settings.PROTECTION_WEBHOOK_SECRET = "s"
+    site = protected_site(backup_env, customer)
+    site.backup_schedule.__class__.objects.filter(pk=site.backup_schedule.pk).update(
+        overdue_at=timezone.now() - timedelta(hours=1)
+    )
+
+    sweep()
+
+    assert Incident.objects.get(site=site).status == "open"
