@@ -3,7 +3,8 @@ recovered, and who was told.
 
 A site entering failing, overdue or paused opens an incident (one open per site: moving between
 those states updates it); the tenant's recipients get one e-mail for it, unless they already got
-one about the site within a day; its return to protected closes it with a recovery notice (if
+one about the site within a day, or someone else already tells them (``_told_elsewhere``: the
+grant's re-authorization notice, the migration campaign); its return to protected closes it with a recovery notice (if
 the opening was told). Becoming unprotected or disconnected closes it silently: those are not
 backups failing but backups stopped, and the pages say so. Staff get every opening and closing
 on the webhook. E-mails and the webhook go out after commit."""
@@ -76,17 +77,16 @@ def incidents_follow(changes: Iterable[Change], *, now: datetime | None = None) 
                     incident.kind, incident.detail, incident.reason = kind, change.detail, reason
                     incident.save(update_fields=["kind", "detail", "reason"])
                 continue
-            # A legacy site past the cutoff hears from the migration campaign (invitations,
-            # reminders with the wizard's link): no second e-mail about the same thing.
-            campaign = change.detail == "legacy_cutoff"
-            tell = change.site_id not in told_recently and not campaign
+            told_elsewhere = _told_elsewhere(change, row)
+            tell = change.site_id not in told_recently and not told_elsewhere
             incident = Incident.objects.create(
                 site_id=change.site_id,
                 kind=kind,
                 detail=change.detail,
                 reason=reason,
                 opened_at=now,
-                notified_at=now if tell else None,
+                # Told by us now, or by tenants' own notice: either way a recovery notice follows.
+                notified_at=now if tell or told_elsewhere == "grant notice" else None,
             )
             _audit(incident, "backup.incident_opened", row)
             _notify_after_commit(incident.pk, "opened", customer=tell)
@@ -102,6 +102,19 @@ def incidents_follow(changes: Iterable[Change], *, now: datetime | None = None) 
             _notify_after_commit(incident.pk, "recovered" if recovered else "closed", customer=tell)
             touched.append(incident)
     return touched
+
+
+def _told_elsewhere(change: Change, row: SiteProtection | None) -> str:
+    """Who already tells the customer about this, so protection does not say it twice: a site
+    whose grant needs re-authorization got tenants' notice (``tenants.emails``, once per grant,
+    with the same re-authorize link); a legacy site past the cutoff hears from the migration
+    campaign (invitations and reminders with the wizard's link)."""
+    if change.detail == "legacy_cutoff":
+        return "campaign"
+    if change.detail == "reauth" and row is not None:
+        if row.site.status == JiraSite.Status.NEEDS_REAUTH and row.site.grant_id:
+            return "grant notice"
+    return ""
 
 
 def _reason_of(row: SiteProtection | None) -> str:

@@ -231,7 +231,7 @@ def _clean_override(values: dict[str, Any]) -> dict[str, Any]:
             cleaned["window_start_minute"] = cleaned["window_end_minute"] = None
         else:
             cleaned["window_start_minute"], cleaned["window_end_minute"] = parse_window(window)
-    if (cleaned.get("interval_hours") or 1) < 1:
+    if cleaned.get("interval_hours") is not None and cleaned["interval_hours"] < 1:
         raise PolicyRefused("The interval must be at least one hour.")
     if cleaned.get("keep_last") is not None and cleaned["keep_last"] < 1:
         raise PolicyRefused("Keep at least the newest snapshot (keep_last ≥ 1).")
@@ -261,7 +261,10 @@ def protection_policy_set(
         before = {k: getattr(policy, k) for k in cleaned}
         for name, value in cleaned.items():
             setattr(policy, name, value)
-        policy.full_clean(exclude=["tenant"])
+        try:
+            policy.full_clean(exclude=["tenant"])
+        except ValidationError as exc:
+            raise PolicyRefused("; ".join(exc.messages)) from None
         policy.save()
         record_event(
             actor=acting_user,

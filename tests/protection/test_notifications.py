@@ -85,18 +85,59 @@ def test_a_failing_backup_tells_the_admins_once_a_second_failure_that_day_not_an
     assert mail.outbox == []
 
 
-def test_a_paused_sites_email_carries_a_reauthorize_link_that_starts_the_consent(
-    backup_env, customer, settings
-):
+def _reauthorize_link_works(message, customer, sandbox, settings) -> None:
+    link = re.search(r"(https?://\S+/connect/)", message.body).group(1)
+    assert link == f"{settings.SITE_URL}/t/acme-corp/connect/"
+    # The link works: an owner who follows it is sent to Atlassian's consent screen.
+    response = client_of(customer.owner).get(link.removeprefix(settings.SITE_URL))
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{sandbox.url}/authorize?")
+
+
+@pytest.fixture
+def consent_ready(backup_env, settings):
     from tests.connect.conftest import TEST_REDIRECT_URI
 
     app = backup_env.state.clients[backup_env.client_id]
     if TEST_REDIRECT_URI not in app.redirect_uris:
         app.redirect_uris.append(TEST_REDIRECT_URI)
     settings.ATLASSIAN_REDIRECT_URI = TEST_REDIRECT_URI
-    site = protected_site(backup_env, customer)
+    return backup_env
+
+
+def test_a_site_paused_for_a_missing_permission_gets_one_email_with_a_working_reauthorize_link(
+    consent_ready, customer, settings
+):
+    site = protected_site(consent_ready, customer)
     mail.outbox.clear()
-    backup_env.state.revoke_grant(backup_env.state.admin)
+    consent_ready.state.faults.error_rate(1.0, statuses=(403,), seed=1, path_prefix="/ex/jira/")
+
+    job = backup(site)
+    assert job.status == BackupJob.Status.FAILED and job.status_reason.startswith("permission")
+    sweep()
+
+    row = SiteProtection.objects.get(site=site)
+    assert (row.state, row.detail) == ("paused", "permission")
+    assert len({m.to[0] for m in mail.outbox}) == len(mail.outbox) == 2  # owner and admin
+    message = mail.outbox[0]
+    assert message.subject == "Action needed: backups of acme are paused"
+    assert "a permission is missing" in message.body
+    assert "/t/acme-corp/connect/" in message.alternatives[0][0]
+    _reauthorize_link_works(message, customer, consent_ready, settings)
+
+
+def test_a_revoked_grant_pauses_the_site_with_exactly_one_email_carrying_a_working_link(
+    consent_ready, customer, settings
+):
+    from tenants.models import OAuthGrant
+
+    site = protected_site(consent_ready, customer)
+    mail.outbox.clear()
+    consent_ready.state.revoke_grant(consent_ready.state.admin)
+    # The backup's first token is a refresh, which Atlassian answers invalid_grant.
+    OAuthGrant.objects.filter(pk=site.grant_id).update(
+        access_token_expires_at=timezone.now() - timedelta(minutes=1)
+    )
 
     job = backup(site)
     assert job.status == BackupJob.Status.PAUSED_NEEDS_REAUTH
@@ -104,27 +145,21 @@ def test_a_paused_sites_email_carries_a_reauthorize_link_that_starts_the_consent
 
     row = SiteProtection.objects.get(site=site)
     assert (row.state, row.detail) == ("paused", "reauth")
-    assert mail.outbox, "nobody was told"
-    message = mail.outbox[0]
-    assert message.subject == "Action needed: backups of acme are paused"
-    link = re.search(r"(https?://\S+/connect/)", message.body).group(1)
-    assert link == f"{settings.SITE_URL}/t/acme-corp/connect/"
-    assert link in message.alternatives[0][0]
-    # The link works: an owner who follows it is sent to Atlassian's consent screen.
-    response = client_of(customer.owner).get(link.removeprefix(settings.SITE_URL))
-    assert response.status_code == 302
-    assert response["Location"].startswith(f"{backup_env.url}/authorize?")
-    # Nothing secret in the message.
+    # The grant's own notice (tenants) is the one message; protection does not repeat it, but
+    # counts the customer as told, so the recovery is announced.
+    assert len(mail.outbox) == 1
+    assert Incident.objects.get(site=site).notified_at is not None
+    _reauthorize_link_works(mail.outbox[0], customer, consent_ready, settings)
     grant = site.grant
     grant.refresh_from_db()
     for secret in filter(None, [grant.access_token, grant.refresh_token]):
-        assert secret not in message.body and secret not in message.alternatives[0][0]
+        assert secret not in mail.outbox[0].body
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
     seen: list = []
 
-    def do_POST(self):  # noqa: N802 - http.server's name
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).seen.append((dict(self.headers), body))
         self.send_response(204)
