@@ -11,7 +11,9 @@ from django.test import Client
 
 from backups.protection.routine import protection_sweep
 from tests.backups.conftest import backup_env, connect_site, fast_retries  # noqa: F401 - fixtures
+from tests.connect.conftest import portal_sandbox  # noqa: F401 - fixture
 from tests.factories import MembershipFactory, TenantFactory
+from tests.wizard.conftest import wizard_sandbox  # noqa: F401 - fixture
 
 
 @dataclass

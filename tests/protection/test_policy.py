@@ -24,9 +24,9 @@ from backups.protection.policy import (
 from backups.services import schedules_enqueue_due
 from tenants.models import AuditEvent, JiraSite
 from tests.backups.conftest import run_to_end, snapshot_reader
-from tests.connect.conftest import follow_authorize, portal_sandbox, start_flow  # noqa: F401
+from tests.connect.conftest import follow_authorize, start_flow
 from tests.protection.conftest import client_of, sweep
-from tests.wizard.conftest import authorize, legacy_world, wizard_sandbox, wizard_url  # noqa: F401
+from tests.wizard.conftest import authorize, legacy_world, wizard_url
 
 pytestmark = pytest.mark.django_db
 
