@@ -38,6 +38,8 @@ O = SiteProtection.Outcome  # noqa: E741 - the enum's one-letter alias, like S
 # In the order pages show them.
 STATES = (S.PROTECTED, S.OVERDUE, S.FAILING, S.PAUSED, S.UNPROTECTED, S.DISCONNECTED)
 NOT_PROTECTED = (S.OVERDUE, S.FAILING, S.PAUSED, S.UNPROTECTED, S.DISCONNECTED)
+# States whose schedule's next run will back the site up.
+RUNNABLE = (S.PROTECTED, S.OVERDUE, S.FAILING)
 DETAILS = {
     "reauth": "needs re-authorization",
     "legacy_cutoff": "legacy connection no longer allowed",
@@ -209,7 +211,8 @@ def site_rows(*, sites: QuerySet[JiraSite]) -> list[SiteRow]:
                 detail=protection.detail if protection else "no_schedule",
                 reason=_reason(site, protection),
                 last_success_at=schedule.last_success_at if schedule else None,
-                next_run_at=schedule.next_run_at if schedule and schedule.enabled else None,
+                # A paused or disconnected site's schedule comes round but cannot back it up.
+                next_run_at=schedule.next_run_at if schedule and state in RUNNABLE else None,
                 snapshots=stat.get("n", 0),
                 stored_bytes=stat.get("size") or 0,
                 interval_hours=schedule.interval_hours if schedule else None,
