@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, Max, OuterRef
 from django.utils import timezone
 
 from backups.models import (
@@ -280,7 +280,7 @@ def _collect_unnamed(site: JiraSite, store: ObjectStore, report: PruneReport) ->
 def sites_due(*, now: datetime, limit: int):
     """Sites with a snapshot not pruned for a day (never pruned first)."""
     has_snapshot = Snapshot.objects.filter(site=OuterRef("pk"))
-    stale = PruneCursor.objects.filter(site=OuterRef("pk"), pruned_at__gte=now - PRUNE_EVERY)
+    stale = PruneCursor.objects.filter(site=OuterRef("pk"), pruned_at__gt=now - PRUNE_EVERY)
     return (
         JiraSite.objects.filter(Exists(has_snapshot))
         .filter(~Exists(stale))
@@ -289,14 +289,60 @@ def sites_due(*, now: datetime, limit: int):
     )
 
 
+def _quiet(sites: list[JiraSite]) -> set[int]:
+    """The sites whose retention cannot have changed since their last prune: counts built, no
+    snapshot completed since, no job failed or cancelled since, no age limit (the only rule that
+    moves with the clock alone) and the schedule unchanged. Four queries for all of them."""
+    ids = [s.pk for s in sites]
+    cursors = {c.site_id: c for c in PruneCursor.objects.filter(site_id__in=ids)}
+    newest = dict(
+        Snapshot.objects.filter(site_id__in=ids, status=Snapshot.Status.COMPLETE)
+        .order_by()
+        .values("site_id")
+        .annotate(last=Max("completed_at"))
+        .values_list("site_id", "last")
+    )
+    ended = dict(
+        BackupJob.objects.filter(
+            site_id__in=ids, status__in=[BackupJob.Status.FAILED, BackupJob.Status.CANCELLED]
+        )
+        .order_by()
+        .values("site_id")
+        .annotate(last=Max("finished_at"))
+        .values_list("site_id", "last")
+    )
+    quiet = set()
+    for site in sites:
+        cursor = cursors.get(site.pk)
+        schedule = getattr(site, "backup_schedule", None)
+        if cursor is None or not cursor.counts_built or cursor.pruned_at is None:
+            continue
+        if newest.get(site.pk) and newest[site.pk] > (cursor.counted_until or newest[site.pk]):
+            continue
+        if ended.get(site.pk) and ended[site.pk] >= cursor.pruned_at:
+            continue
+        if schedule is not None and (
+            schedule.max_age_days or schedule.updated_at >= cursor.pruned_at
+        ):
+            continue
+        quiet.add(site.pk)
+    return quiet
+
+
 def prune_all(*, now: datetime | None = None, limit: int | None = None) -> dict[int, PruneReport]:
     """Prune the sites that are due (each once a day), at most ``RETENTION_SITES_PER_PASS`` per
     call: beat calls it every few minutes (``backups.tasks.enqueue_due_backups``), so a day's
-    sites spread over the passes and a pass with none due costs one query."""
+    sites spread over the passes and a pass with none due costs one query. A site where nothing
+    changed (``_quiet``) is only marked pruned: one UPDATE for all of them."""
     now = now or timezone.now()
     limit = limit or settings.RETENTION_SITES_PER_PASS
-    reports = {}
-    for site in sites_due(now=now, limit=limit):
+    due = list(sites_due(now=now, limit=limit))
+    quiet = _quiet(due)
+    PruneCursor.objects.filter(site_id__in=list(quiet)).update(pruned_at=now)
+    reports = {pk: PruneReport() for pk in quiet}
+    for site in due:
+        if site.pk in quiet:
+            continue
         try:
             reports[site.pk] = prune_site(site=site, now=now)
         except Exception:  # one site's storage trouble must not stop the others
