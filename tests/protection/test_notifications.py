@@ -205,6 +205,18 @@ def test_staff_get_each_incident_on_a_signed_slack_compatible_webhook(
     assert payload["site"]["url"] == site.url and payload["tenant"] == "acme-corp"
     assert "Backup overdue" in payload["text"] and site.url in payload["text"]
     assert settings.PROTECTION_WEBHOOK_SECRET not in body.decode()
+    # Staff see it on the dashboard too.
+    from django.urls import reverse
+
+    from tests.conftest import mfa_client
+    from tests.factories import UserFactory
+
+    settings.OPS_DASHBOARD_CACHE_SECONDS = 0
+    staff = mfa_client(UserFactory(is_staff=True, is_superuser=True))
+    page = staff.get(reverse("admin:ops_operations_changelist"))
+    assert page.context["protection"]["incidents_count"] == 1
+    assert [i.site_id for i in page.context["protection"]["incidents"]] == [site.pk]
+    assert site.url in page.content.decode()
 
 
 def test_a_webhook_that_is_down_does_not_undo_the_incident(backup_env, customer, settings):
