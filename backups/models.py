@@ -262,6 +262,7 @@ from backups.protection.models import (  # noqa: E402,F401
     Incident,
     ProtectionCursor,
     ProtectionPolicy,
+    ProtectionTally,
     PruneCursor,
     SiteProtection,
     StoredObjectRef,

@@ -60,6 +60,8 @@ class SiteProtection(models.Model):
     rows (an index on ``state``), so a figure never joins sites, schedules and jobs."""
 
     class State(models.TextChoices):
+        # A row made before its state was computed (the same transaction computes it).
+        PENDING = "pending", "Not computed yet"
         PROTECTED = "protected", "Protected"
         OVERDUE = "overdue", "Overdue"
         FAILING = "failing", "Failing"
@@ -79,7 +81,7 @@ class SiteProtection(models.Model):
     site = models.OneToOneField(
         "tenants.JiraSite", on_delete=models.CASCADE, related_name="protection"
     )
-    state = models.CharField(max_length=16, choices=State.choices, default=State.UNPROTECTED)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     # Why, in a word: reauth | legacy_cutoff | permission (paused), no_schedule | disabled
     # (unprotected), never_backed_up (overdue), "" otherwise.
     detail = models.CharField(max_length=32, blank=True)
@@ -101,6 +103,18 @@ class SiteProtection(models.Model):
 
     def __str__(self) -> str:
         return f"site {self.site_id} is {self.state}"
+
+
+class ProtectionTally(models.Model):
+    """How many sites are in each state, kept with every change of ``SiteProtection.state`` (in
+    the same transaction: ``state.states_refresh``) and recounted by beat's sweep, so the
+    figures by state are a read of six rows whatever the number of sites."""
+
+    state = models.CharField(max_length=16, unique=True)
+    sites = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.sites} {self.state}"
 
 
 class ProtectionCursor(models.Model):

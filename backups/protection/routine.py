@@ -18,7 +18,7 @@ from django.utils import timezone
 from backups.models import BackupJob, RestoreJob
 from backups.protection.incidents import incidents_follow
 from backups.protection.outcomes import outcomes_read
-from backups.protection.state import rows_ensure, states_refresh
+from backups.protection.state import rows_ensure, states_refresh, tally_recount
 from tenants.exceptions import DomainError
 from tenants.models import OAuthGrant
 from tenants.services.campaigns import migration_reminder_send, migration_reminders_due
@@ -39,6 +39,7 @@ def protection_sweep(*, now: datetime | None = None) -> dict[str, int]:
         outcomes = outcomes_read(now=now)
         changes = states_refresh(now=now)
         incidents = incidents_follow(changes, now=now)
+        tally_recount()
     return {"outcomes": len(outcomes), "changes": len(changes), "incidents": len(incidents)}
 
 

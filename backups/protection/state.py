@@ -14,8 +14,10 @@ The states, first match wins:
   once its first window and that grace have passed; ``never_backed_up`` if it never had one);
 * **protected** — otherwise.
 
-Offboarded sites are ``retired`` and counted nowhere. The state is stored so that a figure is
-an index read of ``SiteProtection.state`` whatever the number of sites; it is recomputed in the
+Offboarded sites are ``retired`` and counted nowhere. The state is stored, and counted in
+``ProtectionTally`` as it moves, so that a figure is a read of a few rows whatever the number of
+sites (and a list of the sites in a state an index read of ``SiteProtection.state``); it is
+recomputed in the
 transaction that changes a site (``tenants.signals.sites_changed``) and by the beat pass
 (``backups.protection.tasks.refresh``, every minute) for what time and job outcomes change.
 """
@@ -27,10 +29,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Case, CharField, Count, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
-from backups.models import BackupJob, BackupSchedule, SiteProtection, Snapshot
+from backups.models import BackupJob, BackupSchedule, ProtectionTally, SiteProtection, Snapshot
 from tenants.models import JiraSite, Tenant
 
 S = SiteProtection.State
@@ -117,8 +119,10 @@ def states_refresh(
     *, site_ids: Iterable[int] | None = None, now: datetime | None = None
 ) -> list[Change]:
     """Recompute the stored state of ``site_ids`` (all sites when None) and write the rows whose
-    state or detail changed: one query finds them (the database compares), one bulk UPDATE per
-    1,000. Returns the changes, for ``incidents.incidents_follow``."""
+    state or detail changed: one query finds them (the database compares), then one UPDATE per
+    kind of change (from, to, detail), conditioned on the state it was read with, so a change
+    written meanwhile by another transaction is neither lost nor counted twice; the tally moves
+    by what was written. Returns the changes, for ``incidents.incidents_follow``."""
     now = now or timezone.now()
     ids = None if site_ids is None else sorted(set(site_ids))
     rows_ensure(ids)
@@ -128,28 +132,78 @@ def states_refresh(
     )
     if ids is not None:
         rows = rows.filter(site_id__in=ids)
-    changes, batch = [], []
-    for row in rows.only("pk", "site_id", "state", "detail").order_by("pk").iterator(1000):
-        changes.append(Change(row.site_id, row.state, row.new_state, row.new_detail))
-        row.state, row.detail, row.state_changed_at = row.new_state, row.new_detail, now
-        batch.append(row)
-        if len(batch) >= 1000:
-            SiteProtection.objects.bulk_update(batch, ["state", "detail", "state_changed_at"])
-            batch = []
-    if batch:
-        SiteProtection.objects.bulk_update(batch, ["state", "detail", "state_changed_at"])
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for site_id, before, after, new_detail in rows.order_by("pk").values_list(
+        "site_id", "state", "new_state", "new_detail"
+    ):
+        groups.setdefault((before, after, new_detail), []).append(site_id)
+    changes: list[Change] = []
+    deltas: dict[str, int] = {}
+    for (before, after, new_detail), site_ids_of in sorted(groups.items()):
+        for start in range(0, len(site_ids_of), 1000):
+            chunk = site_ids_of[start : start + 1000]
+            written = SiteProtection.objects.filter(site_id__in=chunk, state=before).update(
+                state=after, detail=new_detail, state_changed_at=now
+            )
+            if written != len(chunk):  # some moved meanwhile: keep only what this wrote
+                chunk = list(
+                    SiteProtection.objects.filter(
+                        site_id__in=chunk, state=after, detail=new_detail, state_changed_at=now
+                    ).values_list("site_id", flat=True)
+                )
+            changes += [Change(site_id, before, after, new_detail) for site_id in chunk]
+            if before != after:
+                deltas[before] = deltas.get(before, 0) - len(chunk)
+                deltas[after] = deltas.get(after, 0) + len(chunk)
+    _tally_add(deltas)
     return changes
+
+
+def _tally_add(deltas: dict[str, int]) -> None:
+    """Move the tally (rows in a fixed order, so two writers never wait on each other)."""
+    for state in sorted(deltas):
+        if state not in STATES or not deltas[state]:
+            continue  # pending and retired sites are counted nowhere
+        if not ProtectionTally.objects.filter(state=state).update(sites=F("sites") + deltas[state]):
+            ProtectionTally.objects.get_or_create(state=state)
+            ProtectionTally.objects.filter(state=state).update(sites=F("sites") + deltas[state])
+
+
+def tally_recount() -> dict[str, int]:
+    """Count the stored states again and set the tally to it (beat's sweep: it repairs a drift,
+    e.g. a site deleted by hand). The tally rows are locked first, so a change committed while
+    it counts is either in the count or added after it, never both."""
+    for state in STATES:
+        ProtectionTally.objects.get_or_create(state=state)
+    list(ProtectionTally.objects.select_for_update().order_by("state"))
+    found = dict(
+        SiteProtection.objects.filter(state__in=STATES)
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("pk"))
+    )
+    for state in STATES:
+        ProtectionTally.objects.filter(state=state).exclude(sites=found.get(state, 0)).update(
+            sites=found.get(state, 0)
+        )
+    return {s: found.get(s, 0) for s in STATES}
 
 
 # ----------------------------------------------------------------------------- selectors
 
 
 def protection_counts(*, tenant: Tenant | None = None) -> dict[str, int]:
-    """Sites per state (every state present, retired sites left out): one grouped index read."""
-    rows = SiteProtection.objects.exclude(state=S.RETIRED)
-    if tenant is not None:
-        rows = rows.filter(site__tenant=tenant)
-    found = dict(rows.order_by().values_list("state").annotate(n=Count("pk")))
+    """Sites per state (every state present, retired sites left out): the tally (six rows)
+    for all sites; for one tenant, a grouped read of its few sites."""
+    if tenant is None:
+        found = dict(ProtectionTally.objects.values_list("state", "sites"))
+    else:
+        found = dict(
+            SiteProtection.objects.filter(site__tenant=tenant, state__in=STATES)
+            .order_by()
+            .values_list("state")
+            .annotate(n=Count("pk"))
+        )
     return {s: found.get(s, 0) for s in STATES}
 
 

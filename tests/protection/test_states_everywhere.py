@@ -160,3 +160,22 @@ def test_every_place_reports_the_same_numbers_for_a_site_in_every_state(customer
     assert {s: sum(1 for r in rows if r["state"] == s) for s in STATES} == EXPECTED
     # A site without a schedule counts as unprotected on the dashboard (it used to count nowhere).
     assert figures["unprotected"].count == 2
+
+
+def test_the_tally_moves_with_every_change_in_the_same_transaction(customer):
+    from backups.protection.state import protection_counts, tally_recount
+    from tenants.services.sites import site_set_status
+
+    sites = build_every_state(customer.tenant)
+    sweep()
+    before = protection_counts()
+
+    # A service changes a site: the receiver moves its state and the tally at once.
+    site_set_status(
+        site=sites["protected"], status="disconnected", reason="site deleted", acting_user=None
+    )
+
+    after = protection_counts()
+    assert after["protected"] == before["protected"] - 1
+    assert after["disconnected"] == before["disconnected"] + 1
+    assert tally_recount() == after  # a fresh count agrees: no drift
