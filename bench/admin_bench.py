@@ -324,12 +324,13 @@ def protection_states() -> None:
     from django.db import transaction
 
     from backups.protection.outcomes import outcomes_read
-    from backups.protection.state import rows_ensure, states_refresh
+    from backups.protection.state import rows_ensure, states_refresh, tally_recount
 
     with transaction.atomic():
         rows_ensure(None)
         outcomes_read()
         states_refresh()
+        tally_recount()
 
 
 def _psql(url: str, sql: str) -> str:
