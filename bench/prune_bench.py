@@ -215,7 +215,9 @@ def main(argv: list[str]) -> int:
         row("first pass (builds the counts)", first, f"{2 * n:,} manifests, once"),
         row(f"{one:,} sites (1 %) with a new snapshot", day1, f"{2 * one:,} manifests, no listing"),
         row("no new snapshot", quiet, "0 manifests, no listing"),
-        row(f"{ten:,} sites (10 %) with a new snapshot", day3, f"{2 * ten:,} manifests, no listing"),
+        row(
+            f"{ten:,} sites (10 %) with a new snapshot", day3, f"{2 * ten:,} manifests, no listing"
+        ),
         "",
         "Each changed site costs two manifest reads (the new snapshot counted up; the one it "
         "pushed out of retention counted down before its manifest is deleted) and one object "

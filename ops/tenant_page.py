@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from backups.models import BackupJob, Snapshot
-from backups.protection.state import protection_counts, site_rows
+from backups.protection.state import STATES, site_rows
 from ops.dashboard import changelist
 from tenants.models import AuditEvent, JiraSite, LegacyCredential, MigrationCase, OAuthGrant
 
@@ -181,9 +181,10 @@ def protection_section(tenant) -> str:
     """The same states and figures as the customer's Protection page and the dashboard."""
     if tenant.pk is None:
         return "—"
-    counts = protection_counts(tenant=tenant)
+    every = site_rows(sites=JiraSite.objects.filter(tenant=tenant))
+    counts = {state: sum(1 for r in every if r.state == state) for state in STATES}
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no site"
-    rows = site_rows(sites=JiraSite.objects.filter(tenant=tenant))[:ROWS]
+    rows = every[:ROWS]
     table = _table(
         ["site", "state", "why", "last success", "next run", "snapshots", "stored bytes"],
         (

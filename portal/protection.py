@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from backups.models import BackupJob, SiteProtection
-from backups.protection.state import STATES, active_job_sites, protection_counts, site_rows
+from backups.protection.state import STATES, active_job_sites, site_rows
 from backups.services import BackupRefused, backup_job_enqueue
 from portal.selectors import managing_membership, membership_for
 from tenants.models import JiraSite, Tenant
@@ -64,7 +64,11 @@ def protection(request, tenant_slug: str):
         }
         for row in rows
     ]
-    counts = protection_counts(tenant=tenant)
+    # Counted from the rows shown, so the page never disagrees with itself.
+    counts = {state: 0 for state in STATES}
+    for row in rows:
+        if row.state in counts:
+            counts[row.state] += 1
     context = {
         "tenant": tenant,
         "lines": lines,

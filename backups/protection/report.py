@@ -13,7 +13,7 @@ from django.utils import timezone
 from backups.models import Snapshot
 from backups.protection import notify
 from backups.protection.policy import policies_for
-from backups.protection.state import SiteRow, protection_counts, site_rows
+from backups.protection.state import STATES, SiteRow, site_rows
 from tenants.models import JiraSite, Tenant
 
 logger = logging.getLogger(__name__)
@@ -54,10 +54,11 @@ def weekly_report_send(*, tenant: Tenant, now: datetime | None = None) -> int:
     now = now or timezone.now()
     policy = policies_for([tenant.pk])[tenant.pk]
     to = notify.recipients(tenant, policy)
+    rows = weekly_rows(tenant=tenant, now=now)
     context = {
         "tenant": tenant,
-        "rows": weekly_rows(tenant=tenant, now=now),
-        "counts": protection_counts(tenant=tenant),
+        "rows": rows,
+        "counts": {s: sum(1 for r in rows if r.row.state == s) for s in STATES},
         "page_url": notify.page_url(tenant),
         "week_start": now - WEEK,
         "now": now,
