@@ -171,10 +171,11 @@ def main(argv: list[str]) -> int:
 
         old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
         try:
-            now = timezone.now()
             started = time.perf_counter()
-            sites = _build(args.sites, now)
+            sites = _build(args.sites, timezone.now())
             built = time.perf_counter() - started
+            # The passes happen after the build (the schedules were written during it).
+            now = timezone.now()
             first = _day(sites, changed=0, now=now, day=0)
             one = max(1, args.sites // 100)
             day1 = _day(sites, changed=one, now=now + timedelta(days=1), day=1)
@@ -223,7 +224,9 @@ def main(argv: list[str]) -> int:
         "pushed out of retention counted down before its manifest is deleted) and one object "
         "deleted (the pruned snapshot's own shard); the shared shard stays, named by the kept "
         "snapshots. What remains per site and day is a few indexed queries (its cursor, its "
-        f"snapshot rows, its jobs), hence the time of the quiet day. Data built in {built:.0f} s.",
+        "snapshot rows, its jobs) for a changed site, and for all the unchanged ones together four "
+        "queries and one UPDATE (`retention._quiet`), hence the time of the quiet day. Data "
+        f"built in {built:.0f} s; the first pass is what the old pass cost every five minutes.",
         "",
         f"Result: {'meets' if ok else 'MISSES'} the targets.",
     ]
