@@ -23,7 +23,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from backups.models import BackupSchedule, ProtectionPolicy, SiteProtection
+from backups.models import BackupSchedule, ProtectionPolicy, SiteProtection, Snapshot
 from backups.services import OVERDUE_INTERVALS, pool_of, schedule_estimates_refresh
 from tenants.audit import build_event, record_event
 from tenants.models import AuditEvent, JiraSite, Tenant, User
@@ -172,7 +172,16 @@ def protection_apply(
         )
     BackupSchedule.objects.bulk_create(schedules)
     ids = [s.pk for s in sites]
-    schedule_estimates_refresh(site_ids=ids, now=now)
+    # A schedule starts with no success and no estimate, which is right unless the site was
+    # backed up before (a schedule deleted and given back): only those are computed.
+    backed_up = set(
+        Snapshot.objects.filter(site_id__in=ids, status=Snapshot.Status.COMPLETE)
+        .order_by()
+        .values_list("site_id", flat=True)
+        .distinct()
+    )
+    if backed_up:
+        schedule_estimates_refresh(site_ids=backed_up, now=now)
     _mark_applied(schedules, now=now)
     AuditEvent.objects.bulk_create(
         [
