@@ -258,4 +258,13 @@ class BackupSchedule(models.Model):
         return f"every {self.interval_hours} h for site {self.site_id}"
 
 
+from backups.protection.models import (  # noqa: E402,F401
+    Incident,
+    ProtectionCursor,
+    ProtectionPolicy,
+    ProtectionTally,
+    PruneCursor,
+    SiteProtection,
+    StoredObjectRef,
+)
 from backups.restore.models import RestoreItem, RestoreJob  # noqa: E402,F401

@@ -1,5 +1,24 @@
-"""Retention: which snapshots a site keeps, and garbage collection of objects no remaining
-manifest references."""
+"""Retention: which snapshots a site keeps, and garbage collection of the objects no remaining
+snapshot names, by reference counting, so that a prune reads only what changed.
+
+``StoredObjectRef`` counts, per site and object, the complete snapshots that name it. A prune
+(once a day per site, ``prune_all`` from beat):
+
+1. counts up the objects of the snapshots completed since the site's last prune (their
+   manifests and refs shards: the only snapshot contents it reads);
+2. decides from the database rows which snapshots retention drops (``snapshots_to_keep``; the
+   base chain of every kept incremental and the base of a running job stay), marks them pruned,
+   counts down their objects (reading their manifests once more, before deleting them);
+3. deletes the objects whose count reached zero — only while no backup job of the site is
+   active, since a running job may write or reuse an object before its manifest names it
+   (reliability row 9: deletion never removes an object a live snapshot or a running job
+   references; the writer checks every object it names exists before it commits a manifest).
+
+A site's first prune under this scheme builds its counts from all its manifests and collects
+what none names (a listing of its objects), as the old full pass did; so does a prune after a
+backup job of the site failed or was cancelled, whose objects no manifest will ever name. An
+unreadable manifest stops the site's garbage collection (nothing is deleted) until it is fixed.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +27,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, F, Max, OuterRef
 from django.utils import timezone
 
-from backups.models import ACTIVE_STATUSES, BackupJob, BackupSchedule, Snapshot, StoredAttachment
+from backups.models import (
+    ACTIVE_STATUSES,
+    BackupJob,
+    BackupSchedule,
+    PruneCursor,
+    Snapshot,
+    StoredAttachment,
+    StoredObjectRef,
+)
 from backups.snapshots import layout
 from backups.snapshots.manifest import ManifestError, read_manifest
 from backups.snapshots.objects import ObjectStore
@@ -22,12 +51,18 @@ from tenants.models import JiraSite
 
 logger = logging.getLogger(__name__)
 
+PRUNE_EVERY = timedelta(days=1)
+UNREADABLE = (ManifestError, ShardError, OSError, KeyError, TypeError, ValueError)
+
 
 @dataclass
 class PruneReport:
     pruned_snapshots: list[str] = field(default_factory=list)
     deleted_objects: list[str] = field(default_factory=list)
     skipped_gc_reason: str = ""
+    # What the prune read: manifests (with their refs shards), and whether it listed storage.
+    manifests_read: int = 0
+    listed_storage: bool = False
 
 
 def snapshots_to_keep(snapshots: Iterable[Snapshot], policy: BackupSchedule, now: datetime) -> set:
@@ -71,11 +106,78 @@ def _base_id(snapshot: Snapshot) -> str | None:
     return str(job.base_snapshot_id) if job and job.base_snapshot_id else None
 
 
+# ----------------------------------------------------------------------------- reference counts
+
+
+def objects_of(store: ObjectStore, snapshot: Snapshot) -> dict[str, int]:
+    """Every object the snapshot names (its shards, and the attachments of its refs shards)."""
+    manifest = read_manifest(store.storage, store.cloud_id, str(snapshot.id))
+    return dict(SnapshotReader(manifest, store.storage).stored_objects())
+
+
+def _count(site: JiraSite, objects: dict[str, int], delta: int, now: datetime) -> None:
+    shas = sorted(objects)
+    for start in range(0, len(shas), 1000):
+        chunk = shas[start : start + 1000]
+        rows = StoredObjectRef.objects.filter(site=site, sha256__in=chunk)
+        if delta > 0:
+            known = set(rows.values_list("sha256", flat=True))
+            rows.update(refs=F("refs") + delta, unreferenced_at=None)
+            StoredObjectRef.objects.bulk_create(
+                [
+                    StoredObjectRef(site=site, sha256=sha, size=objects[sha], refs=delta)
+                    for sha in chunk
+                    if sha not in known
+                ]
+            )
+        else:
+            rows.update(refs=F("refs") + delta)
+            rows.filter(refs__lte=0, unreferenced_at=None).update(unreferenced_at=now)
+
+
+def _count_new(
+    site: JiraSite, cursor: PruneCursor, store: ObjectStore, report: PruneReport, now: datetime
+) -> bool:
+    """Count the snapshots completed since the cursor (all, on the first pass). False: one is
+    unreadable (nothing counted past it)."""
+    new = Snapshot.objects.filter(site=site, status=Snapshot.Status.COMPLETE).order_by(
+        "completed_at", "pk"
+    )
+    if cursor.counted_until is not None:
+        new = new.filter(completed_at__gt=cursor.counted_until)
+    for snap in new:
+        try:
+            objects = objects_of(store, snap)
+        except UNREADABLE as exc:
+            report.skipped_gc_reason = f"snapshot {snap.id} is unreadable ({exc}); nothing deleted"
+            return False
+        report.manifests_read += 1
+        with transaction.atomic():
+            _count(site, objects, +1, now)
+            PruneCursor.objects.filter(pk=cursor.pk).update(counted_until=snap.completed_at)
+        cursor.counted_until = snap.completed_at
+    return True
+
+
+def _failed_jobs_since(site: JiraSite, since: datetime | None) -> bool:
+    ended = BackupJob.objects.filter(
+        site=site, status__in=[BackupJob.Status.FAILED, BackupJob.Status.CANCELLED]
+    )
+    return ended.filter(finished_at__gte=since).exists() if since else ended.exists()
+
+
+# ----------------------------------------------------------------------------- pruning
+
+
 def prune_site(
     *, site: JiraSite, acting_user=None, now: datetime | None = None, dry_run: bool = False
 ) -> PruneReport:
     now = now or timezone.now()
     report = PruneReport()
+    cursor, _ = PruneCursor.objects.get_or_create(site=site)
+    store = ObjectStore(site.cloud_id)
+    previous_prune = cursor.pruned_at
+    counted = True if dry_run else _count_new(site, cursor, store, report, now)
     policy = getattr(site, "backup_schedule", None) or BackupSchedule(site=site)
     snaps = list(
         Snapshot.objects.filter(site=site, status=Snapshot.Status.COMPLETE).select_related("job")
@@ -87,56 +189,162 @@ def prune_site(
         .exclude(base_snapshot=None)
         .values_list("base_snapshot_id", flat=True)
     )
-    store = ObjectStore(site.cloud_id)
     for snap in snaps:
         if snap.id in keep:
             continue
         report.pruned_snapshots.append(str(snap.id))
         if dry_run:
             continue
-        with transaction.atomic():
-            Snapshot.objects.filter(pk=snap.pk).update(status=Snapshot.Status.PRUNED, pruned_at=now)
-            record_event(
-                actor=acting_user,
-                action="backup.snapshot_pruned",
-                target=snap,
-                tenant=site.tenant,
-                summary={"completed_at": snap.completed_at.isoformat()},
-            )
-            # The schedule's estimate no longer counts the pruned snapshot.
-            from backups.services import schedule_estimates_refresh
-
-            schedule_estimates_refresh(site_ids=[site.pk], now=now)
-        path = layout.manifest_path(site.cloud_id, str(snap.id))
-        if store.storage.exists(path):
-            store.storage.delete(path)
+        _prune_snapshot(site, snap, store, report, acting_user, now, counted=counted)
+    if dry_run:
+        return report
+    if not counted or report.skipped_gc_reason:
+        _done(cursor, now)
+        return report
     if BackupJob.objects.filter(site=site, status__in=ACTIVE_STATUSES).exists():
-        # A running job writes objects no manifest names yet: collect garbage another time.
+        # A running job writes (or reuses) objects no manifest names yet: collect another time.
         report.skipped_gc_reason = "a backup job is active for the site"
         return report
-    referenced: set[str] = set()
-    for snap in Snapshot.objects.filter(site=site, status=Snapshot.Status.COMPLETE):
-        try:
-            manifest = read_manifest(store.storage, site.cloud_id, str(snap.id))
-            referenced.update(
-                sha for sha, _size in SnapshotReader(manifest, store.storage).stored_objects()
-            )
-        except (ManifestError, ShardError, OSError, KeyError, TypeError, ValueError) as exc:
-            report.skipped_gc_reason = f"snapshot {snap.id} is unreadable ({exc}); nothing deleted"
-            return report
-    for sha in list(store.list_all()):
-        if sha in referenced:
-            continue
-        report.deleted_objects.append(sha)
-        if not dry_run:
-            store.delete(sha)
-    if not dry_run and report.deleted_objects:
-        StoredAttachment.objects.filter(site=site, sha256__in=report.deleted_objects).delete()
+    _collect(site, store, report)
+    if not cursor.counts_built or _failed_jobs_since(site, previous_prune):
+        _collect_unnamed(site, store, report)
+        cursor.counts_built = True
+    _done(cursor, now)
     return report
 
 
-def prune_all(*, now: datetime | None = None) -> dict[int, PruneReport]:
-    reports = {}
-    for site in JiraSite.objects.filter(snapshots__isnull=False).distinct():
-        reports[site.pk] = prune_site(site=site, now=now)
+def _done(cursor: PruneCursor, now: datetime) -> None:
+    PruneCursor.objects.filter(pk=cursor.pk).update(pruned_at=now, counts_built=cursor.counts_built)
+
+
+def _prune_snapshot(site, snap, store, report, acting_user, now, *, counted: bool) -> None:
+    # Read what it names before its manifest goes: its count goes down with it.
+    objects = None
+    if counted:
+        try:
+            objects = objects_of(store, snap)
+            report.manifests_read += 1
+        except UNREADABLE as exc:
+            report.skipped_gc_reason = f"snapshot {snap.id} is unreadable ({exc}); nothing deleted"
+    with transaction.atomic():
+        Snapshot.objects.filter(pk=snap.pk).update(status=Snapshot.Status.PRUNED, pruned_at=now)
+        record_event(
+            actor=acting_user,
+            action="backup.snapshot_pruned",
+            target=snap,
+            tenant=site.tenant,
+            summary={"completed_at": snap.completed_at.isoformat()},
+        )
+        # The schedule's estimate no longer counts the pruned snapshot.
+        from backups.services import schedule_estimates_refresh
+
+        schedule_estimates_refresh(site_ids=[site.pk], now=now)
+        if objects is not None:
+            _count(site, objects, -1, now)
+    path = layout.manifest_path(site.cloud_id, str(snap.id))
+    if store.storage.exists(path):
+        store.storage.delete(path)
+
+
+def _collect(site: JiraSite, store: ObjectStore, report: PruneReport) -> None:
+    """Delete the objects no complete snapshot names any more (their count is zero)."""
+    garbage = list(
+        StoredObjectRef.objects.filter(site=site, refs__lte=0).values_list("sha256", flat=True)
+    )
+    for sha in garbage:
+        store.delete(sha)
+    for start in range(0, len(garbage), 1000):
+        chunk = garbage[start : start + 1000]
+        StoredObjectRef.objects.filter(site=site, sha256__in=chunk, refs__lte=0).delete()
+        StoredAttachment.objects.filter(site=site, sha256__in=chunk).delete()
+    report.deleted_objects += garbage
+
+
+def _collect_unnamed(site: JiraSite, store: ObjectStore, report: PruneReport) -> None:
+    """Objects stored for the site that no counted snapshot names (written by a job that never
+    committed, or before the counts existed): a listing of the site's objects."""
+    report.listed_storage = True
+    named = set(
+        StoredObjectRef.objects.filter(site=site, refs__gt=0).values_list("sha256", flat=True)
+    )
+    unnamed = [sha for sha in store.list_all() if sha not in named]
+    for sha in unnamed:
+        store.delete(sha)
+    for start in range(0, len(unnamed), 1000):
+        StoredAttachment.objects.filter(
+            site=site, sha256__in=unnamed[start : start + 1000]
+        ).delete()
+    report.deleted_objects += unnamed
+
+
+def sites_due(*, now: datetime, limit: int):
+    """Sites with a snapshot not pruned for a day (never pruned first)."""
+    has_snapshot = Snapshot.objects.filter(site=OuterRef("pk"))
+    stale = PruneCursor.objects.filter(site=OuterRef("pk"), pruned_at__gt=now - PRUNE_EVERY)
+    return (
+        JiraSite.objects.filter(Exists(has_snapshot))
+        .filter(~Exists(stale))
+        .select_related("tenant", "backup_schedule")
+        .order_by("pk")[:limit]
+    )
+
+
+def _quiet(sites: list[JiraSite]) -> set[int]:
+    """The sites whose retention cannot have changed since their last prune: counts built, no
+    snapshot completed since, no job failed or cancelled since, no age limit (the only rule that
+    moves with the clock alone) and the schedule unchanged. Four queries for all of them."""
+    ids = [s.pk for s in sites]
+    cursors = {c.site_id: c for c in PruneCursor.objects.filter(site_id__in=ids)}
+    newest = dict(
+        Snapshot.objects.filter(site_id__in=ids, status=Snapshot.Status.COMPLETE)
+        .order_by()
+        .values("site_id")
+        .annotate(last=Max("completed_at"))
+        .values_list("site_id", "last")
+    )
+    ended = dict(
+        BackupJob.objects.filter(
+            site_id__in=ids, status__in=[BackupJob.Status.FAILED, BackupJob.Status.CANCELLED]
+        )
+        .order_by()
+        .values("site_id")
+        .annotate(last=Max("finished_at"))
+        .values_list("site_id", "last")
+    )
+    quiet = set()
+    for site in sites:
+        cursor = cursors.get(site.pk)
+        schedule = getattr(site, "backup_schedule", None)
+        if cursor is None or not cursor.counts_built or cursor.pruned_at is None:
+            continue
+        if newest.get(site.pk) and newest[site.pk] > (cursor.counted_until or newest[site.pk]):
+            continue
+        if ended.get(site.pk) and ended[site.pk] >= cursor.pruned_at:
+            continue
+        if schedule is not None and (
+            schedule.max_age_days or schedule.updated_at >= cursor.pruned_at
+        ):
+            continue
+        quiet.add(site.pk)
+    return quiet
+
+
+def prune_all(*, now: datetime | None = None, limit: int | None = None) -> dict[int, PruneReport]:
+    """Prune the sites that are due (each once a day), at most ``RETENTION_SITES_PER_PASS`` per
+    call: beat calls it every few minutes (``backups.tasks.enqueue_due_backups``), so a day's
+    sites spread over the passes and a pass with none due costs one query. A site where nothing
+    changed (``_quiet``) is only marked pruned: one UPDATE for all of them."""
+    now = now or timezone.now()
+    limit = limit or settings.RETENTION_SITES_PER_PASS
+    due = list(sites_due(now=now, limit=limit))
+    quiet = _quiet(due)
+    PruneCursor.objects.filter(site_id__in=list(quiet)).update(pruned_at=now)
+    reports = {pk: PruneReport() for pk in quiet}
+    for site in due:
+        if site.pk in quiet:
+            continue
+        try:
+            reports[site.pk] = prune_site(site=site, now=now)
+        except Exception:  # one site's storage trouble must not stop the others
+            logger.exception("pruning site %s failed", site.pk)
     return reports

@@ -105,6 +105,13 @@ NOTES = (
     "bulk INSERT of the audit events, one conditional UPDATE pending/expired/failed -> "
     "invited, one commit; after commit the e-mails are rendered once per case (the link and "
     "the address substituted per recipient) and sent over one connection."
+    " Protection (issue 17): every figure by state is one grouped read of the index "
+    "`siteprotection_state` (state, site) over the stored states (`SiteProtection`, kept by "
+    "`backups.protection.state.states_refresh` in the transaction that changes a site and by "
+    "beat's minute sweep), so the dashboard's six figures and the sites' protection filter "
+    "never join sites, schedules and jobs; the customer's Protection page reads one tenant's "
+    "sites with their protection row and schedule (one query) and their snapshots' count and "
+    "size (one grouped query on `snapshot_site`), whatever the number of sites."
 )
 SCALES = {
     # name: (tenants, sites, jobs)
@@ -123,7 +130,13 @@ PAGES = [
     ("dashboard", "admin:ops_operations_changelist"),
     # The dashboard's figures are cached for a minute; this is the price of recomputing them.
     ("dashboard, recomputed", "admin:ops_operations_changelist?refresh=1"),
+    # Protection (issue 17): the sites in one state (the dashboard figure's link), and the
+    # customer's Protection page of one tenant (3 sites on both sides) as one of its members.
+    ("sites, protection failing", "admin:tenants_jirasite_changelist?protection=failing"),
+    ("customer Protection page", "/t/cust-1/protection/"),
 ]
+# Timed outside the pages: the one selector behind every protection figure.
+SELECTOR = "protection selector (counts per state)"
 
 
 # ----------------------------------------------------------------------------- building
@@ -286,6 +299,7 @@ def ensure_database(url: str, scale: str, rebuild: bool) -> None:
             built = c.fetchone()[0] is not None
         if built:
             call_command("migrate", verbosity=0)  # new indexes of later commits
+            protection_states()
             with connection.cursor() as c:
                 c.execute("VACUUM ANALYZE")
             return
@@ -296,10 +310,27 @@ def ensure_database(url: str, scale: str, rebuild: bool) -> None:
     tenants, sites, jobs = SCALES[scale]
     started = time.perf_counter()
     build(tenants, sites, jobs)
+    protection_states()
     with connection.cursor() as c:
+        c.execute("VACUUM ANALYZE")
         c.execute("CREATE TABLE bench_built (at timestamptz DEFAULT now())")
         c.execute("INSERT INTO bench_built DEFAULT VALUES")
     print(f"built {name} in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def protection_states() -> None:
+    """Every site's stored protection state, as beat's sweep leaves it (job outcomes read,
+    states computed); the incidents it would open are not needed to time the pages."""
+    from django.db import transaction
+
+    from backups.protection.outcomes import outcomes_read
+    from backups.protection.state import rows_ensure, states_refresh, tally_recount
+
+    with transaction.atomic():
+        rows_ensure(None)
+        outcomes_read()
+        states_refresh()
+        tally_recount()
 
 
 def _psql(url: str, sql: str) -> str:
@@ -324,6 +355,12 @@ def signed_in_client():
     Authenticator.objects.get_or_create(
         user=user, type=Authenticator.Type.TOTP, defaults={"data": {"secret": "x"}}
     )
+    # A member of tenant cust-1, for the customer's page.
+    from tenants.models import Membership, Tenant
+
+    Membership.objects.get_or_create(
+        user=user, tenant=Tenant.objects.get(slug="cust-1"), defaults={"role": "owner"}
+    )
     client = Client()
     client.force_login(user)
     session = client.session
@@ -333,24 +370,39 @@ def signed_in_client():
     return client
 
 
-def time_pages() -> dict[str, float]:
+def time_pages() -> tuple[dict[str, float], dict[str, int]]:
+    """The fastest render of each page, and the queries of the protection pages."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
+    from backups.protection.state import protection_counts
+
     client = signed_in_client()
-    timings = {}
+    timings, queries = {}, {}
     for label, name in PAGES:
         path, _, query = name.partition("?")
-        url = reverse(path) + (f"?{query}" if query else "")
+        url = (path if path.startswith("/") else reverse(path)) + (f"?{query}" if query else "")
         response = client.get(url)
         assert response.status_code == 200, (label, response.status_code)
         samples = []
         for _ in range(SAMPLES):
-            started = time.perf_counter()
-            response = client.get(url)
-            samples.append(time.perf_counter() - started)
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(url)
+                samples.append(time.perf_counter() - started)
+        if "rotection" in label:
+            queries[label] = len(captured)
         # The fastest render: the machine is shared, and load only ever adds time.
         timings[label] = min(samples)
-    return timings
+    samples = []
+    for _ in range(SAMPLES):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            protection_counts()
+            samples.append(time.perf_counter() - started)
+    timings[SELECTOR], queries[SELECTOR] = min(samples), len(captured)
+    return timings, queries
 
 
 def time_invites() -> tuple[float, str]:
@@ -402,7 +454,8 @@ def child(scale: str, url: str, rebuild: bool, invites: bool) -> None:
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
     django.setup()
     ensure_database(url, scale, rebuild)
-    result = {"pages": time_pages()}
+    pages, queries = time_pages()
+    result = {"pages": pages, "queries": queries}
     if invites:
         result["invites"] = time_invites()
     print("RESULT", repr(result), flush=True)
@@ -442,16 +495,18 @@ def main(argv: list[str]) -> int:
         return 0
 
     small, large = {"pages": {}}, {"pages": {}}
+    sites_large = SCALES["large"][1]
     for round_ in range(ROUNDS):
         for side, scale, url in ((small, "small", args.small), (large, "large", args.large)):
             invites = scale == "large" and round_ == 0 and not args.no_invites
             result = run_child(scale, url, args.rebuild and round_ == 0, invites=invites)
             for label, seconds in result["pages"].items():
                 side["pages"][label] = min(seconds, side["pages"].get(label, seconds))
+            side["queries"] = result.get("queries", {})
             if "invites" in result:
                 side["invites"] = result["invites"]
     rows, ok = [], True
-    for label, _ in PAGES:
+    for label in [label for label, _ in PAGES] + [SELECTOR]:
         base, big = small["pages"][label], large["pages"][label]
         ratio = big / base
         ok &= ratio <= RATIO_TARGET
@@ -477,6 +532,11 @@ def main(argv: list[str]) -> int:
             else "not measured (--no-invites)"
         )
         ok &= not any(float(line.rsplit("|", 2)[-2]) > 1 for line in kept)
+    query_lines = []
+    for label, count in large.get("queries", {}).items():
+        base = small.get("queries", {}).get(label)
+        ok &= base == count
+        query_lines.append(f"{label}: {count} queries at {sites_large:,} sites, {base} at 300")
     tenants, sites, jobs = SCALES["large"]
     text = "\n".join(
         [
@@ -493,6 +553,8 @@ def main(argv: list[str]) -> int:
             *rows,
             "",
             f"Invitation campaign: {detail}.",
+            "",
+            "Queries (constant: the same on both sides): " + "; ".join(query_lines) + ".",
             "",
             f"Load average at the end of the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
             "CPUs"

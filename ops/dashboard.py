@@ -18,11 +18,14 @@ from atlassian.models import CallStat
 from atlassian.ratelimit import GLOBAL_POOL, default_pool_limit
 from atlassian.selectors import points_per_hour_per_pool
 from backups import services
-from backups.models import BackupJob, BackupSchedule
+from backups.models import BackupJob, BackupSchedule, Incident, SiteProtection
+from backups.protection.incidents import open_incidents
+from backups.protection.state import STATES, protection_counts
 from ops import quota
 from tenants.models import JiraSite, MigrationCase, OAuthGrant
 from tenants.selectors import legacy_sites_past_due
 
+OPEN_INCIDENTS_LISTED = 20
 # A site is overdue when its newest snapshot is older than this many schedule intervals (the
 # schedule's ``overdue_at`` is kept with the same number).
 OVERDUE_INTERVALS = services.OVERDUE_INTERVALS
@@ -121,6 +124,27 @@ def _callstat_url(pool: str, start: datetime, end: datetime | None = None) -> st
     return changelist(CallStat, pool=pool, hour__gte=start.isoformat(), hour__lt=end.isoformat())
 
 
+def protection(*, now: datetime) -> dict:
+    """Sites per protection state (``backups.protection.state``: the counts the site filter,
+    the tenant page, the customer page and ``protection_report`` show) and the open incidents."""
+    counts = protection_counts()
+    incidents = open_incidents()
+    return {
+        "states": [
+            Figure(
+                SiteProtection.State(state).label,
+                counts[state],
+                changelist(JiraSite, protection=state),
+            )
+            for state in STATES
+        ],
+        "total": sum(counts.values()),
+        "incidents": list(incidents[:OPEN_INCIDENTS_LISTED]),
+        "incidents_count": incidents.count(),
+        "incidents_url": changelist(Incident, status__exact="open"),
+    }
+
+
 def dashboard(*, now: datetime | None = None) -> dict:
     """Everything the dashboard shows."""
     now = now or timezone.now()
@@ -147,8 +171,9 @@ def dashboard(*, now: datetime | None = None) -> dict:
             JiraSite.objects.filter(status=JiraSite.Status.NEEDS_REAUTH).count(),
             changelist(JiraSite, status__exact=JiraSite.Status.NEEDS_REAUTH),
         ),
+        "protection": protection(now=now),
         "backup_overdue": Figure(
-            "Sites without a successful backup in their window",
+            "Active sites with a schedule and no successful backup in their window (planner)",
             overdue,
             changelist(JiraSite, ops="backup_overdue"),
         ),

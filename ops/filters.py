@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from backups.models import SiteProtection
+from backups.protection.state import STATES, sites_in_state
 from ops.dashboard import overdue_schedules
 from tenants.selectors import legacy_sites_past_due
 
@@ -24,6 +26,21 @@ class SiteAttentionFilter(admin.SimpleListFilter):
         if self.value() == "backup_overdue":
             # The schedules' stored overdue moment, as the dashboard counts them.
             return queryset.filter(pk__in=overdue_schedules().values("site_id"))
+        return queryset
+
+
+class ProtectionFilter(admin.SimpleListFilter):
+    """The sites in one protection state: exactly what the dashboard's figure counts."""
+
+    title = "protection"
+    parameter_name = "protection"
+
+    def lookups(self, request, model_admin):
+        return [(state, SiteProtection.State(state).label) for state in STATES]
+
+    def queryset(self, request, queryset):
+        if self.value() in STATES:
+            return sites_in_state(self.value(), queryset)
         return queryset
 
 

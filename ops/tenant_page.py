@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from backups.models import BackupJob, Snapshot
+from backups.protection.state import STATES, site_rows
 from ops.dashboard import changelist
 from tenants.models import AuditEvent, JiraSite, LegacyCredential, MigrationCase, OAuthGrant
 
@@ -175,5 +176,33 @@ def snapshots_section(tenant) -> str:
     )
 
 
+@admin.display(description="protection")
+def protection_section(tenant) -> str:
+    """The same states and figures as the customer's Protection page and the dashboard."""
+    if tenant.pk is None:
+        return "—"
+    every = site_rows(sites=JiraSite.objects.filter(tenant=tenant))
+    counts = {state: sum(1 for r in every if r.state == state) for state in STATES}
+    summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no site"
+    rows = every[:ROWS]
+    table = _table(
+        ["site", "state", "why", "last success", "next run", "snapshots", "stored bytes"],
+        (
+            (
+                _link(r.site, r.site.url),
+                r.state_label,
+                r.detail_label or r.reason,
+                r.last_success_at,
+                r.next_run_at,
+                r.snapshots,
+                r.stored_bytes,
+            )
+            for r in rows
+        ),
+        changelist(JiraSite, tenant=tenant.slug),
+    )
+    return format_html("<p>{}</p>{}", summary, table)
+
+
 INLINES = [SiteInline, LegacyCredentialInline, AuditEventInline]
-SECTIONS = [grants_section, cases_section, jobs_section, snapshots_section]
+SECTIONS = [protection_section, grants_section, cases_section, jobs_section, snapshots_section]

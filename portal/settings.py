@@ -7,6 +7,7 @@ start-up with a single line naming the variable. The README lists every variable
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -224,8 +225,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.sweep_data_keys",
         "schedule": 24 * 3600,
     },
+    # Protection (backups/protection/tasks.py): states and incidents, the routine.
+    "protection-refresh": {"task": "protection.refresh", "schedule": 60},
+    "protection-migration-reminders": {
+        "task": "protection.send_migration_reminders",
+        "schedule": 3600,
+    },
+    "protection-verify-sample": {"task": "protection.verify_sample", "schedule": 24 * 3600},
+    "protection-grants-last-used": {"task": "protection.grants_last_used", "schedule": 3600},
+    "protection-weekly-reports": {"task": "protection.weekly_reports", "schedule": 7 * 24 * 3600},
 }
-CELERY_IMPORTS = ["portal.wizard.tasks"]
+CELERY_IMPORTS = ["portal.wizard.tasks", "backups.protection.tasks"]
 # Rate-limit state shared by all workers; empty means "use the database".
 REDIS_URL = env.str("REDIS_URL", "")
 
@@ -245,6 +255,8 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Jira Backup <noreply@localhost>")
+# Where customers write when a page says "contact support".
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", "support@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Atlassian: the vendor's single distributable OAuth 2.0 (3LO) app.
@@ -296,6 +308,35 @@ except ValueError:
     raise ConfigError("MIGRATION_REMINDER_DAYS", "must be comma-separated whole days") from None
 MIGRATION_PAST_DUE_REMINDER_DAYS = env.int("MIGRATION_PAST_DUE_REMINDER_DAYS", 7, minimum=1)
 MIGRATION_INVITE_MAX_AGE_DAYS = env.int("MIGRATION_INVITE_MAX_AGE_DAYS", 14, minimum=1)
+
+# Protection (backups/protection/): the vendor's default policy, which a tenant's own policy
+# overrides field by field; applied to every site when it is connected, migrated, imported or
+# reconnected. The window is the preferred start of backups, "HH:MM-HH:MM" in UTC.
+PROTECTION_INTERVAL_HOURS = env.int("PROTECTION_INTERVAL_HOURS", 24, minimum=1)
+PROTECTION_WINDOW = env.str("PROTECTION_WINDOW", "01:00-05:00")
+if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", PROTECTION_WINDOW):
+    raise ConfigError("PROTECTION_WINDOW", "must be HH:MM-HH:MM (UTC), e.g. 01:00-05:00")
+PROTECTION_KEEP_LAST = env.int("PROTECTION_KEEP_LAST", 7, minimum=1)
+PROTECTION_KEEP_DAILY = env.int("PROTECTION_KEEP_DAILY", 14, minimum=0)
+PROTECTION_KEEP_WEEKLY = env.int("PROTECTION_KEEP_WEEKLY", 8, minimum=0)
+PROTECTION_KEEP_MONTHLY = env.int("PROTECTION_KEEP_MONTHLY", 12, minimum=0)
+PROTECTION_MAX_AGE_DAYS = env.int("PROTECTION_MAX_AGE_DAYS", 0, minimum=0)
+# Who is told: the tenant's owners and admins (unless off) plus each tenant's extra addresses.
+PROTECTION_NOTIFY_ADMINS = env.bool("PROTECTION_NOTIFY_ADMINS", True)
+PROTECTION_WEEKLY_REPORT = env.bool("PROTECTION_WEEKLY_REPORT", False)
+# Staff alerts: a signed JSON POST (Slack-compatible ``text``) for every incident opened or
+# closed; empty URL = off. The secret signs the body (HMAC-SHA256, ``X-Protection-Signature``).
+PROTECTION_WEBHOOK_URL = env.str("PROTECTION_WEBHOOK_URL", "")
+PROTECTION_WEBHOOK_SECRET = env.str("PROTECTION_WEBHOOK_SECRET", "")
+if PROTECTION_WEBHOOK_URL and not PROTECTION_WEBHOOK_SECRET:
+    raise ConfigError("PROTECTION_WEBHOOK_SECRET", "is required when PROTECTION_WEBHOOK_URL is set")
+# Daily verification: how many objects are deep-verified (re-hashed) across all sites a day,
+# and how many sites' newest snapshots are checked a day (0: a seventh of the sites, so each
+# site's newest manifest is checked at least weekly).
+PROTECTION_VERIFY_SAMPLE_OBJECTS = env.int("PROTECTION_VERIFY_SAMPLE_OBJECTS", 500, minimum=0)
+PROTECTION_VERIFY_SITES_PER_DAY = env.int("PROTECTION_VERIFY_SITES_PER_DAY", 0, minimum=0)
+# Retention pruning: sites pruned per beat pass (each site once a day).
+RETENTION_SITES_PER_PASS = env.int("RETENTION_SITES_PER_PASS", 500, minimum=1)
 
 # Accounts (django-allauth).
 LOGIN_URL = "account_login"

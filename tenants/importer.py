@@ -70,6 +70,7 @@ from tenants.models import (
 from tenants.services.campaigns import reauth_required_reason
 from tenants.services.legacy import legacy_credential_create, legacy_credential_purge
 from tenants.services.migration import migration_case_open
+from tenants.services.schedules import schedules_follow
 from tenants.services.sites import (
     UNRESOLVED_PREFIX,
     site_create,
@@ -546,6 +547,8 @@ def _insert_new_sites(ctx: _Context, rows: list[LegacyRow], keys: list[str]) -> 
         for row, site, credential in zip(rows, sites, credentials, strict=True)
     ]
     MigrationCase.objects.bulk_create(cases)
+    # The apps above keep their own per-site rows (backups: a schedule from the policy).
+    schedules_follow([site.pk for site in sites], reason="imported")
     if withheld and any(r.has_secret for r in rows):
         logger.warning(
             "%d legacy credentials recorded without their secret: LEGACY_CUTOFF has passed",

@@ -7,6 +7,7 @@ from ops.admin import (  # noqa: F401
     atlassian,
     backups,
     console,
+    protection,
     restore,
     tenants,
 )

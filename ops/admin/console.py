@@ -19,7 +19,7 @@ from ops.admin.tenants import (
     TenantAdmin,
 )
 from ops.dashboard import cached_dashboard
-from ops.filters import SiteAttentionFilter, tenant_filter, without_tenant_links
+from ops.filters import ProtectionFilter, SiteAttentionFilter, tenant_filter, without_tenant_links
 from ops.models import Operations
 from ops.paginator import EstimatedCountPaginator
 from portal.models import Invitation, OAuthState, SecurityFlag
@@ -115,7 +115,11 @@ admin.site.unregister(JiraSite)
 
 @admin.register(JiraSite)
 class JiraSiteOpsAdmin(ScalableChangelist, JiraSiteAdmin):
-    list_filter = [SiteAttentionFilter, *without_tenant_links(JiraSiteAdmin.list_filter, "tenant")]
+    list_filter = [
+        SiteAttentionFilter,
+        ProtectionFilter,
+        *without_tenant_links(JiraSiteAdmin.list_filter, "tenant"),
+    ]
     actions = [*JiraSiteAdmin.actions, *backup_actions.BACKUP_ACTIONS]
 
 

@@ -141,7 +141,7 @@ def legacy_credential_purge(
         site.save()
         orphaned.append(site.cloud_id)
         orphaned_ids.append(site.pk)
-    schedules_follow(orphaned_ids)
+    schedules_follow(orphaned_ids, reason="credential")
     record_event(
         actor=acting_user,
         action="legacy_credential.purged",

@@ -170,7 +170,7 @@ def apply_site_status(site: JiraSite, status: str, reason: str) -> bool:
     site.status, site.status_reason, site.status_changed_at = status, reason, timezone.now()
     site.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
     if previous != status:
-        schedules_follow([site.pk])
+        schedules_follow([site.pk], reason="status")
     return True
 
 
@@ -242,7 +242,7 @@ def site_use_grant(
         timezone.now(),
     )
     locked.save()
-    schedules_follow([locked.pk])
+    schedules_follow([locked.pk], reason="migrated" if previous_legacy_id else "connected")
     if previous_legacy_id:
         credential = LegacyCredential.objects.select_for_update().get(pk=previous_legacy_id)
         if credential.status == LegacyCredential.Status.ACTIVE and not credential.sites.exists():
@@ -297,7 +297,8 @@ def site_use_legacy_credential(
         return locked
     locked.legacy_credential = credential
     locked.save(update_fields=["legacy_credential", "updated_at"])
-    schedules_follow([locked.pk])
+    # Only the import links a legacy credential to a site.
+    schedules_follow([locked.pk], reason="imported")
     record_event(
         actor=acting_user,
         action="site.legacy_credential_linked",

@@ -199,7 +199,7 @@ def tenant_offboard(
             now,
         )
         site.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
-    schedules_follow([site.pk for site in sites])
+    schedules_follow([site.pk for site in sites], reason="status")
     for credential in locked.legacy_credentials.exclude(status="purged"):
         legacy_credential_purge(
             credential=credential,

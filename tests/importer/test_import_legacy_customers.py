@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from django.core.management import call_command
 
+from backups.models import BackupSchedule
+from backups.protection.models import Incident
 from tenants.importer import import_legacy_file
 from tenants.models import AuditEvent, JiraSite, LegacyCredential, MigrationCase, Tenant
 from tests.factories import GrantSiteFactory, JiraSiteFactory, TenantFactory
@@ -336,6 +338,10 @@ def natural_keys() -> dict[tuple[str, str], str]:
         keys[("migrationcase", str(case.pk))] = f"case of {case.site.cloud_id}"
     for credential in LegacyCredential.objects.all():
         keys[("legacycredential", str(credential.pk))] = f"credential for {credential.site_url}"
+    for schedule in BackupSchedule.objects.select_related("site"):
+        keys[("backupschedule", str(schedule.pk))] = f"schedule of {schedule.site.cloud_id}"
+    for incident in Incident.objects.select_related("site"):
+        keys[("incident", str(incident.pk))] = f"{incident.kind} of {incident.site.cloud_id}"
     return keys
 
 
@@ -396,6 +402,18 @@ def everything_written() -> dict[str, list]:
             )
             for c in MigrationCase.objects.select_related("site")
         ),
+        "schedules": sorted(
+            (
+                b.site.cloud_id,
+                b.enabled,
+                b.interval_hours,
+                b.keep_last,
+                b.keep_daily,
+                b.pool,
+                b.site_status,
+            )
+            for b in BackupSchedule.objects.select_related("site")
+        ),
         "events": sorted(events),
     }
 
@@ -443,11 +461,12 @@ def test_the_fast_bulk_path_writes_the_same_rows_and_audit_events_as_the_service
     slow_report, slow, slow_queries = written_by(book, bulk=False)
 
     assert fast_report == slow_report
-    for part in ("tenants", "sites", "credentials", "cases", "events"):
+    for part in ("tenants", "sites", "credentials", "cases", "schedules", "events"):
         assert fast[part] == slow[part], part
     # Per site: site.created, legacy_credential.created, site.legacy_credential_linked,
-    # (after the cutoff) site.status_changed, migration_case.opened; 2 tenants created, 1 renamed.
-    per_site = 5 if cutoff == "after_cutoff" else 4
+    # backup.protection_applied (its schedule), migration_case.opened, and after the cutoff
+    # site.status_changed and backup.incident_opened (paused); 2 tenants created, 1 renamed.
+    per_site = 7 if cutoff == "after_cutoff" else 5
     assert len(fast["sites"]) == 4 and len(fast["events"]) == 4 * per_site + 3
     # The fast path did take its own way: a handful of statements per batch, not per row.
     assert fast_queries < slow_queries / 2

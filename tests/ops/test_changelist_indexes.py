@@ -22,7 +22,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from backups.models import BackupJob
+from backups.models import BackupJob, SiteProtection
 from backups.services import schedule_create
 from ops.dashboard import overdue_schedules
 from tenants.models import LegacyCredential, Tenant
@@ -105,6 +105,15 @@ PAGES = [
         "?ops=backup_overdue",
         in_order="jirasite_url",
         rows=(lambda: overdue_schedules().values("site_id"), "backupschedule_overdue"),
+    ),
+    Page(
+        "jirasite",
+        "?protection=failing",
+        in_order="jirasite_url",
+        rows=(
+            lambda: SiteProtection.objects.filter(state="failing").values("site_id"),
+            "siteprotection_state",
+        ),
     ),
     Page("oauthgrant", in_order="oauthgrant_account"),
     Page("oauthgrant", "?status__exact=needs_reauth", in_order="oauthgrant_status_account"),
