@@ -7,6 +7,7 @@ start-up with a single line naming the variable. The README lists every variable
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -15,8 +16,10 @@ from kit.env import ConfigError, Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# The untracked .env that `make run` writes holds local secrets; real environment variables win.
-load_dotenv(BASE_DIR / ".env", override=False)
+# The untracked .env that `make run` writes (portal/localenv.py) holds local secrets and the
+# demo's URLs; real environment variables win. ENV_FILE names another file (read before any
+# other setting, so not through ``env``).
+load_dotenv(os.environ.get("ENV_FILE") or BASE_DIR / ".env", override=False)
 env = Env()
 
 # Local state of the embedded defaults: SQLite file, broker folders, stored snapshots, mail.
@@ -138,6 +141,9 @@ STORAGES = {
 CELERY_BROKER_URL = env.broker("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The transport ignores the host, but kombu warns "No hostname was supplied" on every
+    # connection (in every command that queues a task) when the URL names none.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     _queue_dir = VAR_DIR / "broker"
     for _sub in ("in", "processed", "control"):
         (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
