@@ -92,7 +92,7 @@ class Command(OperatorCommand):
         self.write_rows(rows, options, ["tenant", "story", "result"])
         seeded = sum(1 for row in rows if row["result"] == "seeded")
         self.summary(
-            f"demo seeded: {counted(seeded, 'tenant created', 'tenants created')}, "
+            f"demo seeded: {counted(seeded, 'demo tenant created', 'demo tenants created')}, "
             f"{len(rows) - seeded} already there" + ("" if verbose else f"; details in {log_path}"),
             options,
         )
@@ -107,9 +107,10 @@ class Command(OperatorCommand):
             "",
             f"  Staff admin   {site}/admin/",
             f"  Sign in as    {DEMO_ADMIN}   password: {password}",
-            "  First time    set up an authenticator app (TOTP); no phone at hand?",
-            f"                `.venv/bin/python manage.py totp_code {DEMO_ADMIN}` prints the code",
-            "  Customers     README.md, 'Try the demo'",
+            "  Two-factor    the first sign-in sets up an authenticator app; without a phone:",
+            "                .venv/bin/python manage.py totp_code --secret <the secret shown>",
+            "                (later sign-ins: .venv/bin/python manage.py totp_code)",
+            "  What to try   README.md, 'The demo'",
             "",
         ):
             self.stdout.write(line)
