@@ -38,7 +38,11 @@ class OAuthState(models.Model):
         verbose_name = "OAuth state"
         indexes = [models.Index(fields=["expires_at"], name="oauthstate_expires")]
         constraints = [
-            models.CheckConstraint(condition=Q(purpose__in=["connect"]), name="oauthstate_purpose")
+            models.CheckConstraint(
+                condition=Q(purpose__in=["connect"]),
+                name="oauthstate_purpose",
+                violation_error_message="Not a purpose an authorization can be started for.",
+            )
         ]
 
     def __str__(self) -> str:
@@ -100,7 +104,9 @@ class Invitation(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(role__in=["owner", "admin", "viewer"]), name="invitation_role_valid"
+                condition=Q(role__in=["owner", "admin", "viewer"]),
+                name="invitation_role_valid",
+                violation_error_message="A teammate is invited as an owner, an admin or a viewer.",
             ),
         ]
 
