@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 
 from backups.models import BackupJob, Snapshot
 from ops.dashboard import changelist
+from ops.display import when
 from tenants.models import AuditEvent, JiraSite, LegacyCredential, MigrationCase, OAuthGrant
 
 ROWS = 10
@@ -109,8 +110,8 @@ def grants_section(tenant) -> str:
                 _link(g, g.account_email or g.account_name or g.account_id),
                 g.get_status_display(),
                 g.status_reason,
-                g.family_started_at,
-                g.last_used_at,
+                when(g.family_started_at),
+                when(g.last_used_at),
             )
             for g in grants
         ),
@@ -125,7 +126,10 @@ def cases_section(tenant) -> str:
     cases = MigrationCase.objects.filter(site__tenant=tenant).select_related("site")[:ROWS]
     return _table(
         ["site", "state", "due", "reason"],
-        ((_link(c, c.site.url), c.get_state_display(), c.due_at, c.failure_reason) for c in cases),
+        (
+            (_link(c, c.site.url), c.get_state_display(), when(c.due_at), c.failure_reason)
+            for c in cases
+        ),
         changelist(MigrationCase, tenant=tenant.slug),
     )
 
@@ -148,7 +152,7 @@ def jobs_section(tenant) -> str:
                 j.kind,
                 j.get_status_display(),
                 j.status_reason,
-                j.created_at,
+                when(j.created_at),
             )
             for j in jobs
         ),
@@ -168,7 +172,14 @@ def snapshots_section(tenant) -> str:
     return _table(
         ["snapshot", "site", "kind", "status", "completed", "objects"],
         (
-            (_link(s, str(s.pk)[:8]), s.site.url, s.kind, s.status, s.completed_at, s.objects_count)
+            (
+                _link(s, str(s.pk)[:8]),
+                s.site.url,
+                s.kind,
+                s.status,
+                when(s.completed_at),
+                s.objects_count,
+            )
             for s in snaps
         ),
         changelist(Snapshot, tenant=tenant.slug),
