@@ -276,7 +276,7 @@ class BackupSchedule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"every {self.interval_hours} h for site {self.site_id}"
+        return f"every {self.interval_hours} h (schedule #{self.pk})"
 
 
 from backups.restore.models import RestoreItem, RestoreJob  # noqa: E402,F401

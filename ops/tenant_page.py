@@ -69,6 +69,7 @@ class AuditEventInline(_ReadOnlyInline):
     """Shown only to staff who may read the audit log (``tenants.view_auditevent``)."""
 
     model = AuditEvent
+    classes = ["ops-record"]
     fields = ["created_at", "action", "actor", "target_repr"]
     readonly_fields = fields
     show_change_link = False

@@ -51,6 +51,7 @@ class CheckpointInline(admin.TabularInline):
     ordering = ("-updated_at",)
     max_num = 0
     verbose_name_plural = "steps (checkpoints)"
+    classes = ["ops-record"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -78,7 +79,7 @@ JOB_FIELDS = (
     "status_reason",
     "progress",
     "points_spent",
-    "bytes_stored",
+    "stored",
     "snapshot_link",
     "requested_by",
     "created_at",
@@ -111,7 +112,7 @@ class BackupJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mod
                 "classes": ["collapse"],
                 "fields": _fields_except(
                     BackupJob, ("site", "status", "kind", *JOB_FIELDS), ("lease_token",)
-                ),
+                ),  # bytes_stored included: the exact figure
             },
         ),
     ]
@@ -144,6 +145,10 @@ class BackupJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mod
     @admin.display(description="reason")
     def reason(self, job: BackupJob) -> str:
         return clipped(job.status_reason)
+
+    @admin.display(description="stored")
+    def stored(self, job: BackupJob) -> str:
+        return filesizeformat(job.bytes_stored)
 
     @admin.display(description="snapshot")
     def snapshot_link(self, job: BackupJob) -> str:

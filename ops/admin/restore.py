@@ -48,6 +48,7 @@ class RestoreItemInline(admin.TabularInline):
     max_num = 0
     ordering = ("state", "kind", "id")
     verbose_name_plural = "what this job created or found (the id map)"
+    classes = ["ops-record"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -256,9 +257,11 @@ class RestoreJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mo
         form = FindIssueForm(request.GET or None)
         found = []
         if form.is_valid():
-            found = restore_selectors.find_issue_in_snapshots(
-                site=form.cleaned_data["site"], key=form.cleaned_data["key"]
-            )
+            site, key = form.cleaned_data["site"], form.cleaned_data["key"]
+            found = restore_selectors.find_issue_in_snapshots(site=site, key=key)
+            # Show the site by its URL, however it was given (?site=<id> from a site's page).
+            form = FindIssueForm({"site": site.url, "key": key})
+            form.is_valid()
         context = {
             **self.admin_site.each_context(request),
             "title": "Find an issue across snapshots",

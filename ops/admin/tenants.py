@@ -66,6 +66,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
+    classes = ["ops-record"]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -79,6 +80,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 class MembershipInline(admin.TabularInline):
     model = Membership
+    classes = ["ops-record"]
     extra = 0
     fields = ["user", "role", "created_at"]
     readonly_fields = ["user", "role", "created_at"]

@@ -15,6 +15,7 @@ from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import timezone
 
 from kit.commands import OperatorCommand
 from kit.outcomes import counted
@@ -168,7 +169,8 @@ def _details_to(path: Path | None):
     path.parent.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     consoles = list(root.handlers)
-    with path.open("w", encoding="utf-8") as log:
+    with path.open("a", encoding="utf-8") as log:
+        log.write(f"\n=== seed_demo, {timezone.now():%Y-%m-%d %H:%M:%S} UTC ===\n")
         handler = logging.StreamHandler(log)
         if consoles:
             handler.setFormatter(consoles[0].formatter)
