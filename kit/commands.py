@@ -155,7 +155,11 @@ class OperatorCommand(BaseCommand):
 def rolled_back():
     """Run real services and undo everything they wrote: the transaction is rolled back and
     their on-commit side effects (e-mails, queued tasks) never happen. The dry run of a service
-    that has no dry-run mode of its own, with all of its checks."""
+    that has no dry-run mode of its own, with all of its checks.
+
+    Only for services whose effects outside the database wait for the commit. Anything that
+    must outlive the rollback (a refresh token Atlassian rotated meanwhile) is the caller's to
+    keep: see ``restore_snapshot``."""
     with transaction.atomic():
         yield
         transaction.set_rollback(True)

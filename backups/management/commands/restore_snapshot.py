@@ -11,6 +11,13 @@ from backups.restore.models import RestoreJob
 from backups.restore.planner import plan_summary
 from backups.restore.services import RestoreRefused, restore_job_create
 from kit.commands import OperatorCommand, rolled_back
+from tenants.models import JiraSite, OAuthGrant
+from tenants.tokens import (
+    SiteNeedsReauthorization,
+    TokenUnavailable,
+    access_token_for_site,
+    refresh_grant,
+)
 
 ACTIVE = (RestoreJob.Status.QUEUED, RestoreJob.Status.RUNNING)
 
@@ -56,12 +63,7 @@ class Command(OperatorCommand):
             "acting_user": None,
         }
         if options["dry_run"]:
-            # The plan is a dry-run job run to its end here; the job (and its audit event) are
-            # rolled back once the plan is read, so a dry run keeps nothing.
-            with rolled_back():
-                job = self._create(request, dry_run=True, enqueue=False)
-                job = self._run_inline(job)
-            self._report(job, options)
+            self._report(self._plan(request, site), options)
             return
         job = self._create(request, dry_run=False, enqueue=not options["inline"])
         if not options["inline"]:
@@ -73,6 +75,28 @@ class Command(OperatorCommand):
             )
             return
         self._report(self._run_inline(job), options)
+
+    def _plan(self, request: dict, site: JiraSite) -> RestoreJob:
+        """A dry-run job run to its end, then rolled back with everything it wrote (the job,
+        its audit event): a dry run keeps nothing.
+
+        One thing must not be lost with it: a refresh token Atlassian rotated while planning
+        (the old one works for ten more minutes only). A token about to expire is refreshed
+        before planning, and if a rotation still happened inside, the grant is refreshed again
+        at once from the stored token, inside Atlassian's reuse interval."""
+        if site.grant_id:
+            try:
+                access_token_for_site(site)
+            except (SiteNeedsReauthorization, TokenUnavailable):
+                pass  # the plan reports it
+        before = _rotated_at(site)
+        with rolled_back():
+            job = self._create(request, dry_run=True, enqueue=False)
+            job = self._run_inline(job)
+            rotated = _rotated_at(site) != before
+        if rotated:
+            refresh_grant(site.grant_id, force=True)
+        return job
 
     def _create(self, request: dict, *, dry_run: bool, enqueue: bool) -> RestoreJob:
         try:
@@ -86,7 +110,7 @@ class Command(OperatorCommand):
             job.refresh_from_db()
             if job.status not in ACTIVE:
                 return job
-            if outcome.state in ("requeue", "busy"):
+            if outcome.state in ("requeue", "not_ready", "busy"):
                 time.sleep(min(max(outcome.countdown, 0.2), 60))
 
     def _report(self, job: RestoreJob, options) -> None:
@@ -113,6 +137,17 @@ class Command(OperatorCommand):
                 options,
                 style=self.style.SUCCESS,
             )
+
+
+def _rotated_at(site: JiraSite):
+    """When the site's vendor grant last rotated its tokens (None without a grant)."""
+    if not site.grant_id:
+        return None
+    return (
+        OAuthGrant.objects.filter(pk=site.grant_id)
+        .values_list("last_rotated_at", flat=True)
+        .first()
+    )
 
 
 def _row(job: RestoreJob) -> dict:
