@@ -104,7 +104,7 @@ class RestoreJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mo
 
     def label(self, job: RestoreJob) -> str:
         kind = "Dry run" if job.dry_run else "Restore"
-        return f"{kind} #{job.pk} into {host(job.target_site.url)}: {self.what(job)}"
+        return f"{kind} #{job.pk} into {host(job.target_site.url)}: {_scope(job)}"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         job = self.get_object(request, object_id)
@@ -123,13 +123,7 @@ class RestoreJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mo
 
     @admin.display(description="what")
     def what(self, job: RestoreJob) -> str:
-        if job.scope == RestoreJob.Scope.ISSUES:
-            scope = ", ".join(job.issue_keys[:3]) + (" …" if len(job.issue_keys) > 3 else "")
-        elif job.scope == RestoreJob.Scope.PROJECTS:
-            scope = "projects " + ", ".join(job.project_keys)
-        else:
-            scope = "whole site"
-        return one_line(f"{scope} (dry run)" if job.dry_run else scope)
+        return one_line(f"{_scope(job)} (dry run)" if job.dry_run else _scope(job))
 
     @admin.display(description="snapshot", ordering="snapshot__completed_at")
     def snapshot_taken(self, job: RestoreJob) -> str:
@@ -164,10 +158,20 @@ class RestoreJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mo
             site = job.target_site.url.rstrip("/")
             lines = format_html_join(
                 "",
-                '<p>{} was restored as <strong class="key">{}</strong> — '
+                '<p>{} {} <strong class="key">{}</strong> — '
                 '<a href="{}/browse/{}" target="_blank" rel="noopener">open {} in {}</a></p>',
                 (
-                    (i.source_key, i.target_key, site, i.target_key, i.target_key, host(site))
+                    (
+                        i.source_key,
+                        "was already in the site as"
+                        if i.state == RestoreItem.State.EXISTING
+                        else "was restored as",
+                        i.target_key,
+                        site,
+                        i.target_key,
+                        i.target_key,
+                        host(site),
+                    )
                     for i in issues
                 ),
             )
@@ -271,6 +275,15 @@ class RestoreJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mo
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/backups/restore_find_issue.html", context)
+
+
+def _scope(job: RestoreJob) -> str:
+    """What a restore covers, in words: "ACME-12, ACME-13", "projects OPS", "whole site"."""
+    if job.scope == RestoreJob.Scope.ISSUES:
+        return ", ".join(job.issue_keys[:3]) + (" …" if len(job.issue_keys) > 3 else "")
+    if job.scope == RestoreJob.Scope.PROJECTS:
+        return "projects " + ", ".join(job.project_keys)
+    return "whole site"
 
 
 def _keys(text: str) -> list[str]:

@@ -268,7 +268,8 @@ def test_a_restore_job_page_offers_no_save_or_delete(superuser_client):
     page = text(superuser_client.get(reverse("admin:backups_restorejob_change", args=[job.pk])))
 
     assert 'name="_save"' not in page and "deletelink" not in page
-    assert "ACME-12" in page
+    assert f"Restore #{job.pk} into {site.url.split('//')[1]}: ACME-12" in page
+    assert "&lt;" not in page  # no markup escaped into the title
     assert 'http-equiv="refresh"' in page  # queued: the page follows it
 
 
