@@ -365,3 +365,34 @@ def test_one_item_is_counted_in_the_singular(campaign_cases):
     assert "dry run: 1 invitation would be sent" in out
     out, _ = run("send_reauth_invites", "--site", first.site.cloud_id)
     assert out.strip().endswith("1 invitation sent")
+
+
+# ---------------------------------------------------------------- totp_code (local demo)
+
+
+@pytest.mark.django_db
+def test_totp_code_prints_the_code_an_authenticator_app_would_show(settings):
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret, validate_totp_code
+
+    from tests.factories import UserFactory
+
+    settings.DEBUG = True
+    secret = generate_totp_secret()
+    TOTP.activate(UserFactory(email="admin@example.com"), secret)
+
+    out, _ = run("totp_code")
+    from_secret, _ = run("totp_code", "--secret", secret.lower())
+
+    code = out.split()[0]
+    assert validate_totp_code(secret, code)
+    assert from_secret.split()[0] == code
+    assert "for admin@example.com" in out
+
+
+@pytest.mark.django_db
+def test_totp_code_refuses_outside_the_local_demo(settings):
+    settings.DEBUG = False
+
+    error = run_failing("totp_code", "--secret", "JBSWY3DPEHPK3PXP")
+
+    assert error.returncode == 2 and "DEBUG" in str(error)

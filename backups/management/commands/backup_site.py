@@ -50,7 +50,8 @@ class Command(OperatorCommand):
             result = "would be queued" if created else f"already active: job {job.pk}"
             self._write_row(self._row(job, site, result, with_id=not created), options)
             self.summary(
-                f"a {job.kind} backup of {site.url} would be queued"
+                f"{'an' if job.kind == BackupJob.Kind.INCREMENTAL else 'a'} {job.kind} backup "
+                f"of {site.url} would be queued"
                 if created
                 else f"backup job {job.pk} of {site.url} is already {job.status}: nothing to queue",
                 options,

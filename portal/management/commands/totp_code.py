@@ -52,10 +52,16 @@ class Command(OperatorCommand):
                 "--secret is not a base32 secret like the set-up page shows"
             ) from None
         left = period - now % period
+        upcoming = format_hotp_value(hotp_value(secret, now // period + 1))
         who = "the secret given" if options["secret"] else options["user"]
         if self.machine_readable(options):
-            self.write_rows([{"for": who, "code": code, "valid_for_seconds": left}], options)
-        self.summary(f"{code}  (for {who}; valid for {left} more seconds)", options)
+            self.write_rows(
+                [{"for": who, "code": code, "valid_for_seconds": left, "next_code": upcoming}],
+                options,
+            )
+        # Too little time left to type it: the next one is ready too.
+        then = f"; then {upcoming}" if left < 10 else ""
+        self.summary(f"{code}  (for {who}; valid for {left} more seconds{then})", options)
 
     def _secret_of(self, email: str) -> str:
         user = get_user_model().objects.filter(email__iexact=email).first()
