@@ -14,11 +14,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# Ports: PORTAL_PORT (8000) and SANDBOX_PORT (8765); portal/localenv.py derives every URL from them.
 run: $(STAMP)
-	$(BIN)/python -m portal.localenv
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py ensure_demo_superuser
-	$(BIN)/python -m portal.devrun
+	@$(BIN)/python -m portal.localenv
+	@echo "make run: migrating the database"
+	@$(BIN)/python manage.py migrate --noinput -v 0
+	@$(BIN)/python manage.py ensure_demo_superuser
+	@$(BIN)/python -m portal.devrun
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -42,6 +42,7 @@ class CallStat(models.Model):
                     "status_class",
                 ],
                 name="atlassian_callstat_key",
+                violation_error_message="These calls are already counted for this hour.",
             )
         ]
         indexes = [
@@ -84,7 +85,11 @@ class PointsUsage(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["pool", "hour"], name="atlassian_pointsusage_key")
+            models.UniqueConstraint(
+                fields=["pool", "hour"],
+                name="atlassian_pointsusage_key",
+                violation_error_message="This pool's points are already counted for this hour.",
+            )
         ]
 
     def __str__(self) -> str:

@@ -60,6 +60,7 @@ class BackupJob(LeasedJob):
                 fields=["site"],
                 condition=Q(status__in=ACTIVE_STATUSES),
                 name="backupjob_one_active_per_site",
+                violation_error_message="A backup of this site is already queued or running.",
             ),
             models.CheckConstraint(
                 condition=Q(
@@ -73,9 +74,12 @@ class BackupJob(LeasedJob):
                     ]
                 ),
                 name="backupjob_status_valid",
+                violation_error_message="Not a state a backup job can be in.",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=["full", "incremental"]), name="backupjob_kind_valid"
+                condition=Q(kind__in=["full", "incremental"]),
+                name="backupjob_kind_valid",
+                violation_error_message="A backup is full or incremental.",
             ),
         ]
         indexes = [
@@ -90,7 +94,8 @@ class BackupJob(LeasedJob):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} backup #{self.pk} of {self.site_id} ({self.status})"
+        # What staff read in links, audit rows and titles: "Full backup #8".
+        return f"{self.get_kind_display()} backup #{self.pk}"
 
     @property
     def is_active(self) -> bool:
@@ -118,7 +123,11 @@ class Checkpoint(models.Model):
     class Meta:
         ordering = ["job", "seq", "key"]
         constraints = [
-            models.UniqueConstraint(fields=["job", "key"], name="checkpoint_unique_job_key"),
+            models.UniqueConstraint(
+                fields=["job", "key"],
+                name="checkpoint_unique_job_key",
+                violation_error_message="This job already has this step.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -159,7 +168,11 @@ class Snapshot(models.Model):
         indexes = [models.Index(fields=["site", "status", "completed_at"], name="snapshot_site")]
 
     def __str__(self) -> str:
-        return f"{self.kind} snapshot {self.pk} of {self.site_id} at {self.completed_at:%Y-%m-%d %H:%M}"
+        # "Full snapshot 0dd707c9 of 2026-12-07 00:18 UTC": the short id is what commands take.
+        return (
+            f"{self.get_kind_display()} snapshot {str(self.pk)[:8]} of "
+            f"{self.completed_at:%Y-%m-%d %H:%M} UTC"
+        )
 
 
 class StoredAttachment(models.Model):
@@ -175,7 +188,9 @@ class StoredAttachment(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["site", "attachment_id"], name="storedattachment_unique"
+                fields=["site", "attachment_id"],
+                name="storedattachment_unique",
+                violation_error_message="This attachment is already stored for this site.",
             ),
         ]
 
@@ -249,13 +264,19 @@ class BackupSchedule(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(interval_hours__gte=1), name="backupschedule_interval_positive"
+                condition=Q(interval_hours__gte=1),
+                name="backupschedule_interval_positive",
+                violation_error_message="Back up at most once an hour: the interval is at least 1 hour.",
             ),
-            models.CheckConstraint(condition=Q(keep_last__gte=1), name="backupschedule_keeps_one"),
+            models.CheckConstraint(
+                condition=Q(keep_last__gte=1),
+                name="backupschedule_keeps_one",
+                violation_error_message="Retention keeps at least the newest snapshot: keep last is at least 1.",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"every {self.interval_hours} h for site {self.site_id}"
+        return f"every {self.interval_hours} h (schedule #{self.pk})"
 
 
 from backups.protection.models import (  # noqa: E402,F401

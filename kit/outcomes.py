@@ -8,14 +8,27 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """ "1 backup queued", "3 backups queued": ``one`` is the phrase for a single item, ``many``
+    for any other count (default: ``one`` with an "s" on its first word)."""
+    if n == 1:
+        return f"1 {one}"
+    if many is None:
+        first, _, rest = one.partition(" ")
+        many = f"{first}s {rest}".rstrip()
+    return f"{n} {many}"
+
+
 @dataclass
 class BulkOutcome:
-    """``done`` names what happened to the items that succeeded ("invitations sent")."""
+    """``done_label`` names what happened to the items that succeeded ("invitations sent");
+    ``one`` is the same for a single item ("invitation sent")."""
 
     done_label: str
     done: list[str] = field(default_factory=list)
     skipped: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     failed: dict[str, str] = field(default_factory=dict)
+    one: str = field(default="", kw_only=True)
 
     def ok(self, item: object) -> None:
         self.done.append(str(item))
@@ -33,7 +46,7 @@ class BulkOutcome:
 
     def summary(self) -> str:
         """One line: "48 invitations sent, 3 skipped: already sent today, 1 failed"."""
-        parts = [f"{len(self.done)} {self.done_label}"]
+        parts = [counted(len(self.done), self.one or self.done_label, self.done_label)]
         for reason, items in sorted(self.skipped.items(), key=lambda kv: -len(kv[1])):
             parts.append(f"{len(items)} skipped: {reason}")
         if self.failed:

@@ -113,7 +113,7 @@ def send_invitations_or_reminders(
     progress: Progress = None,
 ) -> BulkOutcome:
     """Invite cases that were not invited yet, remind the ones that were (the admin action)."""
-    outcome = BulkOutcome("invitations or reminders sent")
+    outcome = BulkOutcome("invitations or reminders sent", one="invitation or reminder sent")
     for batch in _batched(cases):
         to_invite = []
         for case in batch:
@@ -134,7 +134,10 @@ def send_invitations(
     dry_run: bool = False,
     progress: Progress = None,
 ) -> BulkOutcome:
-    outcome = BulkOutcome("invitations sent" if not dry_run else "invitations would be sent")
+    outcome = BulkOutcome(
+        "invitations would be sent" if dry_run else "invitations sent",
+        one="invitation would be sent" if dry_run else "invitation sent",
+    )
     for batch in _batched(cases):
         _invite_batch(batch, outcome, acting_user, request, dry_run, progress)
     return outcome
@@ -150,7 +153,10 @@ def send_reminders(
 ) -> BulkOutcome:
     """``due`` pairs a case with its reminder key (``migration_reminders_due``), or None for
     the service's choice."""
-    outcome = BulkOutcome("reminders sent" if not dry_run else "reminders would be sent")
+    outcome = BulkOutcome(
+        "reminders would be sent" if dry_run else "reminders sent",
+        one="reminder would be sent" if dry_run else "reminder sent",
+    )
     for batch in _batched(due):
         with transaction.atomic():
             for case, key in batch:
@@ -221,7 +227,10 @@ def refresh_grants(
 ) -> BulkOutcome:
     """Refresh each active grant now (single-flight under its row lock, ``tenants.tokens``)."""
 
-    outcome = BulkOutcome("grants refreshed" if not dry_run else "grants would be refreshed")
+    outcome = BulkOutcome(
+        "grants would be refreshed" if dry_run else "grants refreshed",
+        one="grant would be refreshed" if dry_run else "grant refreshed",
+    )
     for grant in grants:
         label = str(grant)
         if grant.status != OAuthGrant.Status.ACTIVE:
@@ -247,7 +256,10 @@ def reconcile_grants(
     """accessible-resources against the database (``tenants.upkeep.reconcile_grant_sites``):
     sites a grant no longer reaches become ``disconnected``."""
 
-    outcome = BulkOutcome("grants reconciled" if not dry_run else "grants would be reconciled")
+    outcome = BulkOutcome(
+        "grants would be reconciled" if dry_run else "grants reconciled",
+        one="grant would be reconciled" if dry_run else "grant reconciled",
+    )
     for grant in grants:
         label = str(grant)
         if grant.status != OAuthGrant.Status.ACTIVE:
@@ -279,7 +291,7 @@ def mark_exempt(
     request: HttpRequest | None = None,
 ) -> BulkOutcome:
 
-    outcome = BulkOutcome("cases exempted")
+    outcome = BulkOutcome("cases exempted", one="case exempted")
     for case in cases:
         label = _label(case)
         if case.state in CLOSED:
@@ -308,7 +320,7 @@ def suspend_tenants(
     request: HttpRequest | None = None,
 ) -> BulkOutcome:
 
-    outcome = BulkOutcome("tenants suspended")
+    outcome = BulkOutcome("tenants suspended", one="tenant suspended")
     for tenant in tenants:
         if tenant.status != Tenant.Status.ACTIVE:
             outcome.skip(tenant.slug, f"already {tenant.status}")
@@ -355,7 +367,10 @@ def purge_legacy_credentials(
     its id is in ``confirmed`` (an explicit, per-credential decision)."""
 
     confirmed = {str(c) for c in confirmed}
-    outcome = BulkOutcome("credentials purged" if not dry_run else "credentials would be purged")
+    outcome = BulkOutcome(
+        "credentials would be purged" if dry_run else "credentials purged",
+        one="credential would be purged" if dry_run else "credential purged",
+    )
     for credential in credentials:
         label = f"{credential.pk} ({credential.site_url or credential.tenant_id})"
         blocker = "" if str(credential.pk) in confirmed else purge_blocker(credential)
@@ -391,7 +406,10 @@ def run_backups(
 ) -> BulkOutcome:
     """Queue a backup of each site now (``backups.services.backup_job_enqueue``)."""
 
-    outcome = BulkOutcome("backups queued" if not dry_run else "backups would be queued")
+    outcome = BulkOutcome(
+        "backups would be queued" if dry_run else "backups queued",
+        one="backup would be queued" if dry_run else "backup queued",
+    )
     for site in sites:
         label = site.url
         if dry_run:

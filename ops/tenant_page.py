@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from backups.models import BackupJob, Snapshot
 from backups.protection.state import STATES, site_rows
 from ops.dashboard import changelist
+from ops.display import when
 from tenants.models import AuditEvent, JiraSite, LegacyCredential, MigrationCase, OAuthGrant
 
 ROWS = 10
@@ -69,6 +71,7 @@ class AuditEventInline(_ReadOnlyInline):
     """Shown only to staff who may read the audit log (``tenants.view_auditevent``)."""
 
     model = AuditEvent
+    classes = ["ops-record"]
     fields = ["created_at", "action", "actor", "target_repr"]
     readonly_fields = fields
     show_change_link = False
@@ -110,8 +113,8 @@ def grants_section(tenant) -> str:
                 _link(g, g.account_email or g.account_name or g.account_id),
                 g.get_status_display(),
                 g.status_reason,
-                g.family_started_at,
-                g.last_used_at,
+                when(g.family_started_at),
+                when(g.last_used_at),
             )
             for g in grants
         ),
@@ -126,7 +129,10 @@ def cases_section(tenant) -> str:
     cases = MigrationCase.objects.filter(site__tenant=tenant).select_related("site")[:ROWS]
     return _table(
         ["site", "state", "due", "reason"],
-        ((_link(c, c.site.url), c.get_state_display(), c.due_at, c.failure_reason) for c in cases),
+        (
+            (_link(c, c.site.url), c.get_state_display(), when(c.due_at), c.failure_reason)
+            for c in cases
+        ),
         changelist(MigrationCase, tenant=tenant.slug),
     )
 
@@ -149,7 +155,7 @@ def jobs_section(tenant) -> str:
                 j.kind,
                 j.get_status_display(),
                 j.status_reason,
-                j.created_at,
+                when(j.created_at),
             )
             for j in jobs
         ),
@@ -169,7 +175,14 @@ def snapshots_section(tenant) -> str:
     return _table(
         ["snapshot", "site", "kind", "status", "completed", "objects"],
         (
-            (_link(s, str(s.pk)[:8]), s.site.url, s.kind, s.status, s.completed_at, s.objects_count)
+            (
+                _link(s, str(s.pk)[:8]),
+                s.site.url,
+                s.kind,
+                s.status,
+                when(s.completed_at),
+                s.objects_count,
+            )
             for s in snaps
         ),
         changelist(Snapshot, tenant=tenant.slug),
@@ -186,16 +199,16 @@ def protection_section(tenant) -> str:
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n) or "no site"
     rows = every[:ROWS]
     table = _table(
-        ["site", "state", "why", "last success", "next run", "snapshots", "stored bytes"],
+        ["site", "state", "why", "last success", "next run", "snapshots", "stored"],
         (
             (
                 _link(r.site, r.site.url),
                 r.state_label,
                 r.detail_label or r.reason,
-                r.last_success_at,
-                r.next_run_at,
+                when(r.last_success_at),
+                when(r.next_run_at),
                 r.snapshots,
-                r.stored_bytes,
+                filesizeformat(r.stored_bytes),
             )
             for r in rows
         ),

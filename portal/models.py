@@ -50,7 +50,9 @@ class OAuthState(models.Model):
         indexes = [models.Index(fields=["expires_at"], name="oauthstate_expires")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(purpose__in=["connect", "migration"]), name="oauthstate_purpose"
+                condition=Q(purpose__in=["connect", "migration"]),
+                name="oauthstate_purpose",
+                violation_error_message="Not a purpose an authorization can be started for.",
             ),
             # A migration consent names its case; a plain connect names none.
             models.CheckConstraint(
@@ -59,6 +61,7 @@ class OAuthState(models.Model):
                     | Q(purpose="connect", migration_case__isnull=True)
                 ),
                 name="oauthstate_case_iff_migration",
+                violation_error_message="A migration consent names its case; a connection none.",
             ),
         ]
 
@@ -121,7 +124,9 @@ class Invitation(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(role__in=["owner", "admin", "viewer"]), name="invitation_role_valid"
+                condition=Q(role__in=["owner", "admin", "viewer"]),
+                name="invitation_role_valid",
+                violation_error_message="A teammate is invited as an owner, an admin or a viewer.",
             ),
         ]
 

@@ -7,6 +7,7 @@ start-up with a single line naming the variable. The README lists every variable
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,8 +18,10 @@ from kit.env import ConfigError, Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# The untracked .env that `make run` writes holds local secrets; real environment variables win.
-load_dotenv(BASE_DIR / ".env", override=False)
+# The untracked .env that `make run` writes (portal/localenv.py) holds local secrets and the
+# demo's URLs; real environment variables win. ENV_FILE names another file (read before any
+# other setting, so not through ``env``).
+load_dotenv(os.environ.get("ENV_FILE") or BASE_DIR / ".env", override=False)
 env = Env()
 
 # Local state of the embedded defaults: SQLite file, broker folders, stored snapshots, mail.
@@ -107,6 +110,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date-time format for every page (portal/formats/en/formats.py): "2026-12-06 22:01".
+FORMAT_MODULE_PATH = ["portal.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -165,6 +170,9 @@ STORAGES = {
 CELERY_BROKER_URL = env.broker("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The transport ignores the host, but kombu warns "No hostname was supplied" on every
+    # connection (in every command that queues a task) when the URL names none.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     _queue_dir = VAR_DIR / "broker"
     for _sub in ("in", "processed", "control"):
         (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
@@ -348,6 +356,7 @@ ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "login": "30/m/ip"}
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_ADAPTER = "portal.mfa.AccountAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Jira Backup portal"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)

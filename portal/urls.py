@@ -2,7 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import protection, views, views_connect
+from portal import mfa, protection, views, views_connect
 
 # The admin signs in through allauth (rate limits, MFA stage); it has no login form of its own.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -20,6 +20,9 @@ portal_patterns = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # allauth's two-factor set-up, going on to where the user was going (portal/mfa.py).
+    path("accounts/2fa/totp/activate/", mfa.activate_totp, name="mfa_activate_totp"),
+    path("accounts/2fa/recovery-codes/", mfa.view_recovery_codes, name="mfa_view_recovery_codes"),
     path("accounts/", include("allauth.urls")),
     path("", include((portal_patterns, "portal"))),
     path("", include("portal.wizard.urls")),

@@ -49,6 +49,7 @@ class Tenant(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["active", "suspended", "offboarded"]),
                 name="tenant_status_valid",
+                violation_error_message="A tenant is active, suspended or offboarded.",
             ),
         ]
         indexes = [
@@ -83,10 +84,14 @@ class Membership(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "tenant"], name="membership_unique_user_tenant"
+                fields=["user", "tenant"],
+                name="membership_unique_user_tenant",
+                violation_error_message="This user is already a member of this tenant.",
             ),
             models.CheckConstraint(
-                condition=Q(role__in=["owner", "admin", "viewer"]), name="membership_role_valid"
+                condition=Q(role__in=["owner", "admin", "viewer"]),
+                name="membership_role_valid",
+                violation_error_message="A member is an owner, an admin or a viewer.",
             ),
         ]
 
@@ -126,10 +131,12 @@ class JiraSite(models.Model):
             models.CheckConstraint(
                 condition=Q(grant__isnull=True) | Q(legacy_credential__isnull=True),
                 name="jirasite_at_most_one_credential",
+                violation_error_message="A site uses either the vendor grant or a legacy credential, never both.",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["active", "needs_reauth", "disconnected", "offboarded"]),
                 name="jirasite_status_valid",
+                violation_error_message="A site is active, needs re-authorization, disconnected or offboarded.",
             ),
         ]
         indexes = [
@@ -192,6 +199,7 @@ class OAuthGrant(SecretsMixin, models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["active", "needs_reauth", "revoked"]),
                 name="oauthgrant_status_valid",
+                violation_error_message="A grant is active, needs re-authorization or revoked.",
             ),
             # A revoked grant keeps no tokens.
             models.CheckConstraint(
@@ -201,6 +209,7 @@ class OAuthGrant(SecretsMixin, models.Model):
                     & Q(refresh_token_ciphertext__isnull=True)
                 ),
                 name="oauthgrant_revoked_has_no_tokens",
+                violation_error_message="A revoked grant keeps no tokens.",
             ),
         ]
         indexes = [
@@ -240,7 +249,11 @@ class GrantSite(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["grant", "site"], name="grantsite_unique_grant_site"),
+            models.UniqueConstraint(
+                fields=["grant", "site"],
+                name="grantsite_unique_grant_site",
+                violation_error_message="This grant already reaches this site.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -288,11 +301,14 @@ class LegacyCredential(SecretsMixin, models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["api_token", "customer_app"]), name="legacycred_kind_valid"
+                condition=Q(kind__in=["api_token", "customer_app"]),
+                name="legacycred_kind_valid",
+                violation_error_message="A legacy credential is an API token or the customer's own OAuth app.",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["active", "migrated", "purged"]),
                 name="legacycred_status_valid",
+                violation_error_message="A legacy credential is active, migrated or purged.",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="api_token")
@@ -304,11 +320,13 @@ class LegacyCredential(SecretsMixin, models.Model):
                     & Q(refresh_token_ciphertext__isnull=True)
                 ),
                 name="legacycred_api_token_shape",
+                violation_error_message="An API token needs the e-mail address of its Atlassian account, and no OAuth app details.",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="customer_app")
                 | (~Q(client_id="") & Q(api_token_ciphertext__isnull=True)),
                 name="legacycred_customer_app_shape",
+                violation_error_message="A customer's own OAuth app needs its client id, and no API token.",
             ),
             # Crypto-shred: a purged credential holds no ciphertext at all.
             models.CheckConstraint(
@@ -321,6 +339,7 @@ class LegacyCredential(SecretsMixin, models.Model):
                     & Q(purged_at__isnull=False)
                 ),
                 name="legacycred_purged_has_no_secret",
+                violation_error_message="A purged credential keeps no secret, and says when it was purged.",
             ),
         ]
         indexes = [
@@ -404,15 +423,18 @@ class MigrationCase(models.Model):
                     ]
                 ),
                 name="migrationcase_state_valid",
+                violation_error_message="Not a state a migration case can be in.",
             ),
             models.CheckConstraint(
                 condition=~Q(state="failed") | ~Q(failure_reason=""),
                 name="migrationcase_failed_has_reason",
+                violation_error_message="A failed migration case needs the reason it failed.",
             ),
             models.CheckConstraint(
                 condition=~Q(state="exempt")
                 | (~Q(exemption_justification="") & Q(exempted_by__isnull=False)),
                 name="migrationcase_exempt_is_justified",
+                violation_error_message="An exempt migration case needs a justification and who approved it.",
             ),
         ]
         indexes = [
@@ -444,10 +466,15 @@ class MigrationNotice(models.Model):
     class Meta:
         ordering = ["sent_at"]
         constraints = [
-            models.UniqueConstraint(fields=["case", "key"], name="migrationnotice_unique_case_key"),
+            models.UniqueConstraint(
+                fields=["case", "key"],
+                name="migrationnotice_unique_case_key",
+                violation_error_message="This notice was already sent for this migration case.",
+            ),
             models.CheckConstraint(
                 condition=Q(kind__in=["invitation", "reminder", "confirmation"]),
                 name="migrationnotice_kind_valid",
+                violation_error_message="A notice is an invitation, a reminder or a confirmation.",
             ),
         ]
 
@@ -538,7 +565,9 @@ class BrownoutWindow(models.Model):
         ordering = ["-starts_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(ends_at__gt=models.F("starts_at")), name="brownout_ends_after_start"
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="brownout_ends_after_start",
+                violation_error_message="The brownout must end after it starts.",
             ),
         ]
         indexes = [models.Index(fields=["starts_at", "ends_at"], name="brownout_window")]
@@ -576,10 +605,14 @@ class DataKey(models.Model):
             models.CheckConstraint(
                 condition=Q(state__in=["active", "retired", "destroying", "destroyed"]),
                 name="datakey_state_valid",
+                violation_error_message="Not a state a data key can be in.",
             ),
             # Two processes sealing the first secret of a scope at once agree on one key.
             models.UniqueConstraint(
-                fields=["scope"], condition=Q(state="active"), name="datakey_one_active_per_scope"
+                fields=["scope"],
+                condition=Q(state="active"),
+                name="datakey_one_active_per_scope",
+                violation_error_message="This scope already has an active data key.",
             ),
         ]
         indexes = [

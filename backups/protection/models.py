@@ -38,15 +38,18 @@ class ProtectionPolicy(models.Model):
             models.CheckConstraint(
                 condition=Q(interval_hours__isnull=True) | Q(interval_hours__gte=1),
                 name="protectionpolicy_interval_positive",
+                violation_error_message="The backup interval must be at least one hour.",
             ),
             models.CheckConstraint(
                 condition=Q(keep_last__isnull=True) | Q(keep_last__gte=1),
                 name="protectionpolicy_keeps_one",
+                violation_error_message="Retention must keep at least the newest snapshot.",
             ),
             models.CheckConstraint(
                 condition=(Q(window_start_minute__isnull=True) & Q(window_end_minute__isnull=True))
                 | (Q(window_start_minute__lt=1440) & Q(window_end_minute__lt=1440)),
                 name="protectionpolicy_window_valid",
+                violation_error_message="The preferred window's hours must be between 0 and 23.",
             ),
         ]
 
@@ -163,16 +166,19 @@ class Incident(models.Model):
                 fields=["site"],
                 condition=Q(status="open", kind__in=["failing", "overdue", "paused"]),
                 name="incident_one_open_protection_per_site",
+                violation_error_message="This site already has an open protection incident.",
             ),
             models.UniqueConstraint(
                 fields=["site"],
                 condition=Q(status="open", kind="verification"),
                 name="incident_one_open_verification_per_site",
+                violation_error_message="This site already has an open verification incident.",
             ),
             models.CheckConstraint(
                 condition=Q(status="open", closed_at__isnull=True)
                 | Q(status="closed", closed_at__isnull=False),
                 name="incident_closed_has_time",
+                violation_error_message="A closed incident needs the time it closed.",
             ),
         ]
         indexes = [
@@ -198,7 +204,11 @@ class StoredObjectRef(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["site", "sha256"], name="storedobjectref_unique"),
+            models.UniqueConstraint(
+                fields=["site", "sha256"],
+                name="storedobjectref_unique",
+                violation_error_message="This object is already counted for the site.",
+            ),
         ]
         indexes = [
             models.Index(fields=["site"], name="storedobjectref_garbage", condition=Q(refs__lte=0)),

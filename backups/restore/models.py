@@ -74,10 +74,12 @@ class RestoreJob(LeasedJob):
                 fields=["target_site"],
                 condition=Q(status__in=RESTORE_ACTIVE_STATUSES, dry_run=False),
                 name="restorejob_one_active_per_target",
+                violation_error_message="A restore into this site is already running: wait for it or cancel it.",
             ),
             models.CheckConstraint(
                 condition=Q(scope__in=["site", "projects", "issues"]),
                 name="restorejob_scope_valid",
+                violation_error_message="Not a restore scope: choose the whole site, projects or issues.",
             ),
         ]
         indexes = [models.Index(fields=["status", "lease_expires_at"], name="restorejob_lease")]
@@ -132,6 +134,7 @@ class RestoreItem(models.Model):
             models.UniqueConstraint(
                 fields=["target_site", "source_cloud_id", "kind", "source_id"],
                 name="restoreitem_unique_source",
+                violation_error_message="This source item is already mapped in the target site.",
             ),
         ]
         indexes = [models.Index(fields=["job", "kind", "state"], name="restoreitem_job")]

@@ -39,7 +39,10 @@ class RestoreForm(forms.Form):
 def start_restores(snapshots, *, dry_run: bool, acting_user, request=None) -> BulkOutcome:
     """Restore each snapshot into its own site, whole (``backups.restore.services``)."""
 
-    outcome = BulkOutcome("restore dry runs queued" if dry_run else "restores queued")
+    outcome = BulkOutcome(
+        "restore dry runs queued" if dry_run else "restores queued",
+        one="restore dry run queued" if dry_run else "restore queued",
+    )
     for snapshot in snapshots:
         label = f"{snapshot.pk} ({snapshot.site.url})"
         try:

@@ -5,14 +5,43 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.html import format_html
 
 from backups import services
 from backups.models import BackupJob, BackupSchedule, Checkpoint, Snapshot
+from kit.outcomes import counted
 from ops.admin import backup_actions as admin_actions
 from ops.admin.tenant_actions import OpsPermissions
+from ops.display import (
+    LabelledChangePage,
+    admin_link,
+    clipped,
+    host,
+    one_line,
+    site_column,
+    status_badge,
+)
+
+
+class ReadOnlyPage:
+    """A record of what happened (a job, a snapshot): viewed, never edited or deleted in a form.
+    Its actions (cancel, resume, verify, restore) go through the services."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class CheckpointInline(admin.TabularInline):
+    """A job's steps; part of the job's record (never deleted on their own)."""
+
     model = Checkpoint
     fields = ("key", "status", "objects_done", "points", "lease_generation", "updated_at")
     readonly_fields = fields
@@ -21,40 +50,112 @@ class CheckpointInline(admin.TabularInline):
     show_change_link = False
     ordering = ("-updated_at",)
     max_num = 0
+    verbose_name_plural = "steps (checkpoints)"
+    classes = ["ops-record"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _fields_except(model, shown: tuple[str, ...], hidden: tuple[str, ...]) -> list[str]:
+    """The model's other fields, for a collapsed "internals" section."""
+    return [
+        f.name
+        for f in model._meta.concrete_fields
+        if f.name not in (*shown, *hidden, "id") and f.attname not in shown
+    ]
+
+
+JOB_FIELDS = (
+    "site",
+    "kind_label",
+    "status_word",
+    "status_reason",
+    "progress",
+    "points_spent",
+    "stored",
+    "snapshot_link",
+    "requested_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
 
 
 @admin.register(BackupJob)
-class BackupJobAdmin(admin.ModelAdmin):
+class BackupJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.ModelAdmin):
+    # Key columns first: the status stays in view at 1366 px; the step and checkpoint are on
+    # the job's page.
     list_display = (
         "id",
-        "site",
+        "site_host",
+        "status_word",
         "kind",
-        "status",
         "progress",
         "points_spent",
-        "current_step",
-        "last_checkpoint",
-        "status_reason",
         "created_at",
+        "reason",
     )
     list_filter = ("status", "kind")
     search_fields = ("site__url", "site__cloud_id", "status_reason")
-    readonly_fields = [f.name for f in BackupJob._meta.fields if f.name != "id"] + ["progress"]
-    exclude = ("lease_token",)
+    fieldsets = [
+        (None, {"fields": JOB_FIELDS}),
+        (
+            "Internals",
+            {
+                "classes": ["collapse"],
+                "fields": _fields_except(
+                    BackupJob, ("site", "status", "kind", *JOB_FIELDS), ("lease_token",)
+                ),  # bytes_stored included: the exact figure
+            },
+        ),
+    ]
+    readonly_fields = [*JOB_FIELDS, *fieldsets[1][1]["fields"]]
     inlines = [CheckpointInline]
     actions = ["cancel_jobs", "resume_jobs"]
 
+    def label(self, job: BackupJob) -> str:
+        return f"{job.get_kind_display()} backup #{job.pk} of {host(job.site.url)}"
+
+    site_host = site_column("site")
+
     @admin.display(description="progress")
     def progress(self, job: BackupJob) -> str:
-        total = job.objects_total
-        if total:
-            return f"{job.objects_done} / {total} ({100 * job.objects_done // max(total, 1)} %)"
-        return f"{job.objects_done} / ?"
+        total, done = job.objects_total, job.objects_done
+        if total and done < total:
+            return one_line(f"{done} / {total} ({100 * done // total} %)")
+        return one_line(f"{done} / {total}" if total else f"{done} / ?")
 
-    def has_add_permission(self, request) -> bool:
-        return False
+    @admin.display(description="status", ordering="status")
+    def status_word(self, job: BackupJob) -> str:
+        return status_badge(job.status, job.get_status_display())
 
-    @admin.action(description="Cancel the selected jobs")
+    @admin.display(description="kind")
+    def kind_label(self, job: BackupJob) -> str:
+        if job.kind != job.requested_kind:
+            return f"{job.get_kind_display()} (asked: {job.get_requested_kind_display().lower()})"
+        return job.get_kind_display()
+
+    @admin.display(description="reason")
+    def reason(self, job: BackupJob) -> str:
+        return clipped(job.status_reason)
+
+    @admin.display(description="stored")
+    def stored(self, job: BackupJob) -> str:
+        return filesizeformat(job.bytes_stored)
+
+    @admin.display(description="snapshot")
+    def snapshot_link(self, job: BackupJob) -> str:
+        snapshot = Snapshot.objects.filter(pk=job.snapshot_id).first()
+        return admin_link(snapshot, str(snapshot)) if snapshot else "-"
+
+    @admin.action(description="Cancel the selected jobs", permissions=["run_backups"])
     def cancel_jobs(self, request, queryset):
         for job in queryset:
             services.backup_job_cancel(
@@ -62,23 +163,95 @@ class BackupJobAdmin(admin.ModelAdmin):
             )
         messages.success(request, "Cancelled the active jobs among those selected.")
 
-    @admin.action(description="Resume jobs paused for re-authorization")
+    @admin.action(
+        description="Resume jobs paused for re-authorization", permissions=["run_backups"]
+    )
     def resume_jobs(self, request, queryset):
         for job in queryset:
             services.backup_job_resume(job=job, acting_user=request.user)
         messages.success(request, "Resumed the paused jobs among those selected.")
 
 
+SNAPSHOT_FIELDS = (
+    "site",
+    "kind",
+    "status_word",
+    "completed_at",
+    "started_at",
+    "changes_since",
+    "issues",
+    "objects_count",
+    "size",
+    "points_spent",
+    "job",
+    "last_verified_at",
+    "last_verify_problems",
+)
+
+
 @admin.register(Snapshot)
-class SnapshotAdmin(OpsPermissions, admin.ModelAdmin):
-    list_display = ("id", "site", "kind", "status", "completed_at", "bytes_total", "points_spent")
+class SnapshotAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.ModelAdmin):
+    # A snapshot is read, verified and restored from; retention deletes it, never a person
+    # (no "delete selected" beside the restore actions).
+    list_display = (
+        "completed_at",
+        "site_host",
+        "kind",
+        "status_word",
+        "issues",
+        "size",
+        "short_id",
+    )
     list_filter = ("status", "kind")
     search_fields = ("site__url", "site__cloud_id", "id")
-    readonly_fields = [f.name for f in Snapshot._meta.fields]
+    fieldsets = [
+        (None, {"fields": SNAPSHOT_FIELDS}),
+        (
+            "Storage",
+            {
+                "classes": ["collapse"],
+                "fields": ["id", *_fields_except(Snapshot, SNAPSHOT_FIELDS, ("status",))],
+            },
+        ),
+    ]
+    readonly_fields = [*SNAPSHOT_FIELDS, *fieldsets[1][1]["fields"]]
     actions = ["verify_quick", *admin_actions.SNAPSHOT_ACTIONS]
 
-    def has_add_permission(self, request) -> bool:
-        return False
+    def label(self, snapshot: Snapshot) -> str:
+        return f"{snapshot} of {host(snapshot.site.url)}"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        snapshot = self.get_object(request, object_id)
+        tools = []
+        if snapshot is not None:
+            tools = [
+                (
+                    reverse("admin:backups_restore_find_issue") + f"?site={snapshot.site_id}",
+                    "Find an issue in this site's snapshots",
+                ),
+                (reverse("admin:backups_restore_snapshot", args=[snapshot.pk]), "Restore…"),
+            ]
+        return super().change_view(
+            request, object_id, form_url, {"object_tools": tools, **(extra_context or {})}
+        )
+
+    site_host = site_column("site")
+
+    @admin.display(description="status", ordering="status")
+    def status_word(self, snapshot: Snapshot) -> str:
+        return status_badge(snapshot.status, snapshot.get_status_display())
+
+    @admin.display(description="issues")
+    def issues(self, snapshot: Snapshot) -> int | str:
+        return (snapshot.counts or {}).get("issues", "-")
+
+    @admin.display(description="size", ordering="bytes_total")
+    def size(self, snapshot: Snapshot) -> str:
+        return one_line(filesizeformat(snapshot.bytes_total))
+
+    @admin.display(description="id")
+    def short_id(self, snapshot: Snapshot) -> str:
+        return format_html('<code title="{}">{}</code>', snapshot.pk, str(snapshot.pk)[:8])
 
     @admin.action(description="Verify (quick)")
     def verify_quick(self, request, queryset):
@@ -88,8 +261,12 @@ class SnapshotAdmin(OpsPermissions, admin.ModelAdmin):
             messages.add_message(
                 request,
                 level,
-                f"{snap.id}: {len(problems)} problem(s)"
-                + (f"; first: {problems[0]}" if problems else ""),
+                f"{snap}: "
+                + (
+                    f"{counted(len(problems), 'problem')}; first: {problems[0]}"
+                    if problems
+                    else "no problems"
+                ),
             )
 
 
@@ -115,7 +292,14 @@ class BackupScheduleForm(forms.ModelForm):
 @admin.register(BackupSchedule)
 class BackupScheduleAdmin(admin.ModelAdmin):
     form = BackupScheduleForm
-    list_display = ("site", *services.SCHEDULE_SETTINGS)
+    list_display = (
+        "site_host",
+        "enabled",
+        "interval_hours",
+        "next_run_at",
+        "last_success_at",
+        "retention",
+    )
     list_filter = ("enabled",)
     autocomplete_fields = ("site",)
     # What the services keep (read-only here): the estimates and the copy of the site's facts.
@@ -130,6 +314,20 @@ class BackupScheduleAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ("site", *self.kept) if obj else self.kept
+
+    site_host = site_column("site")
+
+    @admin.display(description="keeps")
+    def retention(self, schedule: BackupSchedule) -> str:
+        parts = [
+            f"last {schedule.keep_last}",
+            f"{schedule.keep_daily} daily",
+            f"{schedule.keep_weekly} weekly",
+            f"{schedule.keep_monthly} monthly",
+        ]
+        if schedule.max_age_days:
+            parts.append(f"at most {schedule.max_age_days} days")
+        return one_line(" · ".join(parts))
 
     def save_model(self, request, obj, form, change):
         # Through the services: audited, and the estimates, the overdue moment and the copy of

@@ -7,6 +7,7 @@ subclassing the domains' own admins."""
 from django.contrib import admin
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from backups.models import BackupJob, Snapshot
 from ops import tenant_page
@@ -19,6 +20,7 @@ from ops.admin.tenants import (
     TenantAdmin,
 )
 from ops.dashboard import cached_dashboard
+from ops.display import LabelledChangePage, when
 from ops.filters import ProtectionFilter, SiteAttentionFilter, tenant_filter, without_tenant_links
 from ops.models import Operations
 from ops.paginator import EstimatedCountPaginator
@@ -114,13 +116,39 @@ admin.site.unregister(JiraSite)
 
 
 @admin.register(JiraSite)
-class JiraSiteOpsAdmin(ScalableChangelist, JiraSiteAdmin):
+class JiraSiteOpsAdmin(ScalableChangelist, LabelledChangePage, JiraSiteAdmin):
     list_filter = [
         SiteAttentionFilter,
         ProtectionFilter,
         *without_tenant_links(JiraSiteAdmin.list_filter, "tenant"),
     ]
+    list_display = [*JiraSiteAdmin.list_display[:-1], "last_backup"]
+    list_select_related = [*JiraSiteAdmin.list_select_related, "backup_schedule"]
     actions = [*JiraSiteAdmin.actions, *backup_actions.BACKUP_ACTIONS]
+
+    def label(self, site: JiraSite) -> str:
+        return f"{site.url} ({site.tenant.name})"
+
+    @admin.display(description="last backup", ordering="backup_schedule__last_success_at")
+    def last_backup(self, site: JiraSite) -> str:
+        # The schedule keeps it when a snapshot commits: no snapshot is read here.
+        schedule = getattr(site, "backup_schedule", None)
+        return when(schedule.last_success_at) if schedule else "not scheduled"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        tools = [
+            (
+                reverse("admin:backups_snapshot_changelist") + f"?site__id__exact={object_id}",
+                "Snapshots",
+            ),
+            (
+                reverse("admin:backups_restore_find_issue") + f"?site={object_id}",
+                "Find an issue across snapshots",
+            ),
+        ]
+        return super().change_view(
+            request, object_id, form_url, {"object_tools": tools, **(extra_context or {})}
+        )
 
 
 admin.site.unregister(OAuthGrant)

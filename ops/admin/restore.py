@@ -1,7 +1,8 @@
-"""Admin for restores: restore jobs (status, counters, per-item errors, plan), a "Restore…"
-action on snapshots whose confirmation page shows the dry-run plan, and a page that finds an
-issue key across a site's snapshots and restores that one issue into its original project.
-Every write goes through ``backups.restore.services``."""
+"""Admin for restores: restore jobs (read-only records: status, result, counters, per-item
+errors, plan), the restore page of a snapshot (the plan of a dry run first, then "Restore as
+planned"), and "find an issue across snapshots", which brings one deleted issue back into its
+original project through the same plan-then-confirm page. Every write goes through
+``backups.restore.services``; starting a restore needs the ``ops.restore`` permission."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from backups.models import Snapshot
 from backups.restore import selectors as restore_selectors
@@ -19,7 +21,21 @@ from backups.restore.executor import run_restore
 from backups.restore.models import RestoreItem, RestoreJob
 from backups.restore.planner import plan_summary
 from backups.restore.services import RestoreRefused, restore_job_cancel, restore_job_create
+from backups.selectors import site_by_reference
+from ops.admin.backups import ReadOnlyPage, SnapshotAdmin
+from ops.admin.tenant_actions import OpsPermissions
+from ops.display import (
+    LabelledChangePage,
+    admin_link,
+    clipped,
+    host,
+    one_line,
+    site_column,
+    status_badge,
+)
 from tenants.models import JiraSite
+
+ACTIVE = (RestoreJob.Status.QUEUED, RestoreJob.Status.RUNNING)
 
 
 class RestoreItemInline(admin.TabularInline):
@@ -31,39 +47,144 @@ class RestoreItemInline(admin.TabularInline):
     can_delete = False
     max_num = 0
     ordering = ("state", "kind", "id")
+    verbose_name_plural = "what this job created or found (the id map)"
+    classes = ["ops-record"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+JOB_FIELDS = (
+    "result",
+    "status_word",
+    "status_reason",
+    "what",
+    "snapshot_link",
+    "target_site",
+    "user_fallback",
+    "create_projects",
+    "points_spent",
+    "requested_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "plan_lines",
+)
+INTERNALS = ("current_step", "done_steps", "counters", "errors", "attempts", "not_before")
 
 
 @admin.register(RestoreJob)
-class RestoreJobAdmin(admin.ModelAdmin):
+class RestoreJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.ModelAdmin):
+    # The status second: it stays in view at 1366 px. The snapshot by its date, not its id.
     list_display = (
         "id",
-        "snapshot",
-        "target_site",
-        "scope",
-        "dry_run",
-        "status",
-        "points_spent",
-        "current_step",
-        "status_reason",
+        "status_word",
+        "target",
+        "what",
+        "snapshot_taken",
         "created_at",
+        "reason",
     )
     list_filter = ("status", "dry_run", "scope")
-    search_fields = ("target_site__url", "target_site__cloud_id", "status_reason")
-    exclude = ("lease_token", "mapping")
-    readonly_fields = [
-        f.name for f in RestoreJob._meta.fields if f.name not in ("id", "lease_token", "mapping")
-    ] + ["plan_lines"]
+    list_select_related = ("target_site", "snapshot")
+    search_fields = ("target_site__url", "target_site__cloud_id", "status_reason", "issue_keys")
+    fieldsets = [
+        (None, {"fields": JOB_FIELDS}),
+        ("Internals", {"classes": ["collapse"], "fields": INTERNALS}),
+    ]
+    readonly_fields = [*JOB_FIELDS, *INTERNALS]
     inlines = [RestoreItemInline]
     actions = ["cancel_jobs"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
+    def label(self, job: RestoreJob) -> str:
+        kind = "Dry run" if job.dry_run else "Restore"
+        return f"{kind} #{job.pk} into {host(job.target_site.url)}: {_scope(job)}"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        extra = {}
+        if job is not None and job.status in ACTIVE:
+            extra["refresh_seconds"] = 5  # the page follows the job until it ends
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    # -- columns and fields --------------------------------------------------------------------
+
+    target = site_column("target_site", "target site")
+
+    @admin.display(description="status", ordering="status")
+    def status_word(self, job: RestoreJob) -> str:
+        return status_badge(job.status, job.get_status_display())
+
+    @admin.display(description="what")
+    def what(self, job: RestoreJob) -> str:
+        return one_line(f"{_scope(job)} (dry run)" if job.dry_run else _scope(job))
+
+    @admin.display(description="snapshot", ordering="snapshot__completed_at")
+    def snapshot_taken(self, job: RestoreJob) -> str:
+        return one_line(f"{job.snapshot.completed_at:%Y-%m-%d %H:%M}")
+
+    @admin.display(description="snapshot")
+    def snapshot_link(self, job: RestoreJob) -> str:
+        return admin_link(job.snapshot, f"{job.snapshot} of {host(job.snapshot.site.url)}")
+
+    @admin.display(description="reason")
+    def reason(self, job: RestoreJob) -> str:
+        return clipped(job.status_reason)
 
     @admin.display(description="plan")
     def plan_lines(self, job: RestoreJob) -> str:
-        return "\n".join(plan_summary(job.plan)) if job.plan else "-"
+        if not job.plan:
+            return "-"
+        return format_html('<pre class="ops-plan">{}</pre>', "\n".join(plan_summary(job.plan)))
 
-    @admin.action(description="Cancel the selected restores")
+    @admin.display(description="result")
+    def result(self, job: RestoreJob) -> str:
+        """What a person came to see: the new keys of the restored issues, with a link to each
+        in the target site; or where the job stands."""
+        if job.dry_run:
+            return format_html('<div class="ops-panel">A dry run: nothing was written.</div>')
+        issues = list(
+            RestoreItem.objects.filter(job=job, kind=RestoreItem.Kind.ISSUE)
+            .exclude(target_key="")
+            .order_by("source_key")[:20]
+        )
+        if issues:
+            site = job.target_site.url.rstrip("/")
+            lines = format_html_join(
+                "",
+                '<p>{} {} <strong class="key">{}</strong> — '
+                '<a href="{}/browse/{}" target="_blank" rel="noopener">open {} in {}</a></p>',
+                (
+                    (
+                        i.source_key,
+                        "was already in the site as"
+                        if i.state == RestoreItem.State.EXISTING
+                        else "was restored as",
+                        i.target_key,
+                        site,
+                        i.target_key,
+                        i.target_key,
+                        host(site),
+                    )
+                    for i in issues
+                ),
+            )
+            return format_html('<div class="ops-panel" id="restored-keys">{}</div>', lines)
+        if job.status in ACTIVE:
+            return format_html(
+                '<div class="ops-panel">{} — this page follows it; the new keys appear '
+                "here when it is done.</div>",
+                job.get_status_display(),
+            )
+        return format_html('<div class="ops-panel">{}</div>', job.get_status_display())
+
+    @admin.action(description="Cancel the selected restores", permissions=["restore"])
     def cancel_jobs(self, request, queryset):
         for job in queryset:
             restore_job_cancel(job=job, acting_user=request.user, reason="cancelled by staff")
@@ -84,10 +205,10 @@ class RestoreJobAdmin(admin.ModelAdmin):
         ]
         return urls + super().get_urls()
 
-    # -- the restore confirmation page -------------------------------------------------------
+    # -- the restore page: the plan first, then "Restore as planned" ---------------------------
 
     def restore_view(self, request: HttpRequest, snapshot_id) -> HttpResponse:
-        if not self.has_change_permission(request):
+        if not self.has_restore_permission(request):
             raise PermissionDenied
         snapshot = get_object_or_404(Snapshot.objects.select_related("site"), pk=snapshot_id)
         form = RestoreForm(request.POST or None, snapshot=snapshot)
@@ -106,7 +227,12 @@ class RestoreJobAdmin(admin.ModelAdmin):
             try:
                 if "confirm" in request.POST:
                     job = restore_job_create(**args)
-                    messages.success(request, f"Restore job {job.pk} queued.")
+                    what = ", ".join(data["issues"]) or ", ".join(data["projects"]) or "the site"
+                    messages.success(
+                        request,
+                        f"Restore of {what} queued (job {job.pk}); this page follows it"
+                        + (" and shows the new keys when it is done." if data["issues"] else "."),
+                    )
                     return HttpResponseRedirect(
                         reverse("admin:backups_restorejob_change", args=[job.pk])
                     )
@@ -117,10 +243,11 @@ class RestoreJobAdmin(admin.ModelAdmin):
                 form.add_error(None, str(exc))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Restore snapshot {snapshot.pk}",
+            "title": f"Restore from {snapshot} of {host(snapshot.site.url)}",
             "snapshot": snapshot,
             "form": form,
             "plan_job": plan_job,
+            "plan_ready": plan_job is not None and plan_job.status == RestoreJob.Status.SUCCEEDED,
             "plan_lines": plan_summary(plan_job.plan) if plan_job and plan_job.plan else [],
             "opts": self.model._meta,
         }
@@ -129,40 +256,34 @@ class RestoreJobAdmin(admin.ModelAdmin):
     # -- one deleted issue back ----------------------------------------------------------------
 
     def find_issue_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_change_permission(request):
+        if not self.has_view_permission(request):
             raise PermissionDenied
         form = FindIssueForm(request.GET or None)
         found = []
         if form.is_valid():
-            found = restore_selectors.find_issue_in_snapshots(
-                site=form.cleaned_data["site"], key=form.cleaned_data["key"]
-            )
-        if request.method == "POST":
-            snapshot = get_object_or_404(Snapshot, pk=request.POST.get("snapshot"))
-            key = request.POST.get("key", "")
-            try:
-                job = restore_job_create(
-                    snapshot=snapshot,
-                    target_site=snapshot.site,
-                    issue_keys=[key],
-                    create_projects=False,
-                    acting_user=request.user,
-                )
-            except RestoreRefused as exc:
-                messages.error(request, str(exc))
-            else:
-                messages.success(request, f"Restore of {key} queued (job {job.pk}).")
-                return HttpResponseRedirect(
-                    reverse("admin:backups_restorejob_change", args=[job.pk])
-                )
+            site, key = form.cleaned_data["site"], form.cleaned_data["key"]
+            found = restore_selectors.find_issue_in_snapshots(site=site, key=key)
+            # Show the site by its URL, however it was given (?site=<id> from a site's page).
+            form = FindIssueForm({"site": site.url, "key": key})
+            form.is_valid()
         context = {
             **self.admin_site.each_context(request),
             "title": "Find an issue across snapshots",
             "form": form,
             "found": found,
+            "can_restore": self.has_restore_permission(request),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/backups/restore_find_issue.html", context)
+
+
+def _scope(job: RestoreJob) -> str:
+    """What a restore covers, in words: "ACME-12, ACME-13", "projects OPS", "whole site"."""
+    if job.scope == RestoreJob.Scope.ISSUES:
+        return ", ".join(job.issue_keys[:3]) + (" …" if len(job.issue_keys) > 3 else "")
+    if job.scope == RestoreJob.Scope.PROJECTS:
+        return "projects " + ", ".join(job.project_keys)
+    return "whole site"
 
 
 def _keys(text: str) -> list[str]:
@@ -170,13 +291,15 @@ def _keys(text: str) -> list[str]:
 
 
 class RestoreForm(forms.Form):
-    target_site = forms.ModelChoiceField(queryset=JiraSite.objects.none())
-    projects = forms.CharField(required=False, help_text="project keys, space separated")
-    issues = forms.CharField(required=False, help_text="issue keys, space separated")
+    target_site = forms.ModelChoiceField(queryset=JiraSite.objects.none(), label="Into site")
+    projects = forms.CharField(required=False, help_text="Project keys, space separated.")
+    issues = forms.CharField(required=False, help_text="Issue keys, space separated.")
     user_fallback = forms.CharField(
-        required=False, help_text="account id used for users unknown in the target"
+        required=False, help_text="Account id used for users unknown in the target."
     )
-    create_projects = forms.BooleanField(required=False, initial=True)
+    create_projects = forms.BooleanField(
+        required=False, initial=True, help_text="Create projects missing in the target."
+    )
 
     def __init__(self, *args, snapshot: Snapshot, **kwargs):
         super().__init__(*args, **kwargs)
@@ -193,8 +316,16 @@ class RestoreForm(forms.Form):
 
 
 class FindIssueForm(forms.Form):
-    site = forms.ModelChoiceField(queryset=JiraSite.objects.all())
-    key = forms.CharField(max_length=255)
+    site = forms.CharField(
+        max_length=300, help_text="The site's URL, cloud id or name (or its id in the admin)."
+    )
+    key = forms.CharField(max_length=255, label="Issue key", help_text="e.g. ACME-123")
+
+    def clean_site(self) -> JiraSite:
+        try:
+            return site_by_reference(self.cleaned_data["site"])
+        except JiraSite.DoesNotExist:
+            raise forms.ValidationError("No site matches this.") from None
 
 
 def restore_snapshot_action(modeladmin, request, queryset):
@@ -207,12 +338,11 @@ def restore_snapshot_action(modeladmin, request, queryset):
 
 
 restore_snapshot_action.short_description = "Restore… (plan first)"
+restore_snapshot_action.allowed_permissions = ("restore",)
 
 
 def _register_snapshot_action() -> None:
     # On the class, so admins that subclass SnapshotAdmin (the ops admin) inherit it too.
-    from ops.admin.backups import SnapshotAdmin
-
     actions = list(SnapshotAdmin.actions or [])
     if restore_snapshot_action not in actions:
         SnapshotAdmin.actions = [*actions, restore_snapshot_action]

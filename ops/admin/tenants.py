@@ -7,6 +7,8 @@ here can create a legacy credential, and the audit log cannot be edited.
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
@@ -15,8 +17,11 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils.html import format_html
 
 from ops.admin import tenant_actions as admin_actions
+from ops.display import clipped, host, one_line, site_column, status_badge, tenant_column
+from ops.filters import tenant_filter
 from tenants import services
 from tenants.brownouts import brownout_window_delete, brownout_window_save
 from tenants.exceptions import DomainError
@@ -61,6 +66,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
+    classes = ["ops-record"]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -74,6 +80,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 class MembershipInline(admin.TabularInline):
     model = Membership
+    classes = ["ops-record"]
     extra = 0
     fields = ["user", "role", "created_at"]
     readonly_fields = ["user", "role", "created_at"]
@@ -83,25 +90,56 @@ class MembershipInline(admin.TabularInline):
         return False
 
 
+class EmailListField(forms.CharField):
+    """E-mail addresses typed as people type them: one per line, or separated by commas,
+    semicolons or spaces. Cleans to a list (what ``Tenant.contact_emails`` stores)."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 40})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value):
+        if isinstance(value, list | tuple):
+            return list(value)
+        addresses = []
+        # Brackets and quotes too: a list pasted as JSON reads the same.
+        for address in re.split(r"[\s,;\[\]\"']+", super().to_python(value) or ""):
+            if address and address.lower() not in {a.lower() for a in addresses}:
+                addresses.append(address)
+        return addresses
+
+    def validate(self, value):
+        super().validate(value)
+        bad = []
+        for address in value:
+            try:
+                validate_email(address)
+            except ValidationError:
+                bad.append(address)
+        if bad:
+            raise ValidationError(
+                "Not an e-mail address: %(bad)s. Enter one address per line.",
+                params={"bad": ", ".join(bad)},
+            )
+
+
 class TenantAdminForm(forms.ModelForm):
+    contact_emails = EmailListField(
+        required=False,
+        label="Contact e-mails",
+        help_text="Who receives migration invitations and notices: one address per line.",
+    )
+
     class Meta:
         model = Tenant
         fields = ["name", "slug", "contact_emails"]
-
-    def clean_contact_emails(self):
-        # Refuse here what the service would refuse, so staff see a form error, not a 500.
-        emails = self.cleaned_data["contact_emails"] or []
-        if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
-            raise ValidationError('Enter a JSON list of e-mail addresses, e.g. ["ops@acme.com"].')
-        for email in emails:
-            validate_email(email.strip())
-        return emails
 
 
 @admin.register(Tenant)
 class TenantAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
     form = TenantAdminForm
-    list_display = ["name", "slug", "status", "site_count", "created_at"]
+    list_display = ["name", "slug", "status_word", "site_count", "created_at"]
     list_filter = ["status"]
     search_fields = ["name", "slug"]
     readonly_fields = ["status", "status_reason", "created_at", "updated_at"]
@@ -124,6 +162,10 @@ class TenantAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # The slug is in URLs and storage paths: set once.
         return [*self.readonly_fields, "slug"] if obj else self.readonly_fields
+
+    @admin.display(description="status", ordering="status")
+    def status_word(self, obj: Tenant) -> str:
+        return status_badge(obj.status, obj.get_status_display())
 
     @admin.display(description="sites")
     def site_count(self, obj: Tenant) -> int:
@@ -189,7 +231,7 @@ class MembershipAdminForm(forms.ModelForm):
 class MembershipAdmin(admin.ModelAdmin):
     form = MembershipAdminForm
     list_display = ["user", "tenant", "role", "created_at"]
-    list_filter = ["role", "tenant"]
+    list_filter = ["role", tenant_filter("tenant")]
     search_fields = ["user__username", "user__email", "tenant__name", "tenant__slug"]
     list_select_related = ["user", "tenant"]
     autocomplete_fields = ["user", "tenant"]
@@ -240,7 +282,9 @@ class SiteGrantInline(ReadOnlyInline):
 
 @admin.register(JiraSite)
 class JiraSiteAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
-    list_display = ["url", "name", "cloud_id", "tenant", "status", "credential", "updated_at"]
+    # Key columns first (site, tenant, status, credential): they stay in view at 1366 px. The
+    # cloud id is searchable and on the site's page.
+    list_display = ["site", "tenant_name", "status_word", "credential", "updated_at"]
     list_filter = ["status", "legacy_credential__kind", "tenant"]
     search_fields = ["name", "url", "cloud_id", "tenant__name", "tenant__slug"]
     list_select_related = ["tenant", "grant", "legacy_credential"]
@@ -274,13 +318,30 @@ class JiraSiteAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
         # Identity and credential change through the connect flow and the wizard only.
         return ["tenant", "cloud_id", "url", "name", *self._always_readonly]
 
+    tenant_name = tenant_column("tenant")
+
+    site = site_column()
+
+    @admin.display(description="status", ordering="status")
+    def status_word(self, obj: JiraSite) -> str:
+        return status_badge(obj.status, obj.get_status_display())
+
     @admin.display(description="credential")
     def credential(self, obj: JiraSite) -> str:
+        # The kind; its state only when it is not the healthy one (the site's status says
+        # the rest).
         if obj.grant_id:
-            return f"vendor grant ({obj.grant.status})"
+            grant = obj.grant
+            state = {"needs_reauth": " (needs re-auth)", "revoked": " (revoked)"}.get(
+                grant.status, ""
+            )
+            return one_line(f"Vendor grant{state}", css="credential-grant")
         if obj.legacy_credential_id:
-            return f"legacy {obj.legacy_credential.kind} ({obj.legacy_credential.status})"
-        return "none"
+            legacy = obj.legacy_credential
+            kind = "API token" if legacy.kind == legacy.Kind.API_TOKEN else "Own OAuth app"
+            state = "" if legacy.status == legacy.Status.ACTIVE else f", {legacy.status}"
+            return one_line(f"{kind} (legacy{state})", css="credential-legacy")
+        return one_line("None")
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -317,16 +378,14 @@ def _secret_display(name: str, description: str):
 
 @admin.register(OAuthGrant)
 class OAuthGrantAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
+    # The account and its health first; the account id is searchable and on the grant's page.
     list_display = [
-        "account_email",
-        "account_name",
-        "account_id",
-        "status",
-        "access_token_state",
+        "account",
+        "status_word",
         "refresh_token_state",
-        "access_token_expires_at",
-        "family_started_at",
         "last_used_at",
+        "family_started_at",
+        "access_token_expires_at",
     ]
     list_filter = ["status", "grant_sites__site__tenant"]
     search_fields = [
@@ -360,6 +419,17 @@ class OAuthGrantAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
     access_token_state = _secret_display("access_token", "access token")
     refresh_token_state = _secret_display("refresh_token", "refresh token")
 
+    @admin.display(description="account", ordering="account_name")
+    def account(self, obj: OAuthGrant) -> str:
+        who = obj.account_email or obj.account_id
+        if obj.account_name and obj.account_name != who:
+            return format_html('{} <span class="quiet nowrap">{}</span>', who, obj.account_name)
+        return who
+
+    @admin.display(description="status", ordering="status")
+    def status_word(self, obj: OAuthGrant) -> str:
+        return status_badge(obj.status, obj.get_status_display())
+
     # Destroying a customer's tokens is as final as purging a legacy secret: security admins.
     @admin.action(
         description="Revoke selected grants (destroys their tokens)",
@@ -387,18 +457,8 @@ class GrantSiteAdmin(ReadOnlyAdmin):
 
 @admin.register(LegacyCredential)
 class LegacyCredentialAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
-    list_display = [
-        "__str__",
-        "tenant",
-        "kind",
-        "status",
-        "email",
-        "client_id",
-        "secret",
-        "secret_withheld",
-        "created_at",
-    ]
-    list_filter = ["kind", "status", "secret_withheld", "tenant"]
+    list_display = ["credential", "tenant_name", "kind", "status_word", "secret", "created_at"]
+    list_filter = ["kind", "status", "secret_withheld", tenant_filter("tenant")]
     search_fields = ["site_url", "email", "client_id", "tenant__name", "tenant__slug"]
     list_select_related = ["tenant"]
     fields = [
@@ -427,10 +487,24 @@ class LegacyCredentialAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
     access_token_state = _secret_display("access_token", "access token")
     refresh_token_state = _secret_display("refresh_token", "refresh token")
 
+    tenant_name = tenant_column("tenant")
+
+    @admin.display(description="for site", ordering="site_url")
+    def credential(self, obj: LegacyCredential) -> str:
+        return (
+            format_html('<span class="host">{}</span>', host(obj.site_url)) if obj.site_url else "-"
+        )
+
+    @admin.display(description="status", ordering="status")
+    def status_word(self, obj: LegacyCredential) -> str:
+        return status_badge(obj.status, obj.get_status_display())
+
     @admin.display(description="secret")
     def secret(self, obj: LegacyCredential) -> str:
         if obj.status == LegacyCredential.Status.PURGED:
             return "purged"
+        if obj.secret_withheld:
+            return "refused (after the cutoff)"
         return "stored" if obj.has_secret else "none"
 
 
@@ -442,7 +516,7 @@ class MigrationNoticeInline(ReadOnlyInline):
 
 @admin.register(MigrationCase)
 class MigrationCaseAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
-    list_display = ["site", "tenant", "state", "due_at", "state_changed_at", "failure_reason"]
+    list_display = ["site_host", "tenant", "state_word", "due_at", "state_changed_at", "reason"]
     list_filter = ["state", "site__tenant"]
     search_fields = ["site__name", "site__url", "site__cloud_id", "site__tenant__slug"]
     list_select_related = ["site__tenant"]
@@ -468,9 +542,16 @@ class MigrationCaseAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
     inlines = [MigrationNoticeInline]
     actions = admin_actions.CASE_ACTIONS
 
-    @admin.display(description="tenant", ordering="site__tenant__name")
-    def tenant(self, obj: MigrationCase):
-        return obj.site.tenant
+    tenant = tenant_column("site__tenant")
+    site_host = site_column("site")
+
+    @admin.display(description="state", ordering="state")
+    def state_word(self, obj: MigrationCase) -> str:
+        return status_badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="reason")
+    def reason(self, obj: MigrationCase) -> str:
+        return clipped(obj.failure_reason or obj.exemption_justification)
 
 
 @admin.register(MigrationNotice)
@@ -485,8 +566,10 @@ class MigrationNoticeAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "action", "actor", "tenant", "target_repr", "request_id"]
-    list_filter = ["action", "tenant"]
+    # The request id is searchable and on the event's page.
+    list_display = ["created_at", "action", "tenant_name", "target", "who"]
+    # The tenant filter is a slug box: a link per tenant does not scale to 10,000 tenants.
+    list_filter = ["action", tenant_filter("tenant")]
     search_fields = ["action", "target_repr", "target_object_id", "request_id"]
     list_select_related = ["actor", "tenant"]
     date_hierarchy = "created_at"
@@ -503,6 +586,16 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "request_id",
     ]
     readonly_fields = fields
+
+    tenant_name = tenant_column("tenant")
+
+    @admin.display(description="target", ordering="target_repr")
+    def target(self, obj: AuditEvent) -> str:
+        return clipped(obj.target_repr)
+
+    @admin.display(description="actor", ordering="actor__username")
+    def who(self, obj: AuditEvent) -> str:
+        return clipped(str(obj.actor), narrow=True) if obj.actor_id else "system"
 
 
 @admin.register(BrownoutWindow)

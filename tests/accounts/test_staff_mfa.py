@@ -97,31 +97,65 @@ def test_a_customer_user_gets_no_admin(client):
     assert client.get("/admin/login/").status_code == 403
 
 
-def test_a_staff_user_sets_up_totp_gets_recovery_codes_and_then_reaches_the_admin(client):
+def test_a_staff_user_sets_up_totp_saves_the_recovery_codes_and_goes_on_to_the_admin(client):
     from allauth.mfa.models import Authenticator
     from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
 
     staff = verified_user(is_staff=True, is_superuser=True)
     sign_in(client, staff)
-    assert client.get("/admin/")["Location"].startswith("/accounts/2fa/totp/activate/")
-    # allauth asks for the password again before adding an authenticator.
-    confirm = client.get("/accounts/2fa/totp/activate/")
-    assert confirm["Location"].startswith("/accounts/reauthenticate/")
-    client.post("/accounts/reauthenticate/", {"password": PASSWORD})
-    assert client.get("/accounts/2fa/totp/activate/").status_code == 200
+    to_setup = client.get("/admin/tenants/tenant/")["Location"]
+    assert to_setup == "/accounts/2fa/totp/activate/?next=%2Fadmin%2Ftenants%2Ftenant%2F"
+    # The password typed a moment ago is proof enough: no second password prompt.
+    setup = client.get(to_setup)
+    assert setup.status_code == 200
     secret = client.session[SECRET_SESSION_KEY]
+    page = setup.content.decode()
+    assert f'data-secret="{secret}">{secret}</p>' in page  # the whole secret, to copy
+    assert "otpauth://totp/" in page
+    assert 'name="next" value="/admin/tenants/tenant/"' in page
 
-    activated = client.post("/accounts/2fa/totp/activate/", {"code": current_code(secret)})
+    activated = client.post(
+        "/accounts/2fa/totp/activate/",
+        {"code": current_code(secret), "next": "/admin/tenants/tenant/"},
+    )
 
     assert activated.status_code == 302
+    assert (
+        activated["Location"] == "/accounts/2fa/recovery-codes/?next=%2Fadmin%2Ftenants%2Ftenant%2F"
+    )
     assert Authenticator.objects.filter(user=staff, type="totp").exists()
-    assert Authenticator.objects.filter(user=staff, type="recovery_codes").exists()
-    # The session predates the second factor: prove it once, then the admin opens.
-    reauth = client.get("/admin/")
-    assert reauth["Location"].startswith("/accounts/2fa/reauthenticate/")
-    client.post("/accounts/2fa/reauthenticate/", {"code": current_code(secret)})
-    response = client.get("/admin/")
-    assert response.status_code == 200
+    codes = client.get(activated["Location"]).content.decode()
+    assert 'id="continue" href="/admin/tenants/tenant/"' in codes
+    assert "continue to the admin" in codes
+    # The code that activated the app was this session's second factor: the admin opens.
+    assert client.get("/admin/tenants/tenant/").status_code == 200
+
+
+def test_setting_up_totp_long_after_signing_in_asks_for_the_password_again(client):
+    staff = verified_user(is_staff=True, is_superuser=True)
+    sign_in(client, staff)
+    session = client.session
+    for record in session["account_authentication_methods"]:
+        record["at"] -= 3600
+    session.save()
+
+    assert client.get("/accounts/2fa/totp/activate/")["Location"].startswith(
+        "/accounts/reauthenticate/"
+    )
+
+
+def test_the_way_on_after_set_up_never_leaves_the_site(client):
+    staff = verified_user(is_staff=True, is_superuser=True)
+    sign_in(client, staff)
+    TOTP.activate(staff, generate_totp_secret())
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+
+    RecoveryCodes.activate(staff)
+
+    page = client.get("/accounts/2fa/recovery-codes/?next=https://evil.example/").content.decode()
+
+    assert "evil.example" not in page
+    assert 'id="continue" href="/admin/"' in page
 
 
 def test_a_staff_user_can_sign_in_with_a_recovery_code(client):

@@ -34,16 +34,17 @@ def test_backup_site_full_wait_runs_the_job_and_reports_it(acme, eager_celery):
     assert Snapshot.objects.filter(pk=job.snapshot_id).exists()
 
 
-def test_backup_site_names_an_unknown_site(db):
-    with pytest.raises(CommandError, match="no site matches 'nowhere'"):
+def test_backup_site_names_an_unknown_site_and_exits_2(db):
+    with pytest.raises(CommandError, match="no site matches 'nowhere'") as raised:
         call_command("backup_site", "nowhere")
+    assert raised.value.returncode == 2
 
 
 def test_verify_snapshots_passes_quick_and_deep_on_intact_snapshots(acme):
     backup(acme)
     out = io.StringIO()
     call_command("verify_snapshots", "--site", acme.cloud_id, "--deep", stdout=out)
-    assert "deep verification: 1 snapshot(s), no problems" in out.getvalue()
+    assert "deep verification: 1 snapshot, no problems" in out.getvalue()
 
 
 def test_verify_snapshots_deep_fails_and_names_an_object_with_one_flipped_byte(acme):
@@ -59,10 +60,10 @@ def test_verify_snapshots_deep_fails_and_names_an_object_with_one_flipped_byte(a
     open(path, "wb").write(bytes(data))
 
     call_command("verify_snapshots", stdout=io.StringIO())  # quick: sizes still match
-    err = io.StringIO()
-    with pytest.raises(CommandError, match="deep verification: 1 problem"):
-        call_command("verify_snapshots", "--deep", stdout=io.StringIO(), stderr=err)
-    assert store.path(victim) in err.getvalue()
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="deep verification: 1 problem in 1 snapshot of 1"):
+        call_command("verify_snapshots", "--deep", stdout=out)
+    assert store.path(victim) in out.getvalue()
     snapshot.refresh_from_db()
     assert snapshot.last_verify_problems and victim in snapshot.last_verify_problems[0]
 
@@ -75,7 +76,8 @@ def test_verify_snapshots_quick_fails_on_a_missing_object(acme):
         .manifest.shards_of("issues")[0]
     )
     ObjectStore(acme.cloud_id).delete(manifest_shard.sha256)
-    err = io.StringIO()
-    with pytest.raises(CommandError, match="quick verification: 1 problem"):
-        call_command("verify_snapshots", stdout=io.StringIO(), stderr=err)
-    assert "object is missing" in err.getvalue()
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="quick verification: 1 problem") as raised:
+        call_command("verify_snapshots", stdout=out)
+    assert raised.value.returncode == 1
+    assert "object is missing" in out.getvalue()

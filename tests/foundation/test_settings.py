@@ -135,3 +135,20 @@ class TestEnv:
     def test_it_refuses_a_non_whole_number(self):
         with pytest.raises(ConfigError, match="EMAIL_PORT: must be a whole number"):
             Env({"EMAIL_PORT": "2.5"}).int("EMAIL_PORT", 25)
+
+
+def test_the_default_broker_connects_without_kombu_warning_of_a_missing_hostname(tmp_path):
+    # Every command that queues a task (backup_site...) opened a connection and printed
+    # "No hostname was supplied. Reverting to default 'localhost'" with the bare filesystem://.
+    result = run_manage(
+        "shell",
+        "-c",
+        "from portal.celery import app; conn = app.connection_for_write(); "
+        "print(conn.as_uri()); conn.release()",
+        VAR_DIR=str(tmp_path),
+        CELERY_BROKER_URL="",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "filesystem://" in result.stdout
+    assert "No hostname" not in result.stderr + result.stdout

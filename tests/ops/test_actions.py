@@ -78,7 +78,7 @@ def test_run_backup_now_queues_one_job_per_site_and_skips_running_ones(superuser
     busy, idle = JiraSiteFactory(tenant=tenant), JiraSiteFactory(tenant=tenant)
     BackupJob.objects.create(site=busy, status="running")
     response = act(superuser_client, Tenant, "run_backups", [tenant])
-    assert said(response) == ["1 backups queued, 1 skipped: a backup is already running"]
+    assert said(response) == ["1 backup queued, 1 skipped: a backup is already running"]
     assert BackupJob.objects.get(site=idle).status == "queued"
     event = AuditEvent.objects.get(action="backup.job_enqueued")
     assert event.actor == superuser_client.user
@@ -89,7 +89,7 @@ def test_refresh_grant_now_rotates_the_tokens_through_the_sandbox(superuser_clie
     grant, _ = connected()
     before = grant.refresh_token
     response = act(superuser_client, OAuthGrant, "refresh_grants", [grant])
-    assert said(response) == ["1 grants refreshed"]
+    assert said(response) == ["1 grant refreshed"]
     grant.refresh_from_db()
     assert grant.refresh_token != before
 
@@ -104,7 +104,7 @@ def test_mark_exempt_needs_a_reason_and_records_the_approver(superuser_client):
     response = act(
         superuser_client, MigrationCase, "mark_exempt", [case], reason="on-premise next year"
     )
-    assert said(response) == ["1 cases exempted"]
+    assert said(response) == ["1 case exempted"]
     case.refresh_from_db()
     assert case.state == "exempt" and case.exempted_by == superuser_client.user
     assert case.exemption_justification == "on-premise next year"
@@ -116,7 +116,7 @@ def test_suspend_tenant_needs_a_reason_and_skips_suspended_ones(superuser_client
     response = act(
         superuser_client, Tenant, "suspend_tenants", [active, suspended], reason="unpaid"
     )
-    assert said(response) == ["1 tenants suspended, 1 skipped: already suspended"]
+    assert said(response) == ["1 tenant suspended, 1 skipped: already suspended"]
     active.refresh_from_db()
     assert active.status == "suspended" and active.status_reason == "unpaid"
 
@@ -136,7 +136,7 @@ def test_purge_shreds_verified_credentials_and_skips_the_others_unless_ticked(as
         security, LegacyCredential, "purge_legacy_credentials", [migrated, in_use], reason="done"
     )
     assert said(response) == [
-        "1 credentials purged, 1 skipped: still used by a site "
+        "1 credential purged, 1 skipped: still used by a site "
         "(confirm it explicitly to purge anyway)"
     ]
     in_use.refresh_from_db()
@@ -162,7 +162,7 @@ def test_start_restore_queues_a_dry_run_of_a_real_snapshot(superuser_client, bac
     backup(site)
     snapshot = Snapshot.objects.get(site=site)
     response = act(superuser_client, Snapshot, "start_restore", [snapshot], dry_run="on")
-    assert said(response) == ["1 restore dry runs queued"]
+    assert said(response) == ["1 restore dry run queued"]
     job = RestoreJob.objects.get()
     assert job.dry_run and job.target_site == site
 
@@ -196,7 +196,7 @@ def test_a_refused_restore_is_listed_as_failed(superuser_client):
 def test_an_expired_invitation_is_sent_again_not_reminded(superuser_client):
     case = MigrationCaseFactory(state=MigrationCase.State.INVITE_EXPIRED)
     response = act(superuser_client, MigrationCase, "send_invitations", [case])
-    assert said(response) == ["1 invitations or reminders sent"]
+    assert said(response) == ["1 invitation or reminder sent"]
     case.refresh_from_db()
     assert case.state == "invited"
     assert case.notices.get().kind == "invitation"

@@ -39,13 +39,23 @@ def test_a_deleted_issue_is_found_in_the_admin_and_restored_into_its_project(
     )
     assert page.status_code == 200
     assert str(snapshot_a.pk) in page.content.decode()
+    # "Restore this issue…" shows the plan first: a dry run, nothing written.
+    restore_page = reverse("admin:backups_restore_snapshot", args=[snapshot_a.pk])
+    plan = staff_client.post(
+        restore_page, {"target_site": acme.pk, "issues": record["key"], "plan": "1"}
+    )
+    assert plan.status_code == 200
+    assert "issues: 1 to create" in plan.content.decode()
+    assert "Restore as planned" in plan.content.decode()
+    assert len(sb_site.issues) == count_before
+    assert not RestoreJob.objects.filter(dry_run=False).exists()
     answer = staff_client.post(
-        reverse("admin:backups_restore_find_issue"),
-        {"snapshot": str(snapshot_a.pk), "key": record["key"]},
+        restore_page, {"target_site": acme.pk, "issues": record["key"], "confirm": "1"}
     )
     assert answer.status_code == 302
-    job = RestoreJob.objects.get()
+    job = RestoreJob.objects.get(dry_run=False)
     assert job.issue_keys == [record["key"]] and job.target_site == acme
+    assert not job.create_projects  # into its original project, which must still be there
     job = run_restore_to_end(job)
 
     assert job.status == RestoreJob.Status.SUCCEEDED, (job.status_reason, job.errors[:3])
@@ -57,6 +67,11 @@ def test_a_deleted_issue_is_found_in_the_admin_and_restored_into_its_project(
     assert [c["body"] for c in restored_doc["comments"]] == expected_bodies
     assert sorted((a["filename"], a["size"]) for a in restored_doc["attachments"]) == expected_files
     assert restored_doc["fields"]["summary"] == record["fields"]["summary"]
+    # The job's page shows the new key first, with a link to it in the site.
+    job_page = staff_client.get(answer["Location"]).content.decode()
+    result = job_page.split('id="restored-keys"', 1)[1].split("</div>", 1)[0]
+    assert f"{record['key']} was restored as" in result
+    assert f'href="{acme.url}/browse/{item.target_key}"' in result
 
 
 def test_restoring_an_issue_that_still_exists_in_its_site_creates_nothing(

@@ -114,7 +114,7 @@ def test_running_it_twice_is_harmless(settings, secrets_on_old_keys, capsys):
 
     call_command("rotate_encryption_keys")
 
-    assert "done: 0 data keys re-wrapped and 0 rows re-sealed" in capsys.readouterr().out
+    assert "0 data keys re-wrapped and 0 rows re-sealed" in capsys.readouterr().out
     assert _ciphertexts() == first
     _read_all(secrets_on_old_keys)
 
@@ -139,7 +139,7 @@ def test_a_dry_run_only_counts(settings, secrets_on_old_keys, capsys):
     settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY, *settings.FIELD_ENCRYPTION_KEYS]
     call_command("rotate_encryption_keys", "--dry-run")
     out = capsys.readouterr().out
-    assert "8 data keys would be re-wrapped, 3 values would be re-sealed" in out
+    assert "8 data keys would be re-wrapped and 3 values would be re-sealed" in out
     assert count_by_key_id() == {"test1": 10, "test0": 5}
     assert not AuditEvent.objects.filter(action="encryption.keys_rotated").exists()
 

@@ -2,94 +2,162 @@
 
 from __future__ import annotations
 
-import json
-
-from django.core.management.base import BaseCommand, CommandError
+import time
 
 from backups import selectors
-from backups.models import Snapshot
 from backups.restore import selectors as restore_selectors
 from backups.restore.executor import run_restore
 from backups.restore.models import RestoreJob
 from backups.restore.planner import plan_summary
 from backups.restore.services import RestoreRefused, restore_job_create
-from tenants.models import JiraSite
+from kit.commands import OperatorCommand, rolled_back
+from tenants.models import JiraSite, OAuthGrant
+from tenants.tokens import (
+    SiteNeedsReauthorization,
+    TokenUnavailable,
+    access_token_for_site,
+    refresh_grant,
+)
+
+ACTIVE = (RestoreJob.Status.QUEUED, RestoreJob.Status.RUNNING)
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
-        "Restore a snapshot (by id) into a site (by id, cloud id, URL or name): the whole site, "
-        "--project KEY (repeatable) or --issue KEY (repeatable). --dry-run prints what would be "
-        "created or skipped and why, and writes nothing to the site. Without --dry-run the "
-        "restore is queued for the workers; --inline runs it in this process instead. Issues "
-        "already restored into the site are never created again. Exit code 1 when refused or "
-        "when the restore did not succeed."
+        "Restore a snapshot (by id, or an unambiguous prefix of 8+ characters) into a site (by "
+        "id, cloud id, URL or name): the whole site, --project KEY (repeatable) or --issue KEY "
+        "(repeatable). --dry-run prints the plan (what would be created or skipped, and why), "
+        "writes nothing to the site and keeps nothing in the database. Without it the restore "
+        "is queued for the workers; --inline runs it in this process instead. Issues already "
+        "restored into the site are never created again. --format json prints the plan or the "
+        "job as JSON. Exit 0 queued/succeeded, 1 refused or the restore did not succeed, "
+        "2 usage or unknown snapshot/site."
     )
 
-    def add_arguments(self, parser):
-        parser.add_argument("snapshot")
-        parser.add_argument("--to", required=True, dest="site", help="the target site")
-        parser.add_argument("--project", action="append", default=[], help="a project key")
-        parser.add_argument("--issue", action="append", default=[], nargs="+", help="issue keys")
-        parser.add_argument("--dry-run", action="store_true", help="plan only; write nothing")
+    def add_arguments(self, parser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument("snapshot", help="The snapshot id (or 8+ characters of it).")
+        parser.add_argument("--to", required=True, dest="site", help="The target site.")
+        parser.add_argument("--project", action="append", default=[], help="A project key.")
+        parser.add_argument("--issue", action="append", default=[], nargs="+", help="Issue keys.")
         parser.add_argument(
-            "--user-fallback", default="", help="account id for users unknown in the target"
+            "--user-fallback", default="", help="Account id for users unknown in the target."
         )
         parser.add_argument(
-            "--no-create-projects", action="store_true", help="never create missing projects"
+            "--no-create-projects", action="store_true", help="Never create missing projects."
         )
-        parser.add_argument("--inline", action="store_true", help="run in this process")
-        parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+        parser.add_argument("--inline", action="store_true", help="Run in this process.")
 
-    def handle(self, *args, **opts):
-        try:
-            snapshot = restore_selectors.snapshot_by_reference(opts["snapshot"])
-            site = selectors.site_by_reference(opts["site"])
-        except (Snapshot.DoesNotExist, JiraSite.DoesNotExist) as exc:
-            raise CommandError(str(exc)) from None
-        issues = [key for group in opts["issue"] for key in group]
-        inline = opts["dry_run"] or opts["inline"]
-        try:
-            job = restore_job_create(
-                snapshot=snapshot,
-                target_site=site,
-                project_keys=opts["project"],
-                issue_keys=issues,
-                dry_run=opts["dry_run"],
-                user_fallback=opts["user_fallback"],
-                create_projects=not opts["no_create_projects"],
-                acting_user=None,
-                enqueue=not inline,
-            )
-        except RestoreRefused as exc:
-            raise CommandError(str(exc)) from None
-        kind = "dry run" if job.dry_run else "restore"
-        self.stdout.write(
-            f"{kind} job {job.pk}: snapshot {snapshot.pk} -> {site.url} ({job.scope})"
+    def handle(self, *args, **options):
+        snapshot = self.find(
+            restore_selectors.snapshot_by_reference, options["snapshot"], "snapshot"
         )
-        if not inline:
-            self.stdout.write("queued; follow it in the admin (Restore jobs)")
+        site = self.find(selectors.site_by_reference, options["site"], "site")
+        request = {
+            "snapshot": snapshot,
+            "target_site": site,
+            "project_keys": options["project"],
+            "issue_keys": [key for group in options["issue"] for key in group],
+            "user_fallback": options["user_fallback"],
+            "create_projects": not options["no_create_projects"],
+            "acting_user": None,
+        }
+        if options["dry_run"]:
+            self._report(self._plan(request, site), options)
             return
-        for _ in range(100000):
+        job = self._create(request, dry_run=False, enqueue=not options["inline"])
+        if not options["inline"]:
+            self.write_rows([_row(job)], options)
+            self.summary(
+                f"restore job {job.pk} queued: snapshot {snapshot.pk} -> {site.url} ({job.scope});"
+                " follow it in the admin (Restore jobs)",
+                options,
+            )
+            return
+        self._report(self._run_inline(job), options)
+
+    def _plan(self, request: dict, site: JiraSite) -> RestoreJob:
+        """A dry-run job run to its end, then rolled back with everything it wrote (the job,
+        its audit event): a dry run keeps nothing.
+
+        One thing must not be lost with it: a refresh token Atlassian rotated while planning
+        (the old one works for ten more minutes only). A token about to expire is refreshed
+        before planning, and if a rotation still happened inside, the grant is refreshed again
+        at once from the stored token, inside Atlassian's reuse interval."""
+        if site.grant_id:
+            try:
+                access_token_for_site(site)
+            except (SiteNeedsReauthorization, TokenUnavailable):
+                pass  # the plan reports it
+        before = _rotated_at(site)
+        with rolled_back():
+            job = self._create(request, dry_run=True, enqueue=False)
+            job = self._run_inline(job)
+            rotated = _rotated_at(site) != before
+        if rotated:
+            refresh_grant(site.grant_id, force=True)
+        return job
+
+    def _create(self, request: dict, *, dry_run: bool, enqueue: bool) -> RestoreJob:
+        try:
+            return restore_job_create(**request, dry_run=dry_run, enqueue=enqueue)
+        except RestoreRefused as exc:
+            raise self.failure(f"refused: {exc}") from None
+
+    def _run_inline(self, job: RestoreJob) -> RestoreJob:
+        while True:
             outcome = run_restore(job.pk)
             job.refresh_from_db()
-            if job.status not in (RestoreJob.Status.QUEUED, RestoreJob.Status.RUNNING):
-                break
+            if job.status not in ACTIVE:
+                return job
             if outcome.state in ("requeue", "not_ready", "busy"):
-                import time
-
                 time.sleep(min(max(outcome.countdown, 0.2), 60))
-        if job.dry_run:
-            if opts["json"]:
-                self.stdout.write(json.dumps(job.plan, indent=2, sort_keys=True))
-            else:
-                for line in plan_summary(job.plan):
-                    self.stdout.write(line)
-        summary = (
-            f"{kind} job {job.pk} {job.status}: {job.status_reason} ({job.points_spent} points)"
-        )
-        if job.status != RestoreJob.Status.SUCCEEDED:
+
+    def _report(self, job: RestoreJob, options) -> None:
+        kind = "dry run" if job.dry_run else f"restore job {job.pk}"
+        if options["format"] == "json":
+            self.write_document({**_row(job), "plan": job.plan, "errors": job.errors}, options)
+        elif options["format"] == "csv":
+            self.write_rows([_row(job)], options)
+        else:
+            for line in plan_summary(job.plan) if job.dry_run else []:
+                self.stdout.write(line)
             for error in job.errors[:20]:
                 self.stdout.write(f"  {error['kind']} {error['source']}: {error['error']}")
-            raise CommandError(summary)
-        self.stdout.write(self.style.SUCCESS(summary))
+        if job.status != RestoreJob.Status.SUCCEEDED:
+            raise self.failure(f"{kind} {job.status}: {job.status_reason}")
+        if job.dry_run:
+            self.summary(
+                f"dry run: planned with {job.points_spent} points of reads; nothing was written",
+                options,
+            )
+        else:
+            self.summary(
+                f"{kind} {job.status}: {job.status_reason} ({job.points_spent} points)",
+                options,
+                style=self.style.SUCCESS,
+            )
+
+
+def _rotated_at(site: JiraSite):
+    """When the site's vendor grant last rotated its tokens (None without a grant)."""
+    if not site.grant_id:
+        return None
+    return (
+        OAuthGrant.objects.filter(pk=site.grant_id)
+        .values_list("last_rotated_at", flat=True)
+        .first()
+    )
+
+
+def _row(job: RestoreJob) -> dict:
+    return {
+        "job": "" if job.dry_run else job.pk,
+        "snapshot": str(job.snapshot_id),
+        "target": job.target_site.url,
+        "scope": job.scope,
+        "dry_run": job.dry_run,
+        "status": job.status,
+        "reason": job.status_reason,
+        "points": job.points_spent,
+    }

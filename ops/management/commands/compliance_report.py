@@ -1,24 +1,16 @@
 import csv
-import json
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from kit.commands import OperatorCommand
 from ops.compliance import ComplianceReport, build_compliance_report, parse_since
 
 TABLE_ROWS = 25  # evidence rows per line in the table format (json/csv carry them all)
 
 
-def _since(value: str) -> datetime:
-    try:
-        return parse_since(value)
-    except ValueError as exc:
-        raise CommandError(f"--since: {exc}", returncode=2) from None
-
-
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Compliance evidence: stored legacy secrets, legacy-credential calls since "
         "LEGACY_CUTOFF (and per week before it), live sites and their credential, vendor-app "
@@ -28,34 +20,41 @@ class Command(BaseCommand):
         "Exit status 1 when a goal line is violated (use it to gate a deploy or alert), "
         "2 on bad arguments."
     )
+    writes = False
 
     def add_arguments(self, parser):
+        super().add_arguments(parser)
         parser.add_argument(
             "--since",
             help="window start for ledger lines: YYYY-MM-DD or ISO date-time, UTC "
             "(default: the ledger's retention, ATLASSIAN_LEDGER_RETENTION_DAYS)",
         )
-        parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
     def handle(self, *args, since=None, format="table", **options):
         now = timezone.now()
-        since_at = _since(since) if since else None
-        if since_at is not None and since_at > now:
-            raise CommandError(f"--since {since} is in the future", returncode=2)
+        since_at = None
+        if since:
+            try:
+                since_at = parse_since(since)
+            except ValueError as exc:
+                raise self.usage_error(f"--since: {exc}") from None
+            if since_at > now:
+                raise self.usage_error(f"--since {since} is in the future")
         report = build_compliance_report(since=since_at, now=now)
         if format == "json":
-            self.stdout.write(json.dumps(report.as_dict(), indent=2, sort_keys=False))
+            self.write_document(report.as_dict(), options | {"format": format})
         elif format == "csv":
             self._csv(report)
         else:
             self._table(report)
         if not report.ok:
             failed = [line.key for line in report.lines if line.ok is False]
-            raise CommandError(
+            raise self.failure(
                 f"compliance goals violated: {', '.join(failed)} "
-                f"({len(report.violations)} deviations)",
-                returncode=1,
+                f"({len(report.violations)} deviations)"
             )
+        if format != "table":  # the table ends with its own "Result:" line
+            self.summary("compliant: every goal line is met", options | {"format": format})
 
     # -- renderers -------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from kit.commands import moment
+from kit.outcomes import counted
 from tenants.commands import SiteCommand
 from tenants.models import MigrationCase
 
@@ -15,6 +17,7 @@ class Command(SiteCommand):
         "Report the migration cases (of --tenant / --site, else all), optionally only --state "
         "S (repeatable) or --overdue. Read-only; exit 0, or 2 on bad usage."
     )
+    writes = False
 
     def add_arguments(self, parser) -> None:
         super().add_arguments(parser)
@@ -49,10 +52,10 @@ class Command(SiteCommand):
                 "tenant": case.site.tenant.slug,
                 "site": case.site.url,
                 "state": case.state,
-                "due_at": case.due_at.isoformat() if case.due_at else "",
+                "due_at": moment(case.due_at),
                 "overdue_days": max(0, (now - case.due_at).days) if case.due_at else "",
                 "notices": case.notice_count,
-                "last_notice": case.last_notice.isoformat() if case.last_notice else "",
+                "last_notice": moment(case.last_notice),
                 "reason": case.failure_reason,
             }
             for case in cases.iterator(chunk_size=1000)
@@ -74,8 +77,8 @@ class Command(SiteCommand):
         per_state: dict[str, int] = {}
         for row in rows:
             per_state[row["state"]] = per_state.get(row["state"], 0) + 1
-        summary = f"{len(rows)} cases: " + (
-            ", ".join(f"{n} {state}" for state, n in sorted(per_state.items())) or "none"
+        self.summary(
+            f"{counted(len(rows), 'case')}: "
+            + (", ".join(f"{n} {state}" for state, n in sorted(per_state.items())) or "none"),
+            options,
         )
-        target = self.stdout if options["format"] == "table" else self.stderr
-        target.write(summary)

@@ -6,7 +6,7 @@ migration case cut over (or completed). Any other credential is purged only when
 
 from __future__ import annotations
 
-from django.core.management.base import CommandError
+import uuid
 
 from ops import bulk
 from tenants.commands import SiteCommand
@@ -37,15 +37,15 @@ class Command(SiteCommand):
         if confirmed:
             known = {
                 str(pk)
-                for pk in LegacyCredential.objects.filter(pk__in=_uuids(confirmed)).values_list(
-                    "pk", flat=True
-                )
+                for pk in LegacyCredential.objects.filter(
+                    pk__in=self._uuids(confirmed)
+                ).values_list("pk", flat=True)
             }
             unknown = sorted(set(confirmed) - known)
             if unknown:
-                raise CommandError(f"unknown credential: {', '.join(unknown)}", returncode=2)
+                raise self.usage_error(f"unknown credential: {', '.join(unknown)}")
         if not options["reason"].strip():
-            raise CommandError("--reason cannot be empty", returncode=2)
+            raise self.usage_error("--reason cannot be empty")
         credentials = self.narrow(
             LegacyCredential.objects.exclude(status=LegacyCredential.Status.PURGED)
             .select_related("tenant")
@@ -65,14 +65,11 @@ class Command(SiteCommand):
             )
         self.finish(outcome, options)
 
-
-def _uuids(values):
-    import uuid
-
-    valid = []
-    for value in values:
-        try:
-            valid.append(uuid.UUID(value))
-        except ValueError:
-            raise CommandError(f"not a credential id: {value}", returncode=2) from None
-    return valid
+    def _uuids(self, values: list[str]) -> list[uuid.UUID]:
+        valid = []
+        for value in values:
+            try:
+                valid.append(uuid.UUID(value))
+            except ValueError:
+                raise self.usage_error(f"not a credential id: {value}") from None
+        return valid

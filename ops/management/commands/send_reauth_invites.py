@@ -32,4 +32,4 @@ class Command(SiteCommand):
                 dry_run=options["dry_run"],
                 progress=update,
             )
-        self.finish(outcome, options, show_done=options["verbosity"] > 1)
+        self.finish(outcome, options)

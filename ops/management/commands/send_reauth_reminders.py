@@ -29,4 +29,4 @@ class Command(SiteCommand):
             outcome = bulk.send_reminders(
                 due, acting_user=None, dry_run=options["dry_run"], progress=update
             )
-        self.finish(outcome, options, show_done=options["verbosity"] > 1)
+        self.finish(outcome, options)
