@@ -134,8 +134,7 @@ def _workflow_shards(c: Any, projects: list[dict[str, Any]], shard: Callable) ->
     shard("resolutions", sorted(c.resolutions(), key=lambda r: str(r["id"])))
     try:
         workflows = [
-            {k: w.get(k) for k in ("id", "name", "statuses", "transitions")}
-            for w in c.workflows()
+            {k: w.get(k) for k in ("id", "name", "statuses", "transitions")} for w in c.workflows()
         ]
         schemes = []
         ids = [str(p["id"]) for p in projects]
@@ -184,9 +183,7 @@ def _agile_shards(ctx: StepContext, shard: Callable) -> list[dict]:
     boards, sprints = [], {}
     for board in c.boards():
         location = board.get("location") or {}
-        ranking = (c.board_configuration(board["id"]).get("ranking") or {}).get(
-            "rankCustomFieldId"
-        )
+        ranking = (c.board_configuration(board["id"]).get("ranking") or {}).get("rankCustomFieldId")
         boards.append(
             {
                 "id": board["id"],
