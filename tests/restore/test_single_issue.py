@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from backups.restore.executor import run_restore
 from backups.restore.models import RestoreItem, RestoreJob
+from backups.restore.provenance import is_history_file, strip_provenance
 from backups.restore.selectors import find_issue_in_snapshots
 from sandbox.content import issue_doc
 from tests.backups.conftest import connect_site
@@ -54,8 +55,16 @@ def test_a_deleted_issue_is_found_in_the_admin_and_restored_into_its_project(
     restored = sb_site.issues_by_key[item.target_key]
     assert restored.project_id == deleted.project_id
     restored_doc = issue_doc(sb_site, restored)
-    assert [c["body"] for c in restored_doc["comments"]] == expected_bodies
-    assert sorted((a["filename"], a["size"]) for a in restored_doc["attachments"]) == expected_files
+    # Each comment says who wrote it and when; the issue has its history file besides.
+    assert [strip_provenance(c["body"]) for c in restored_doc["comments"]] == expected_bodies
+    assert all(
+        c["body"]["content"][0]["content"][0]["text"].startswith("Originally by ")
+        for c in restored_doc["comments"]
+    )
+    files = sorted((a["filename"], a["size"]) for a in restored_doc["attachments"])
+    history = [f for f in files if is_history_file(f[0])]
+    assert [f[0] for f in history] == [f"restored-from-{record['key']}-history.txt"]
+    assert [f for f in files if f not in history] == expected_files
     assert restored_doc["fields"]["summary"] == record["fields"]["summary"]
 
 
