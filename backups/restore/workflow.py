@@ -35,8 +35,8 @@ class TargetWorkflows:
     workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
     # target project id -> {"default": workflow name, "mappings": {issue type id: name}}
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # scheme name (lower) -> scheme id
-    schemes: dict[str, str] = field(default_factory=dict)
+    # scheme name (lower) -> {"default": workflow name, "mappings": {issue type id: name}}
+    schemes: dict[str, dict[str, Any]] = field(default_factory=dict)
     # resolution name (lower) -> name
     resolutions: dict[str, str] = field(default_factory=dict)
 
@@ -67,7 +67,11 @@ class TargetWorkflows:
             for wf in client.workflows():
                 out.workflows[wf["name"]] = workflow_graph(wf)
             out.schemes = {
-                str(s.get("name", "")).lower(): str(s["id"]) for s in client.workflow_schemes()
+                str(s.get("name", "")).lower(): {
+                    "default": s.get("defaultWorkflow"),
+                    "mappings": dict(s.get("issueTypeMappings") or {}),
+                }
+                for s in client.workflow_schemes()
             }
             out.add_projects(client, project_ids)
         except (ApiForbidden, ApiNotFound):
@@ -84,6 +88,15 @@ class TargetWorkflows:
                         "default": scheme.get("defaultWorkflow"),
                         "mappings": dict(scheme.get("issueTypeMappings") or {}),
                     }
+
+    def assume_scheme(self, project_id: str, scheme_name: str | None) -> bool:
+        """A project the restore will create gets the scheme of this name (if the target has
+        it): plan with it. False when the target has no such scheme."""
+        scheme = self.schemes.get(str(scheme_name or "").lower())
+        if scheme is None:
+            return False
+        self.projects[project_id] = dict(scheme)
+        return True
 
     # -- planning ------------------------------------------------------------------------------
 
