@@ -17,7 +17,7 @@ from backups.models import Snapshot
 from backups.restore import selectors as restore_selectors
 from backups.restore.executor import run_restore
 from backups.restore.models import RestoreItem, RestoreJob
-from backups.restore.planner import plan_summary
+from backups.restore.report import report_lines
 from backups.restore.services import RestoreRefused, restore_job_cancel, restore_job_create
 from tenants.models import JiraSite
 
@@ -52,16 +52,17 @@ class RestoreJobAdmin(admin.ModelAdmin):
     exclude = ("lease_token", "mapping")
     readonly_fields = [
         f.name for f in RestoreJob._meta.fields if f.name not in ("id", "lease_token", "mapping")
-    ] + ["plan_lines"]
+    ] + ["report"]
     inlines = [RestoreItemInline]
     actions = ["cancel_jobs"]
 
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.display(description="plan")
-    def plan_lines(self, job: RestoreJob) -> str:
-        return "\n".join(plan_summary(job.plan)) if job.plan else "-"
+    @admin.display(description="report")
+    def report(self, job: RestoreJob) -> str:
+        # The same report as restore_snapshot's output and its --format json.
+        return "\n".join(report_lines(job)) or "-"
 
     @admin.action(description="Cancel the selected restores")
     def cancel_jobs(self, request, queryset):
@@ -101,6 +102,7 @@ class RestoreJobAdmin(admin.ModelAdmin):
                 "issue_keys": data["issues"],
                 "user_fallback": data["user_fallback"],
                 "create_projects": data["create_projects"],
+                "on_damaged": data["on_damaged"],
                 "acting_user": request.user,
             }
             try:
@@ -121,7 +123,7 @@ class RestoreJobAdmin(admin.ModelAdmin):
             "snapshot": snapshot,
             "form": form,
             "plan_job": plan_job,
-            "plan_lines": plan_summary(plan_job.plan) if plan_job and plan_job.plan else [],
+            "plan_lines": report_lines(plan_job) if plan_job and plan_job.plan else [],
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/backups/restore_confirm.html", context)
@@ -177,6 +179,12 @@ class RestoreForm(forms.Form):
         required=False, help_text="account id used for users unknown in the target"
     )
     create_projects = forms.BooleanField(required=False, initial=True)
+    on_damaged = forms.ChoiceField(
+        choices=RestoreJob.OnDamaged.choices,
+        initial=RestoreJob.OnDamaged.STOP,
+        label="Damaged objects in the snapshot",
+        help_text="the plan names them; stop before writing anything, or skip them",
+    )
 
     def __init__(self, *args, snapshot: Snapshot, **kwargs):
         super().__init__(*args, **kwargs)

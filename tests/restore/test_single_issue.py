@@ -118,17 +118,24 @@ def test_the_admin_restore_page_shows_the_plan_before_anything_is_written(
     url = reverse("admin:backups_restore_snapshot", args=[snapshot_a.pk])
     assert staff_client.get(url).status_code == 200
 
-    page = staff_client.post(url, {"target_site": site_b.pk, "plan": "1", "create_projects": "on"})
+    page = staff_client.post(
+        url,
+        {"target_site": site_b.pk, "plan": "1", "create_projects": "on", "on_damaged": "skip"},
+    )
 
     text = page.content.decode()
     assert page.status_code == 200
     assert f"issues: {snapshot_a.counts['issues']} to create" in text
+    assert "Damaged objects in the snapshot" in text and "will not come back as it was" in text
+    assert RestoreJob.objects.get(dry_run=True).on_damaged == "skip"
     assert len(backup_env.site("bravo").issues) == 0
     confirm = staff_client.post(
-        url, {"target_site": site_b.pk, "confirm": "1", "create_projects": "on"}
+        url,
+        {"target_site": site_b.pk, "confirm": "1", "create_projects": "on", "on_damaged": "stop"},
     )
     assert confirm.status_code == 302
     job = RestoreJob.objects.get(dry_run=False)
+    assert job.on_damaged == "stop"
     assert run_restore(job.pk).state == "done"
     assert len(backup_env.site("bravo").issues) == snapshot_a.counts["issues"]
     change = staff_client.get(reverse("admin:backups_restorejob_change", args=[job.pk]))

@@ -1,4 +1,5 @@
-"""manage.py restore_snapshot SNAPSHOT --to SITE [--project KEY] [--issue KEY ...] [--dry-run]"""
+"""manage.py restore_snapshot SNAPSHOT --to SITE [--project KEY] [--issue KEY ...] [--dry-run]
+[--on-damaged stop|skip] [--format table|json]"""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from backups.models import Snapshot
 from backups.restore import selectors as restore_selectors
 from backups.restore.executor import run_restore
 from backups.restore.models import RestoreJob
-from backups.restore.planner import plan_summary
+from backups.restore.report import restore_report
 from backups.restore.services import RestoreRefused, restore_job_create
 from tenants.models import JiraSite
 
@@ -39,7 +40,20 @@ class Command(BaseCommand):
             "--no-create-projects", action="store_true", help="never create missing projects"
         )
         parser.add_argument("--inline", action="store_true", help="run in this process")
-        parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+        parser.add_argument(
+            "--on-damaged",
+            choices=[c for c, _label in RestoreJob.OnDamaged.choices],
+            default=RestoreJob.OnDamaged.STOP,
+            help="damaged objects in the snapshot: stop before writing anything (default), or "
+            "skip them and restore the rest",
+        )
+        parser.add_argument(
+            "--format",
+            choices=("table", "json"),
+            default="table",
+            help="the report as lines (default) or as JSON (the admin shows the same report)",
+        )
+        parser.add_argument("--json", action="store_true", help="same as --format json")
 
     def handle(self, *args, **opts):
         try:
@@ -58,6 +72,7 @@ class Command(BaseCommand):
                 dry_run=opts["dry_run"],
                 user_fallback=opts["user_fallback"],
                 create_projects=not opts["no_create_projects"],
+                on_damaged=opts["on_damaged"],
                 acting_user=None,
                 enqueue=not inline,
             )
@@ -79,17 +94,15 @@ class Command(BaseCommand):
                 import time
 
                 time.sleep(min(max(outcome.countdown, 0.2), 60))
-        if job.dry_run:
-            if opts["json"]:
-                self.stdout.write(json.dumps(job.plan, indent=2, sort_keys=True))
-            else:
-                for line in plan_summary(job.plan):
-                    self.stdout.write(line)
+        report = restore_report(job)
+        if opts["json"] or opts["format"] == "json":
+            self.stdout.write(json.dumps(report, indent=2, sort_keys=True, default=str))
+        else:
+            for line in report["lines"]:
+                self.stdout.write(line)
         summary = (
             f"{kind} job {job.pk} {job.status}: {job.status_reason} ({job.points_spent} points)"
         )
         if job.status != RestoreJob.Status.SUCCEEDED:
-            for error in job.errors[:20]:
-                self.stdout.write(f"  {error['kind']} {error['source']}: {error['error']}")
             raise CommandError(summary)
         self.stdout.write(self.style.SUCCESS(summary))
