@@ -37,7 +37,14 @@ from requests.adapters import HTTPAdapter
 
 from atlassian import ledger as ledger_module
 from atlassian.costs import points_for
-from atlassian.endpoints import AUTH_FAMILIES, is_read_only, status_class
+from atlassian.endpoints import (
+    AGILE_PREFIX,
+    AGILE_ROOT,
+    AUTH_FAMILIES,
+    REST_ROOT,
+    is_read_only,
+    status_class,
+)
 from atlassian.exceptions import (
     ApiBadRequest,
     ApiBadResponse,
@@ -182,6 +189,7 @@ class BaseClient:
         retry: RetryPolicy | None = None,
         timeout: float | None = None,
         authenticate: bool = True,
+        follow_redirects: bool = True,
     ) -> Reply:
         method = method.upper()
         retry = retry or self.retry
@@ -211,6 +219,7 @@ class BaseClient:
                     headers=request_headers,
                     stream=stream,
                     timeout=timeout or self.timeout,
+                    allow_redirects=follow_redirects,
                 )
             except requests.Timeout as exc:
                 self._record(method, family, None, 0)
@@ -631,6 +640,10 @@ class JiraClient(BaseClient):
         return self._auth() if self._auth is not None else {}
 
     def _url(self, path: str) -> str:
+        if path.startswith(AGILE_PREFIX):
+            # Jira Software's API lives beside the platform's, under the same site base.
+            root = self.base_url.rsplit(REST_ROOT.rstrip("/"), 1)[0]
+            return f"{root}{AGILE_ROOT}{path[len(AGILE_PREFIX) :]}"
         return f"{self.base_url}/{path}"
 
     # -- identity ----------------------------------------------------------------------------
@@ -701,6 +714,66 @@ class JiraClient(BaseClient):
 
     def users(self, *, page_size: int = 1000) -> Iterator[dict[str, Any]]:
         return self._offset_pages("GET", "users/search", items_key=None, page_size=page_size)
+
+    # -- workflows and statuses --------------------------------------------------------------
+
+    def workflows(self) -> Iterator[dict[str, Any]]:
+        """Every workflow with its statuses and transitions (``links``: the from-statuses;
+        none for a global transition). Needs a site admin."""
+        return self._offset_pages(
+            "GET", "workflows/search", params={"expand": "values.transitions"}
+        )
+
+    def workflow_scheme_projects(self, project_ids: Iterable[str | int]) -> list[dict[str, Any]]:
+        """``[{"projectIds", "workflowScheme": {"defaultWorkflow", "issueTypeMappings"}}]``."""
+        ids = [str(i) for i in project_ids]
+        _at_most(ids, 100, "workflow_scheme_projects")
+        data = self._get("workflowscheme/project", params={"projectId": ids})
+        return data.get("values") or []
+
+    def workflow_schemes(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "workflowscheme", page_size=50)
+
+    def assign_workflow_scheme(self, project_id: str | int, scheme_id: str | int) -> None:
+        """Only for a project without issues (Jira refuses the others)."""
+        self._request(
+            "PUT",
+            "workflowscheme/project",
+            json={"projectId": str(project_id), "workflowSchemeId": str(scheme_id)},
+        )
+
+    def project_statuses(self, project_key: str) -> list[dict[str, Any]]:
+        """Per issue type: ``{"id", "name", "subtask", "statuses": [...]}``."""
+        return self._get("project/{key}/statuses", {"key": project_key})
+
+    def resolutions(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "resolution/search")
+
+    def transitions(self, key: str, *, with_fields: bool = True) -> list[dict[str, Any]]:
+        """The transitions available from the issue's current status."""
+        params = {"expand": "transitions.fields"} if with_fields else None
+        data = self._get("issue/{key}/transitions", {"key": key}, params=params)
+        return data.get("transitions") or []
+
+    # -- Jira Software (agile API) -------------------------------------------------------------
+
+    def boards(self, *, project_key: str | None = None) -> Iterator[dict[str, Any]]:
+        params = {"projectKeyOrId": project_key} if project_key else None
+        return self._offset_pages("GET", "agile/board", params=params, page_size=50)
+
+    def board_configuration(self, board_id: int | str) -> dict[str, Any]:
+        return self._get("agile/board/{id}/configuration", {"id": board_id})
+
+    def board_sprints(
+        self, board_id: int | str, *, state: str = "future,active,closed"
+    ) -> Iterator[dict[str, Any]]:
+        return self._offset_pages(
+            "GET",
+            "agile/board/{id}/sprint",
+            path_params={"id": board_id},
+            params={"state": state},
+            page_size=50,
+        )
 
     # -- issues ------------------------------------------------------------------------------
 
@@ -921,6 +994,22 @@ class JiraClient(BaseClient):
             )
         return _stream(response, chunk_size)
 
+    def attachment_media_id(self, attachment_id: str | int) -> str | None:
+        """The attachment's id in Atlassian's media service (what ADF media nodes hold): the
+        content endpoint answers 303 to ``.../file/{media id}/binary``; the redirect is not
+        followed. None when the answer names no media file."""
+        reply = self._request(
+            "GET",
+            "attachment/content/{id}",
+            path_params={"id": attachment_id},
+            headers={"Accept": "*/*"},
+            stream=True,
+            follow_redirects=False,
+        )
+        location = reply.response.headers.get("Location", "")
+        reply.response.close()
+        return media_id_from_location(location)
+
     # -- writes (restore) --------------------------------------------------------------------
 
     def create_issue(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -992,6 +1081,69 @@ class JiraClient(BaseClient):
         )
         return reply.data or []
 
+    def edit_issue(
+        self,
+        key: str,
+        *,
+        fields: dict[str, Any] | None = None,
+        update: dict[str, Any] | None = None,
+    ) -> None:
+        """``PUT issue/{key}`` (status, resolution, dates and Rank cannot be set this way)."""
+        body: dict[str, Any] = {}
+        if fields:
+            body["fields"] = fields
+        if update:
+            body["update"] = update
+        self._request(
+            "PUT",
+            "issue/{key}",
+            path_params={"key": key},
+            params={"notifyUsers": "false"},
+            json=body,
+            issue=key,
+        )
+
+    def transition_issue(
+        self, key: str, transition_id: str, *, fields: dict[str, Any] | None = None
+    ) -> None:
+        """Move the issue along one transition (``fields``: what its screen requires)."""
+        body: dict[str, Any] = {"transition": {"id": str(transition_id)}}
+        if fields:
+            body["fields"] = fields
+        self._post("issue/{key}/transitions", body, {"key": key}, issue=key)
+
+    def create_sprint(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``{"name", "originBoardId", "startDate"?, "endDate"?, "goal"?}``; a future sprint."""
+        return self._post("agile/sprint", payload)
+
+    def update_sprint(self, sprint_id: int | str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A partial update: ``{"state": "active"|"closed", ...}`` starts or closes it."""
+        return self._post("agile/sprint/{id}", payload, {"id": sprint_id})
+
+    def move_to_sprint(self, sprint_id: int | str, issue_keys: list[str]) -> None:
+        """Into a future or active sprint (sub-tasks follow their parent)."""
+        _at_most(issue_keys, 50, "move_to_sprint")
+        self._post("agile/sprint/{id}/issue", {"issues": list(issue_keys)}, {"id": sprint_id})
+
+    def rank_issues(
+        self,
+        issue_keys: list[str],
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        rank_field_id: int | None = None,
+    ) -> None:
+        """Rank ``issue_keys``, in this order, just before ``before`` or just after ``after``."""
+        _at_most(issue_keys, 50, "rank_issues")
+        body: dict[str, Any] = {"issues": list(issue_keys)}
+        if before:
+            body["rankBeforeIssue"] = before
+        else:
+            body["rankAfterIssue"] = after
+        if rank_field_id is not None:
+            body["rankCustomFieldId"] = rank_field_id
+        self._request("PUT", "agile/issue/rank", json=body)
+
     def create_version(self, payload: dict[str, Any]) -> dict[str, Any]:
         return self._post("version", payload)
 
@@ -1000,6 +1152,16 @@ class JiraClient(BaseClient):
 
     def create_project(self, payload: dict[str, Any]) -> dict[str, Any]:
         return self._post("project", payload)
+
+
+def media_id_from_location(location: str) -> str | None:
+    """``.../file/{media id}/binary?token=...`` -> the media id."""
+    parts = urlsplit(location).path.split("/")
+    if "file" in parts:
+        index = parts.index("file")
+        if index + 1 < len(parts) and parts[index + 1]:
+            return parts[index + 1]
+    return None
 
 
 def _bearer(token: str) -> dict[str, str]:

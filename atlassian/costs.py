@@ -45,6 +45,7 @@ _LIST_KEYS = (
     "users",
     "keys",
     "issueChangeLogs",
+    "transitions",
 )
 # Single-object families: one core object each.
 _SINGLE_CORE = frozenset(

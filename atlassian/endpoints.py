@@ -12,6 +12,9 @@ import re
 
 # Jira REST v3 root below a site base, and the 3LO gateway prefix that carries a cloud id.
 REST_ROOT = "/rest/api/3/"
+# Jira Software's API beside it; its families are named ``agile/<path>``.
+AGILE_ROOT = "/rest/agile/1.0/"
+AGILE_PREFIX = "agile/"
 _GATEWAY = re.compile(r"^/ex/jira/[^/]+")
 
 # POST endpoints that only read: safe to retry, charged like reads.
@@ -53,6 +56,8 @@ _PARAM_AFTER = {
     "issuetype": "{id}",
     "priority": "{id}",
     "status": "{id}",
+    "board": "{id}",
+    "sprint": "{id}",
     "user": None,
 }
 # Segments that are sub-resources or actions, never parameters.
@@ -87,6 +92,9 @@ _WORDS = frozenset(
         "watchers",
         "editmeta",
         "createmeta",
+        "configuration",
+        "backlog",
+        "rank",
     }
 )
 
@@ -95,8 +103,11 @@ def family_for_path(path: str) -> str:
     """``/ex/jira/<cloud>/rest/api/3/issue/PRJ-12/comment?x`` -> ``issue/{key}/comment``."""
     path = path.split("?", 1)[0]
     path = _GATEWAY.sub("", path)
+    prefix = ""
     if path.startswith(REST_ROOT):
         path = path[len(REST_ROOT) :]
+    elif path.startswith(AGILE_ROOT):
+        path, prefix = path[len(AGILE_ROOT) :], AGILE_PREFIX
     elif path.startswith("/oauth/token/accessible-resources"):
         return "accessible-resources"
     elif path.rstrip("/") == "/oauth/token":
@@ -119,7 +130,7 @@ def family_for_path(path: str) -> str:
             out.append("{id}")
         else:
             out.append(part)
-    return "/".join(out) or "/"
+    return prefix + "/".join(out) if out else prefix or "/"
 
 
 def is_read_only(method: str, family: str) -> bool:
@@ -142,6 +153,8 @@ def status_class(status: int | None) -> str:
 
 
 __all__ = [
+    "AGILE_PREFIX",
+    "AGILE_ROOT",
     "AUTH_FAMILIES",
     "READ_ONLY_POSTS",
     "family_for_path",

@@ -67,3 +67,11 @@ def clock():
 
     path = getattr(settings, "BACKUPS_CLOCK", "") or ""
     return import_string(path)() if path else time.time()
+
+
+def restore_provenance() -> bool:
+    """Whether each restored comment and worklog starts with "Originally by NAME on DATE"."""
+    value = getattr(settings, "RESTORE_PROVENANCE", None)
+    if value is not None:
+        return bool(value)
+    return _env.bool("RESTORE_PROVENANCE", True)

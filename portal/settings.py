@@ -277,7 +277,13 @@ ATLASSIAN_REDIRECT_URI = env.url(
 )
 ATLASSIAN_SCOPES = (
     "read:jira-work write:jira-work read:jira-user manage:jira-project "
-    "manage:jira-configuration offline_access read:me"
+    "manage:jira-configuration offline_access read:me "
+    # Jira Software (boards, sprints, rank): a grant without these still backs up and restores
+    # everything else (tenants.scopes.SOFTWARE_SCOPES).
+    "read:board-scope:jira-software write:board-scope:jira-software "
+    "read:board-scope.admin:jira-software read:sprint:jira-software write:sprint:jira-software "
+    "read:epic:jira-software write:issue:jira-software read:issue-details:jira read:jql:jira "
+    "read:project:jira"
 )
 ATLASSIAN_TIER1_POINTS_PER_HOUR = env.int("ATLASSIAN_TIER1_POINTS_PER_HOUR", 65000, minimum=1)
 ATLASSIAN_TIMEOUT_SECONDS = env.int("ATLASSIAN_TIMEOUT_SECONDS", 30, minimum=1)

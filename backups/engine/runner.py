@@ -37,6 +37,7 @@ from backups.snapshots.manifest import (
 from backups.snapshots.objects import ObjectStore
 from backups.snapshots.reader import SnapshotReader
 from backups.snapshots.writer import commit_snapshot, write_shard
+from tenants.scopes import site_software_scopes_missing
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +218,11 @@ class BackupEngine:
             base, base_index = None, {}
         self.plan = Plan(job, self.done, base, base_index)
         self.ctx = steps.StepContext(
-            client=self.client, store=self.store, site_pk=job.site_id, heartbeat=lease.heartbeat
+            client=self.client,
+            store=self.store,
+            site_pk=job.site_id,
+            heartbeat=lease.heartbeat,
+            software_missing=site_software_scopes_missing(job.site),
         )
 
     def next_unit(self) -> Unit | None:
@@ -363,9 +368,12 @@ def _finalize(job: BackupJob, lease: Lease, plan: Plan, store: ObjectStore) -> N
         )
         # The schedule's last success and points-per-hour estimate, in the same transaction.
         schedule_estimates_refresh(site_ids=[job.site_id], now=finished)
+        # What the snapshot does not hold and why (also in its snapshot_notes shard).
+        notes = plan.done["config"].result.get("notes") or []
         leases.finish(
             lease,
             status=BackupJob.Status.SUCCEEDED,
+            reason="; ".join(notes),
             kind=manifest.kind,
             current_step="",
             objects_total=max(current.objects_total or 0, current.objects_done),

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from atlassian.exceptions import ApiBadRequest, ApiNotFound
+from atlassian.exceptions import ApiBadRequest, ApiForbidden, ApiNotFound
 from backups.models import StoredAttachment
 from backups.snapshots.manifest import ATTACHMENT_REFS, ShardEntry
 from backups.snapshots.objects import ObjectStore
@@ -77,6 +77,8 @@ class StepContext:
     store: ObjectStore
     site_pk: int
     heartbeat: Callable[[], None] = lambda: None
+    # Jira Software scopes the site's grant lacks: boards and sprints are then not read.
+    software_missing: list[str] = field(default_factory=list)
 
 
 def _user(record: dict[str, Any]) -> dict[str, Any]:
@@ -120,7 +122,83 @@ def config_step(ctx: StepContext) -> StepResult:
     projects = sorted(c.projects(), key=lambda r: int(r["id"]))
     shard("projects", projects)
     result.data["projects"] = [{"id": str(p["id"]), "key": p["key"]} for p in projects]
+    notes = _workflow_shards(c, projects, shard) + _agile_shards(ctx, shard)
+    shard("snapshot_notes", notes)
+    result.data["notes"] = [n["reason"] for n in notes]
     return result
+
+
+def _workflow_shards(c: Any, projects: list[dict[str, Any]], shard: Callable) -> list[dict]:
+    """Resolutions, workflows (statuses and transitions) and which scheme each project uses:
+    what a restore needs to walk an issue to its status. Workflows need a site admin."""
+    shard("resolutions", sorted(c.resolutions(), key=lambda r: str(r["id"])))
+    try:
+        workflows = [
+            {k: w.get(k) for k in ("id", "name", "statuses", "transitions")} for w in c.workflows()
+        ]
+        schemes = []
+        ids = [str(p["id"]) for p in projects]
+        for start in range(0, len(ids), 100):
+            for entry in c.workflow_scheme_projects(ids[start : start + 100]):
+                scheme = entry.get("workflowScheme") or {}
+                schemes.extend(
+                    {
+                        "projectId": str(pid),
+                        "id": str(scheme.get("id")),
+                        "name": scheme.get("name"),
+                        "defaultWorkflow": scheme.get("defaultWorkflow"),
+                        "issueTypeMappings": scheme.get("issueTypeMappings") or {},
+                    }
+                    for pid in entry.get("projectIds") or []
+                )
+    except ApiForbidden:
+        shard("workflows", [])
+        shard("workflow_schemes", [])
+        return [
+            {
+                "id": "workflows",
+                "part": "workflows",
+                "reason": "workflows not backed up: the connecting account is not a site admin",
+            }
+        ]
+    shard("workflows", sorted(workflows, key=lambda w: str(w["name"])))
+    shard("workflow_schemes", sorted(schemes, key=lambda r: int(r["projectId"])))
+    return []
+
+
+def _agile_shards(ctx: StepContext, shard: Callable) -> list[dict]:
+    """Jira Software's boards (with the rank field they order by) and every sprint of them."""
+    if ctx.software_missing:
+        shard("boards", [])
+        shard("sprints", [])
+        return [
+            {
+                "id": "sprints",
+                "part": "boards and sprints",
+                "reason": "boards and sprints not backed up: the grant lacks Jira Software's "
+                f"scopes ({', '.join(ctx.software_missing)}); the customer must consent again",
+            }
+        ]
+    c = ctx.client
+    boards, sprints = [], {}
+    for board in c.boards():
+        location = board.get("location") or {}
+        ranking = (c.board_configuration(board["id"]).get("ranking") or {}).get("rankCustomFieldId")
+        boards.append(
+            {
+                "id": board["id"],
+                "name": board.get("name"),
+                "type": board.get("type"),
+                "projectId": str(location.get("projectId") or ""),
+                "projectKey": location.get("projectKey"),
+                "rankCustomFieldId": ranking,
+            }
+        )
+        for sprint in c.board_sprints(board["id"]):
+            sprints.setdefault(sprint["id"], {k: v for k, v in sprint.items() if k != "self"})
+    shard("boards", sorted(boards, key=lambda b: int(b["id"])))
+    shard("sprints", [sprints[k] for k in sorted(sprints)])
+    return []
 
 
 def project_meta_step(ctx: StepContext, project: dict[str, str]) -> StepResult:
@@ -130,6 +208,10 @@ def project_meta_step(ctx: StepContext, project: dict[str, str]) -> StepResult:
     result = StepResult()
     components = [{**comp, "projectId": pid} for comp in c.project_components(key)]
     versions = [{**ver, "projectId": pid} for ver in c.project_versions(key)]
+    statuses = [
+        {"projectId": pid, "id": str(t["id"]), "name": t.get("name"), "statuses": t["statuses"]}
+        for t in c.project_statuses(key)
+    ]
     roles = []
     for name, url in sorted(c.project_roles(key).items()):
         role_id = str(url).rstrip("/").rsplit("/", 1)[-1]
@@ -146,6 +228,7 @@ def project_meta_step(ctx: StepContext, project: dict[str, str]) -> StepResult:
         ("components", components),
         ("versions", versions),
         ("project_roles", roles),
+        ("project_statuses", statuses),
     ):
         records.sort(key=lambda r: str(r["id"]))
         result.shards.append(write_shard(ctx.store, kind, f"{kind}/{pid}", records))
@@ -214,9 +297,14 @@ def complete_issues(
             logger.info("issue %s vanished during the backup; skipped", issue.get("key"))
             continue
         record["attachments"] = []
+        # Media nodes name the media service's ids, not attachment ids: resolve them (one
+        # request per attachment) only where the issue's documents show attachments.
+        resolve_media = has_media(record)
         for meta in (issue.get("fields") or {}).get("attachment") or []:
             ref = _attachment(ctx, meta, known, stored)
             if ref is not None:
+                if resolve_media:
+                    ref["mediaId"] = _media_id(c, ref["id"])
                 record["attachments"].append(ref)
                 attachment_refs.append({"sha256": ref["sha256"], "size": ref["size"]})
         records.append(record)
@@ -265,6 +353,24 @@ def _issue_record(
         "remoteLinks": c.remote_links(key),
         "properties": issue.get("properties") or {},
     }
+
+
+def has_media(node: Any) -> bool:
+    """True when an ADF document (anywhere in ``node``) holds a ``media`` node."""
+    if isinstance(node, dict):
+        if node.get("type") == "media":
+            return True
+        return any(has_media(v) for v in node.values() if isinstance(v, dict | list))
+    if isinstance(node, list):
+        return any(has_media(v) for v in node)
+    return False
+
+
+def _media_id(c: Any, attachment_id: str) -> str | None:
+    try:
+        return c.attachment_media_id(attachment_id)
+    except ApiNotFound:
+        return None
 
 
 def _known_attachments(site_pk: int, issues: list[dict[str, Any]]) -> dict[str, tuple[str, int]]:

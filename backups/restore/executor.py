@@ -38,23 +38,48 @@ from backups.exceptions import LeaseLost, NotReady, SnapshotDamaged
 from backups.jobs import leases
 from backups.jobs.driver import SliceOutcome, Unit, run_slice
 from backups.jobs.leases import Lease
-from backups.restore import integrity
+from backups.restore import integrity, provenance
 from backups.restore import mapping as maps
+from backups.restore.fidelity import FidelityPhases
 from backups.restore.models import RestoreItem, RestoreJob
 from backups.restore.pacing import IssueWritePacer
 from backups.restore.planner import plan_restore
 from backups.restore.source import Scope, SnapshotSource, issue_links
 from tenants.audit import record_event
+from tenants.scopes import site_software_scopes_missing
 
 logger = logging.getLogger(__name__)
 
-PHASES = ("verify", "config", "projects", "issues", "parts", "links")
-ESTIMATES = {"verify": 0, "config": 20, "projects": 20, "issues": 2, "parts": 120, "links": 50}
+PHASES = (
+    "verify",
+    "config",
+    "projects",
+    "recheck",
+    "issues",
+    "parts",
+    "links",
+    "statuses",
+    "sprints",
+    "rank",
+)
+ESTIMATES = {
+    "verify": 0,
+    "config": 20,
+    "projects": 20,
+    "recheck": 20,
+    "issues": 2,
+    "parts": 120,
+    "links": 50,
+    "statuses": 60,
+    "sprints": 20,
+    "rank": 20,
+}
 PLAN_ESTIMATE = 200
 BULK = 50
 PARTS_GROUP = 25
 LINKS_UNIT = 50
 MAX_JOB_ERRORS = 200
+PART_KINDS = ("comments", "worklogs", "remote_links", "attachments", "media", "history")
 MAX_DAMAGED_LISTED = 200
 DONE_STATES = (RestoreItem.State.CREATED, RestoreItem.State.COMPLETE, RestoreItem.State.EXISTING)
 
@@ -127,9 +152,14 @@ class RestoreEngine:
             self.client.close()
 
 
-class Executor:
+class Executor(FidelityPhases):
+    DONE_STATES = DONE_STATES
+
     def __init__(self, job: RestoreJob, lease: Lease, client: Any, source: SnapshotSource) -> None:
         self.job = job
+        # Jira Software scopes the target's grant lacks (sprints and rank are then reported).
+        self.software_missing = site_software_scopes_missing(job.target_site)
+        self.recreated: list[str] = []
         self.lease = lease
         self.client = client
         self.source = source
@@ -147,6 +177,9 @@ class Executor:
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
+    def hook(self, point: str) -> None:
+        _hook(point)
+
     def next_phase(self) -> str | None:
         return next((p for p in PHASES if p not in self.done), None)
 
@@ -160,6 +193,12 @@ class Executor:
         if self._new_errors:
             fields["errors"] = self.errors[-MAX_JOB_ERRORS:]
             self._new_errors = False
+        if self.recreated:
+            counters = dict(self.job.counters or {})
+            counters["issues_recreated"] = len(self.recreated)
+            counters["recreated"] = self.recreated[:MAX_DAMAGED_LISTED]
+            fields["counters"] = self.job.counters = counters
+            self.recreated = []
         self.lease.update(**fields)
 
     def error(self, kind: str, source: str, message: str) -> None:
@@ -297,7 +336,30 @@ class Executor:
             target_key=created["key"],
             state=RestoreItem.State.CREATED,
         )
+        self._same_workflow_scheme(project, created)
         return {"id": str(created["id"]), "key": created["key"]}
+
+    def _same_workflow_scheme(self, project: dict[str, Any], created: dict[str, Any]) -> None:
+        """A new project gets the workflow scheme of the same name as its source's (while it
+        has no issues, Jira allows it), so its issues can reach the statuses they had."""
+        wanted = next(
+            (
+                s.get("name")
+                for s in self.source.records("workflow_schemes")
+                if s.get("projectId") == str(project["id"])
+            ),
+            None,
+        )
+        if not wanted:
+            return
+        try:
+            schemes = {str(s.get("name")): s["id"] for s in self.client.workflow_schemes()}
+            if wanted in schemes:
+                self.client.assign_workflow_scheme(created["id"], schemes[wanted])
+            else:
+                self.error("workflow", project["key"], f"scheme '{wanted}' missing in the target")
+        except (ApiForbidden, ApiBadRequest, ApiNotFound) as exc:
+            self.error("workflow", project["key"], f"scheme '{wanted}' not assigned: {exc}")
 
     def _project_parts(self, project: dict[str, Any], target: dict[str, str]) -> None:
         c, m = self.client, self.mapping
@@ -363,12 +425,17 @@ class Executor:
 
     # -- issues -----------------------------------------------------------------------------------
 
+    @cached_property
+    def issues_in_order(self) -> list[dict[str, Any]]:
+        """Parents before children: epics, then standard issues, then sub-tasks (by id)."""
+        return sorted(self.source.issues, key=lambda r: (-maps.hierarchy_level(r), int(r["id"])))
+
     def phase_issues(self) -> bool:
         self._reconcile_pending()
-        mapped = set(
+        mapped = dict(
             self.items(RestoreItem.Kind.ISSUE)
             .filter(state__in=DONE_STATES)
-            .values_list("source_id", flat=True)
+            .values_list("source_id", "target_key")
         )
         failed_here = set(
             self.items(RestoreItem.Kind.ISSUE)
@@ -377,24 +444,31 @@ class Executor:
         )
         todo = [
             r
-            for r in self.source.issues
+            for r in self.issues_in_order
             if str(r["id"]) not in mapped and str(r["id"]) not in failed_here
         ]
         if not todo:
             return True
         batch, payloads = [], []
+        in_batch: set[str] = set()
         for record in todo:
+            parent = (record.get("fields") or {}).get("parent") or {}
+            if parent and str(parent.get("id")) in in_batch:
+                break  # its parent is created by this request: the next one carries it
             built = maps.issue_payload(
                 record,
                 self.mapping,
                 source_cloud_id=self.source.cloud_id,
                 snapshot_id=self.source.snapshot_id,
             )
+            if not built.skipped_reason and parent:
+                built.skipped_reason = self._set_parent(record, parent, built, mapped)
             if built.skipped_reason:
                 self._fail_issue(record, built.skipped_reason)
                 continue
             batch.append((record, built))
             payloads.append(built.payload)
+            in_batch.add(str(record["id"]))
             if len(batch) == BULK:
                 break
         if not batch:
@@ -413,7 +487,7 @@ class Executor:
                     target_id="",
                     target_key="",
                     state=RestoreItem.State.PENDING,
-                    detail={"unknown_users": sorted(built.unknown_users)},
+                    detail={"unknown_users": sorted(built.unknown_users), "lost": built.lost},
                     error="",
                 )
         _hook("issues:before-send")
@@ -445,9 +519,28 @@ class Executor:
                     target_id=str(answer["id"]),
                     target_key=answer["key"],
                     state=RestoreItem.State.CREATED,
-                    detail={"unknown_users": sorted(built.unknown_users)},
+                    detail={"unknown_users": sorted(built.unknown_users), "lost": built.lost},
                 )
+                for lost in built.lost:
+                    self.error("parent", record["key"], lost)
         return False
+
+    def _set_parent(
+        self, record: dict[str, Any], parent: dict[str, Any], built: Any, mapped: dict[str, str]
+    ) -> str:
+        """Put the parent (epic, or a sub-task's issue) into the create request; "" when done,
+        else why the issue cannot be created. A standard issue whose epic was not restored is
+        created without it (and reported)."""
+        key = mapped.get(str(parent.get("id")))
+        if not key and self.same_site and str(parent.get("id")) not in self.records_by_id:
+            key = parent.get("key")  # outside the scope: the original is still there
+        if key:
+            built.payload["fields"]["parent"] = {"key": key}
+            return ""
+        if maps.hierarchy_level(record) < 0:
+            return f"sub-task whose parent {parent.get('key')} was not restored"
+        built.lost.append(f"parent {parent.get('key')} not restored")
+        return ""
 
     def _skip_still_present(self, batch: list) -> list:
         """Restoring into the snapshot's own site: issues that still exist there (same id) are
@@ -545,10 +638,7 @@ class Executor:
             for item in group:
                 item.detail = {**item.detail, "parts_started": True}
                 RestoreItem.objects.filter(pk=item.pk).update(detail=item.detail)
-        counts = {
-            item.pk: dict.fromkeys(("comments", "worklogs", "remote_links", "attachments"), 0)
-            for item in group
-        }
+        counts = {item.pk: dict.fromkeys(PART_KINDS, 0) for item in group}
         # Round robin over the issues, so one issue's spacing never stalls the others.
         refused: tuple[type[Exception], ...] = (ApiBadRequest, ApiNotFound, ApiForbidden)
         if self.skip_damaged:
@@ -581,7 +671,7 @@ class Executor:
                 )
         return False
 
-    def _existing_parts(self, item: RestoreItem) -> dict[str, list]:
+    def _existing_parts(self, item: RestoreItem) -> dict[str, Any]:
         """What the target issue already holds (its parts were started before a crash)."""
         c, key = self.client, item.target_key
         attachments = (c.get_issue(key, fields=("attachment",)).get("fields") or {}).get(
@@ -594,16 +684,29 @@ class Executor:
                 r.get("globalId") or (r.get("object") or {}).get("url") for r in c.remote_links(key)
             ],
             "attachments": [(a.get("filename"), a.get("size")) for a in attachments],
+            "attachment_ids": {(a.get("filename"), a.get("size")): a["id"] for a in attachments},
         }
 
     def _part_writes(
-        self, item: RestoreItem, record: dict[str, Any], existing: dict[str, list] | None
+        self, item: RestoreItem, record: dict[str, Any], existing: dict[str, Any] | None
     ) -> list[tuple[str, Callable[[], Any]]]:
+        """The issue's writes, in order: attachments first (inline media point at them), the
+        description with its media remapped, comments and worklogs (each saying who wrote it
+        and when), remote links, and the file with the issue's origin and history."""
         c, m, key = self.client, self.mapping, item.target_key
         unknown: set[str] = set()
         writes: list[tuple[str, Callable[[], Any]]] = []
         # Parts written before an interruption count as restored (found in the target).
         found: dict[str, int] = item.detail.setdefault("parts_found", {})
+        fields = record.get("fields") or {}
+        documents = [fields.get("description"), fields.get("environment")] + [
+            x.get("body") for x in record.get("comments") or []
+        ]
+        needs_media = bool(provenance.media_ids_in(documents))
+        # Source media id (and file name) -> the restored attachment's media id.
+        media: dict[str, str] = {}
+        names: dict[str, str] = {}
+        by_provenance = conf.restore_provenance()
 
         def already(kind: str, marker: Any) -> bool:
             if existing is None:
@@ -615,26 +718,97 @@ class Executor:
                 return True
             return False
 
-        for comment in record.get("comments") or []:
-            body = maps.map_adf(comment.get("body"), m, unknown)
-            if already("comments", maps.canonical(body)):
+        def note_media(att: dict[str, Any], attachment_id: Any) -> None:
+            if not needs_media or attachment_id is None:
+                return
+            new = c.attachment_media_id(attachment_id)
+            if new:
+                if att.get("mediaId"):
+                    media[str(att["mediaId"])] = new
+                names.setdefault(str(att.get("filename")), new)
+
+        for att in record.get("attachments") or []:
+            marker = (att.get("filename"), att.get("size"))
+            if already("attachments", marker):
+                note_media(att, existing["attachment_ids"].get(marker))
                 continue
-            payload = {
-                "body": body,
-                "properties": [
-                    {
-                        "key": maps.SOURCE_PROPERTY,
-                        "value": {
-                            "commentId": str(comment.get("id")),
-                            "author": (comment.get("author") or {}).get("accountId"),
-                            "created": comment.get("created"),
-                        },
-                    }
-                ],
-            }
-            if comment.get("visibility"):
-                payload["visibility"] = comment["visibility"]
-            writes.append(("comments", lambda p=payload: c.add_comment(key, p)))
+            if att.get("sha256") in self.damaged:
+                continue  # named by the verify phase, skipped as the requester chose
+
+            def upload(att=att):
+                # The bytes are checked again as they leave storage: damage since the verify
+                # phase is never uploaded either.
+                data = integrity.read_verified(
+                    self.source.reader.objects,
+                    att["sha256"],
+                    issue=record.get("key", ""),
+                    filename=att.get("filename") or "",
+                )
+                answer = c.add_attachment(
+                    key,
+                    att.get("filename") or "attachment",
+                    data,
+                    content_type=att.get("mimeType") or "application/octet-stream",
+                )
+                note_media(att, (answer[0] if answer else {}).get("id"))
+                return answer
+
+            writes.append(("attachments", upload))
+        edited = {
+            name: fields.get(name)
+            for name in ("description", "environment")
+            if provenance.media_ids_in(fields.get(name))
+        }
+        if edited:
+
+            def edit():
+                c.edit_issue(
+                    key,
+                    fields={
+                        name: provenance.remap_media(maps.map_adf(doc, m), media, names)
+                        for name, doc in edited.items()
+                    },
+                )
+
+            writes.append(("media", edit))
+        item.detail["authors_as_text"] = sum(
+            1
+            for part in (record.get("comments") or []) + (record.get("worklogs") or [])
+            if (part.get("author") or {}).get("accountId") not in m.users
+        )
+        for comment in record.get("comments") or []:
+
+            def comment_body(comment=comment):
+                body = maps.map_adf(comment.get("body"), m, unknown)
+                body = provenance.remap_media(body, media, names)
+                if by_provenance:
+                    text = provenance.provenance_text(comment.get("author"), comment.get("created"))
+                    body = provenance.with_provenance(body, text)
+                return body
+
+            if existing is not None and already("comments", maps.canonical(comment_body())):
+                continue
+            maps.map_adf(comment.get("body"), m, unknown)  # unknown mentions, for the report
+
+            def add_comment(comment=comment, comment_body=comment_body):
+                payload = {
+                    "body": comment_body(),
+                    "properties": [
+                        {
+                            "key": maps.SOURCE_PROPERTY,
+                            "value": {
+                                "commentId": str(comment.get("id")),
+                                "author": (comment.get("author") or {}).get("accountId"),
+                                "created": comment.get("created"),
+                            },
+                        }
+                    ],
+                }
+                if comment.get("visibility"):
+                    payload["visibility"] = comment["visibility"]
+                return c.add_comment(key, payload)
+
+            writes.append(("comments", add_comment))
         for worklog in record.get("worklogs") or []:
             if already("worklogs", (worklog.get("started"), worklog.get("timeSpentSeconds"))):
                 continue
@@ -651,8 +825,16 @@ class Executor:
                     }
                 ],
             }
-            if worklog.get("comment") is not None:
-                payload["comment"] = maps.map_adf(worklog["comment"], m, unknown)
+            comment_doc = (
+                maps.map_adf(worklog["comment"], m, unknown)
+                if worklog.get("comment") is not None
+                else None
+            )
+            if by_provenance:
+                text = provenance.provenance_text(worklog.get("author"), worklog.get("started"))
+                comment_doc = provenance.with_provenance(comment_doc, text)
+            if comment_doc is not None:
+                payload["comment"] = comment_doc
             writes.append(("worklogs", lambda p=payload: c.add_worklog(key, p)))
         for link in record.get("remoteLinks") or []:
             marker = link.get("globalId") or (link.get("object") or {}).get("url")
@@ -664,35 +846,28 @@ class Executor:
                 if k in link
             }
             writes.append(("remote_links", lambda p=payload: c.add_remote_link(key, p)))
-        for att in record.get("attachments") or []:
-            if already("attachments", (att.get("filename"), att.get("size"))):
-                continue
-            if att.get("sha256") in self.damaged:
-                continue  # named by the verify phase, skipped as the requester chose
-
-            def upload(att=att):
-                # The bytes are checked again as they leave storage: damage since the verify
-                # phase is never uploaded either.
-                data = integrity.read_verified(
-                    self.source.reader.objects,
-                    att["sha256"],
-                    issue=record.get("key", ""),
-                    filename=att.get("filename") or "",
+        history = provenance.history_file(
+            record, site=self.source.reader.manifest.site, snapshot=self._snapshot_info
+        )
+        name = provenance.history_filename(record.get("key", "issue"))
+        if not already("attachments", (name, len(history))):
+            writes.append(
+                (
+                    "history",
+                    lambda: c.add_attachment(key, name, history, content_type="text/plain"),
                 )
-                return c.add_attachment(
-                    key,
-                    att.get("filename") or "attachment",
-                    data,
-                    content_type=att.get("mimeType") or "application/octet-stream",
-                )
-
-            writes.append(("attachments", upload))
+            )
         if unknown:
             item.detail = {
                 **item.detail,
                 "unknown_users": sorted(set(item.detail.get("unknown_users", [])) | unknown),
             }
         return writes
+
+    @cached_property
+    def _snapshot_info(self) -> dict[str, str]:
+        manifest = self.source.reader.manifest
+        return {"id": manifest.snapshot_id, "finished_at": manifest.finished_at}
 
     # -- issue links ------------------------------------------------------------------------------
 
@@ -795,7 +970,12 @@ class Executor:
 
     def finalize(self) -> None:
         counters = restore_counters(self.job, self.source)
-        failed = counters["issues_failed"] + counters["links_failed"]
+        failed = (
+            counters["issues_failed"]
+            + counters["links_failed"]
+            + counters["statuses_not_reached"]
+            + counters["sprints_failed"]
+        )
         status = (
             RestoreJob.Status.PARTIAL if (failed or self.errors) else RestoreJob.Status.SUCCEEDED
         )
@@ -822,8 +1002,9 @@ class Executor:
             )
 
 
-def restore_counters(job: RestoreJob, source: SnapshotSource) -> dict[str, int]:
-    """Exact counts from the id map: what this job created, what it found already restored."""
+def restore_counters(job: RestoreJob, source: SnapshotSource) -> dict[str, Any]:
+    """Exact counts from the id map: what this job created, what it found already restored,
+    and what came back other than it was."""
     scope_ids = [str(r["id"]) for r in source.issues]
     issues = RestoreItem.objects.filter(
         target_site_id=job.target_site_id,
@@ -838,15 +1019,30 @@ def restore_counters(job: RestoreJob, source: SnapshotSource) -> dict[str, int]:
     unknown: set[str] = set()
     for row in rows:
         unknown.update((row["detail"] or {}).get("unknown_users") or [])
+    statuses: dict[str, int] = {}
+    authors_as_text = 0
+    parents_lost = 0
     for row in created:
-        for k, v in ((row["detail"] or {}).get("parts") or {}).items():
+        detail = row["detail"] or {}
+        for k, v in (detail.get("parts") or {}).items():
             parts[k] = parts.get(k, 0) + int(v)
+        outcome = detail.get("status")
+        if outcome:
+            statuses[outcome] = statuses.get(outcome, 0) + 1
+        authors_as_text += int(detail.get("authors_as_text") or 0)
+        parents_lost += len(detail.get("lost") or [])
     links = RestoreItem.objects.filter(
         target_site_id=job.target_site_id,
         source_cloud_id=source.cloud_id,
         kind=RestoreItem.Kind.LINK,
         job_id=job.pk,
     )
+    sprints = RestoreItem.objects.filter(
+        target_site_id=job.target_site_id,
+        source_cloud_id=source.cloud_id,
+        kind=RestoreItem.Kind.SPRINT,
+        job_id=job.pk,
+    ).exclude(detail__has_key="skipped")
     return {
         "issues_in_scope": len(scope_ids),
         "issues_created": len(created),
@@ -854,11 +1050,21 @@ def restore_counters(job: RestoreJob, source: SnapshotSource) -> dict[str, int]:
         - len(mine)
         + len([r for r in mine if r["state"] == RestoreItem.State.EXISTING]),
         "issues_failed": len([r for r in mine if r["state"] == RestoreItem.State.FAILED]),
+        "issues_recreated": int((job.counters or {}).get("issues_recreated") or 0),
         "comments": parts.get("comments", 0),
         "worklogs": parts.get("worklogs", 0),
         "remote_links": parts.get("remote_links", 0),
         "attachments": parts.get("attachments", 0),
+        "descriptions_with_media": parts.get("media", 0),
+        "history_files": parts.get("history", 0),
         "links_created": links.filter(state=RestoreItem.State.CREATED).count(),
         "links_failed": links.filter(state=RestoreItem.State.FAILED).count(),
+        "statuses_set": statuses.get("done", 0),
+        "statuses_not_reached": statuses.get("unreachable", 0) + statuses.get("failed", 0),
+        "statuses_unreadable": statuses.get("unreadable", 0),
+        "parents_lost": parents_lost,
+        "sprints_restored": sprints.filter(state=RestoreItem.State.COMPLETE).count(),
+        "sprints_failed": sprints.filter(state=RestoreItem.State.FAILED).count(),
+        "authors_as_text": authors_as_text,
         "unknown_users": len(unknown),
     }

@@ -47,6 +47,27 @@ RESTORABLE_CUSTOM = {
 }
 
 
+# Jira Software's fields: sprints are re-created and issues moved into them, ranks re-ordered.
+SPRINT_TYPE = "gh-sprint"
+RANK_TYPE = "gh-lexo-rank"
+AGILE_CUSTOM = (SPRINT_TYPE, RANK_TYPE)
+
+
+def field_of_type(fields: list[dict[str, Any]], wanted: str) -> str | None:
+    """The id of the custom field of type ``wanted`` (ids differ between sites)."""
+    return next((str(f["id"]) for f in fields if custom_type(f) == wanted), None)
+
+
+def hierarchy_level(record: dict[str, Any]) -> int:
+    """1 for epics, 0 for standard issues, -1 for sub-tasks (parents are created first)."""
+    issue_type = (record.get("fields") or {}).get("issuetype") or {}
+    if issue_type.get("hierarchyLevel") is not None:
+        return int(issue_type["hierarchyLevel"])
+    if issue_type.get("subtask"):
+        return -1
+    return 1 if str(issue_type.get("name", "")).lower() == "epic" else 0
+
+
 def custom_type(field_def: dict[str, Any]) -> str:
     return str((field_def.get("schema") or {}).get("custom", "")).rsplit(":", 1)[-1]
 
@@ -90,6 +111,8 @@ def map_fields(source: list[dict[str, Any]], target: list[dict[str, Any]]) -> Fi
             continue
         fid = str(fld["id"])
         kind = RESTORABLE_CUSTOM.get(custom_type(fld))
+        if custom_type(fld) in AGILE_CUSTOM:
+            continue  # restored through Jira Software's API (sprints, rank)
         if kind is None:
             result.dropped[fid] = (
                 f"{fld.get('name')}: type {custom_type(fld) or '?'} is not restorable"
@@ -122,6 +145,10 @@ class Mapping:
     projects: dict[str, dict[str, str]] = field(default_factory=dict)
     components: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    # The target's workflows (``workflow.TargetWorkflows`` as JSON), read by the status phase.
+    workflow: dict[str, Any] = field(default_factory=dict)
+    # Jira Software in the target: {"sprint_field", "rank_field", "boards": {project id: id}}.
+    agile: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -134,6 +161,8 @@ class Mapping:
             "projects": self.projects,
             "components": self.components,
             "versions": self.versions,
+            "workflow": self.workflow,
+            "agile": self.agile,
         }
 
     @classmethod
@@ -148,6 +177,8 @@ class Mapping:
             projects=dict(data.get("projects") or {}),
             components=dict(data.get("components") or {}),
             versions=dict(data.get("versions") or {}),
+            workflow=dict(data.get("workflow") or {}),
+            agile=dict(data.get("agile") or {}),
         )
 
     # -- users ----------------------------------------------------------------------------------
@@ -245,6 +276,8 @@ class IssuePayload:
     payload: dict[str, Any]
     unknown_users: set[str]
     skipped_reason: str = ""
+    # What the created issue will lack (e.g. its epic, not restored), reported per issue.
+    lost: list[str] = field(default_factory=list)
 
 
 def source_property(*, source_cloud_id: str, record: dict[str, Any], snapshot_id: str) -> dict:

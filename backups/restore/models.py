@@ -102,6 +102,7 @@ class RestoreItem(models.Model):
         VERSION = "version", "Version"
         ISSUE = "issue", "Issue"
         LINK = "link", "Issue link"
+        SPRINT = "sprint", "Sprint"
 
     class State(models.TextChoices):
         PENDING = "pending", "Create sent, answer not recorded"

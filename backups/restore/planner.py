@@ -26,6 +26,8 @@ from backups.restore import mapping as maps
 from backups.restore.integrity import damaged_attachments
 from backups.restore.models import RestoreItem, RestoreJob
 from backups.restore.source import SnapshotSource, issue_links
+from backups.restore.workflow import TargetWorkflows
+from tenants.scopes import site_software_scopes_missing
 
 PERMISSIONS = (
     "ADMINISTER",
@@ -178,6 +180,7 @@ def plan_restore(*, job: RestoreJob, source: SnapshotSource, client: Any) -> dic
             parts["links"] += 1
         else:
             parts["links_unresolved"] += 1
+    fidelity = _plan_fidelity(job, source, client, mapping, creating, restored)
     fallback = job.user_fallback
     if fallback and fallback not in users:
         user_action = f"fallback account {fallback} is unknown in the target: fields left empty"
@@ -195,6 +198,7 @@ def plan_restore(*, job: RestoreJob, source: SnapshotSource, client: Any) -> dic
         + parts["remote_links"]
         + parts["attachments"]
         + parts["links"]
+        + fidelity["writes"]
     )
     warnings = []
     damaged = damaged_attachments(source)
@@ -248,6 +252,137 @@ def plan_restore(*, job: RestoreJob, source: SnapshotSource, client: Any) -> dic
             "action": job.on_damaged,
         },
         "warnings": warnings,
+        **{k: v for k, v in fidelity.items() if k != "writes"},
+    }
+
+
+def _plan_fidelity(
+    job: RestoreJob,
+    source: SnapshotSource,
+    client: Any,
+    mapping: maps.Mapping,
+    creating: set[str],
+    restored: set[str],
+) -> dict[str, Any]:
+    """Statuses (the path each issue takes in the target's workflow, and those it cannot
+    reach), hierarchy, sprints and rank, the writes they need, and what will not come back as
+    it was, with why."""
+    records = [r for r in source.issues if str(r["id"]) in creating]
+    target_ids = [p["id"] for p in mapping.projects.values() if p["id"] != "new"]
+    flows = TargetWorkflows.read(client, target_ids)
+    schemes = {s["projectId"]: s.get("name") for s in source.records("workflow_schemes")}
+    for pid, project in mapping.projects.items():
+        if project["id"] == "new":
+            project["id"] = f"new:{project['key']}"
+            flows.assume_scheme(project["id"], schemes.get(pid))
+    transitions = 0
+    unreachable: list[dict[str, str]] = []
+    reasons: dict[str, int] = {}
+    resolutions: dict[str, int] = {}
+    for record in records:
+        fields = record.get("fields") or {}
+        status = (fields.get("status") or {}).get("name")
+        if not status or not flows.readable:
+            continue
+        project = mapping.projects.get(str(record.get("projectId"))) or {}
+        type_id = mapping.issue_types.get(
+            str((fields.get("issuetype") or {}).get("name", "")).lower(), ""
+        )
+        path, reason = flows.path(project.get("id", ""), type_id, status)
+        if path is None:
+            reasons[reason] = reasons.get(reason, 0) + 1
+            if len(unreachable) < MAX_LISTED:
+                unreachable.append({"issue": record["key"], "status": status, "reason": reason})
+            continue
+        transitions += len(path)
+        _resolution, note = flows.resolution((fields.get("resolution") or {}).get("name"))
+        if note and any(step.screen for step in path):
+            resolutions[note] = resolutions.get(note, 0) + 1
+    levels = [maps.hierarchy_level(r) for r in records]
+    in_restore = creating | restored
+    parents_outside = [
+        r["key"]
+        for r in records
+        if (r.get("fields") or {}).get("parent")
+        and str(r["fields"]["parent"].get("id")) not in in_restore
+        and not (
+            job.target_site.cloud_id == source.cloud_id
+            and str(r["fields"]["parent"].get("id")) not in {str(x["id"]) for x in source.issues}
+        )
+    ]
+    sprint_field = maps.field_of_type(source.records("fields"), maps.SPRINT_TYPE)
+    rank_field = maps.field_of_type(source.records("fields"), maps.RANK_TYPE)
+    sprints: dict[str, dict[str, Any]] = {}
+    moves = 0
+    for record in records:
+        mine = (record.get("fields") or {}).get(sprint_field) or [] if sprint_field else []
+        for sprint in mine:
+            sprints.setdefault(str(sprint.get("id")), sprint)
+        if maps.hierarchy_level(record) >= 0:
+            moves += len(mine)
+    states = {}
+    for sprint in sprints.values():
+        states[sprint.get("state")] = states.get(sprint.get("state"), 0) + 1
+    ranked = [r for r in records if rank_field and (r.get("fields") or {}).get(rank_field)]
+    missing_scopes = site_software_scopes_missing(job.target_site)
+    sprint_writes = (
+        len(sprints)
+        + math.ceil(moves / 50)
+        + sum({"closed": 2, "active": 1}.get(s.get("state"), 0) for s in sprints.values())
+    )
+    rank_writes = math.ceil(max(len(ranked) - 1, 0) / 50)
+    authors_as_text = sum(
+        1
+        for r in records
+        for part in (r.get("comments") or []) + (r.get("worklogs") or [])
+        if (part.get("author") or {}).get("accountId") not in mapping.users
+    )
+    limits = [
+        "created and updated dates, creators, comment and worklog authors and times are set by "
+        "Jira: each comment and worklog starts with who wrote it and when, and each issue gets "
+        "a history file (its changelog cannot be written)",
+    ]
+    if authors_as_text:
+        limits.append(
+            f"{authors_as_text} comments and worklogs by people not in the target site: "
+            "author kept as text"
+        )
+    for reason, count in sorted(reasons.items()):
+        limits.append(f"{count} issues: {reason}")
+    for note, count in sorted(resolutions.items()):
+        limits.append(f"{count} issues: {note}")
+    if not flows.readable:
+        limits.append("statuses: the target's workflows cannot be read (site admin needed)")
+    if parents_outside:
+        limits.append(f"{len(parents_outside)} issues: parent not in this restore")
+    if sprints and missing_scopes:
+        limits.append(
+            f"{len(sprints)} sprints and the rank order not restored: the target's grant lacks "
+            "Jira Software's scopes"
+        )
+    elif states.get("closed"):
+        limits.append(f"{states['closed']} closed sprints: completion dates are set by Jira")
+    return {
+        "statuses": {
+            "transitions": transitions,
+            "unreachable": unreachable,
+            "unreachable_count": sum(reasons.values()),
+            "reasons": reasons,
+        },
+        "hierarchy": {
+            "epics": levels.count(1),
+            "standard": levels.count(0),
+            "subtasks": levels.count(-1),
+            "with_parent": sum(1 for r in records if (r.get("fields") or {}).get("parent")),
+            "parents_outside": parents_outside[:MAX_LISTED],
+        },
+        "sprints": {"count": len(sprints), "states": states, "issue_moves": moves},
+        "rank": {"issues": len(ranked)},
+        "history_files": len(records),
+        "limits": limits,
+        "writes": transitions
+        + len(records)
+        + (0 if missing_scopes else sprint_writes + rank_writes),
     }
 
 
@@ -296,6 +431,29 @@ def plan_summary(plan: dict[str, Any]) -> list[str]:
         lines.append(
             f"damaged: {entry.get('issue')} {entry.get('filename')} ({entry.get('problem')})"
         )
+    statuses = plan.get("statuses") or {}
+    if statuses:
+        lines.append(
+            f"statuses: {statuses.get('transitions', 0)} transitions, "
+            f"{statuses.get('unreachable_count', 0)} issues cannot reach theirs"
+        )
+        for entry in statuses.get("unreachable", []):
+            lines.append(f"  {entry['issue']}: {entry['reason']}")
+    hierarchy = plan.get("hierarchy") or {}
+    if hierarchy:
+        lines.append(
+            f"hierarchy: {hierarchy.get('epics', 0)} epics, {hierarchy.get('standard', 0)} "
+            f"standard issues, {hierarchy.get('subtasks', 0)} sub-tasks, "
+            f"{hierarchy.get('with_parent', 0)} with a parent"
+        )
+    sprints = plan.get("sprints") or {}
+    if sprints.get("count"):
+        states = ", ".join(f"{n} {s}" for s, n in sorted(sprints.get("states", {}).items()))
+        lines.append(
+            f"sprints: {sprints['count']} ({states}), {sprints.get('issue_moves', 0)} moves"
+        )
+    for limit in plan.get("limits", []):
+        lines.append(f"will not come back as it was: {limit}")
     for warning in plan.get("warnings", []):
         lines.append(f"warning: {warning}")
     lines.append(f"writes needed at least: {plan.get('writes', {}).get('floor', 0)} requests")

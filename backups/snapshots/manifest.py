@@ -41,6 +41,13 @@ KINDS = (
     "components",
     "versions",
     "project_roles",
+    "project_statuses",
+    "resolutions",
+    "workflows",
+    "workflow_schemes",
+    "boards",
+    "sprints",
+    "snapshot_notes",
     "issues",
     "issue_index",
 )

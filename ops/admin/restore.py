@@ -19,7 +19,7 @@ from backups.models import Snapshot
 from backups.restore import selectors as restore_selectors
 from backups.restore.executor import run_restore
 from backups.restore.models import RestoreItem, RestoreJob
-from backups.restore.planner import plan_summary
+from backups.restore.report import report_lines
 from backups.restore.services import RestoreRefused, restore_job_cancel, restore_job_create
 from backups.selectors import site_by_reference
 from ops.admin.backups import ReadOnlyPage, SnapshotAdmin
@@ -74,7 +74,7 @@ JOB_FIELDS = (
     "created_at",
     "started_at",
     "finished_at",
-    "plan_lines",
+    "report",
 )
 INTERNALS = ("current_step", "done_steps", "counters", "errors", "attempts", "not_before")
 
@@ -137,11 +137,13 @@ class RestoreJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mo
     def reason(self, job: RestoreJob) -> str:
         return clipped(job.status_reason)
 
-    @admin.display(description="plan")
-    def plan_lines(self, job: RestoreJob) -> str:
-        if not job.plan:
+    @admin.display(description="report")
+    def report(self, job: RestoreJob) -> str:
+        # The same report as restore_snapshot's output and its --format json.
+        lines = report_lines(job)
+        if not lines:
             return "-"
-        return format_html('<pre class="ops-plan">{}</pre>', "\n".join(plan_summary(job.plan)))
+        return format_html('<pre class="ops-plan">{}</pre>', "\n".join(lines))
 
     @admin.display(description="result")
     def result(self, job: RestoreJob) -> str:
@@ -222,6 +224,7 @@ class RestoreJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mo
                 "issue_keys": data["issues"],
                 "user_fallback": data["user_fallback"],
                 "create_projects": data["create_projects"],
+                "on_damaged": data["on_damaged"],
                 "acting_user": request.user,
             }
             try:
@@ -248,7 +251,7 @@ class RestoreJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mo
             "form": form,
             "plan_job": plan_job,
             "plan_ready": plan_job is not None and plan_job.status == RestoreJob.Status.SUCCEEDED,
-            "plan_lines": plan_summary(plan_job.plan) if plan_job and plan_job.plan else [],
+            "plan_lines": report_lines(plan_job) if plan_job and plan_job.plan else [],
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/backups/restore_confirm.html", context)
@@ -300,6 +303,13 @@ class RestoreForm(forms.Form):
     create_projects = forms.BooleanField(
         required=False, initial=True, help_text="Create projects missing in the target."
     )
+    on_damaged = forms.ChoiceField(
+        choices=RestoreJob.OnDamaged.choices,
+        initial=RestoreJob.OnDamaged.STOP,
+        required=False,
+        label="Damaged objects in the snapshot",
+        help_text="The plan names them: stop before writing anything, or skip them.",
+    )
 
     def __init__(self, *args, snapshot: Snapshot, **kwargs):
         super().__init__(*args, **kwargs)
@@ -307,6 +317,10 @@ class RestoreForm(forms.Form):
             tenant_id=snapshot.site.tenant_id
         )
         self.fields["target_site"].initial = snapshot.site_id
+
+    def clean_on_damaged(self):
+        # Not asked on the one-issue path ("Restore this issue…"): stop, the safe choice.
+        return self.cleaned_data["on_damaged"] or RestoreJob.OnDamaged.STOP
 
     def clean_projects(self):
         return _keys(self.cleaned_data["projects"])

@@ -36,16 +36,25 @@ def backup_env(sandbox, settings, tmp_path):
     storages._storages.pop("default", None)
 
 
-def connect_site(sandbox, name: str = "acme", tenant=None):
-    """A JiraSite in our database using a vendor grant whose token the sandbox issued."""
+def connect_site(sandbox, name: str = "acme", tenant=None, *, software: bool = False):
+    """A JiraSite in our database using a vendor grant whose token the sandbox issued;
+    ``software``: the grant carries Jira Software's scopes too (boards, sprints, rank)."""
+    from django.conf import settings
+
     sb_site = sandbox.site(name)
-    tokens = sandbox.connect(sites=[sb_site])
+    scope = settings.ATLASSIAN_SCOPES if software else None
+    tokens = sandbox.connect(sites=[sb_site], scope=scope)
     extra = {"tenant": tenant} if tenant is not None else {}
+    if software:
+        extra_grant = {"scopes": settings.ATLASSIAN_SCOPES.split()}
+    else:
+        extra_grant = {}
     site = JiraSiteFactory(cloud_id=sb_site.cloud_id, name=name, url=sb_site.url, **extra)
     grant = OAuthGrantFactory(
         account_id=f"sandbox-{name}-{sb_site.cloud_id[:8]}",
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
+        **extra_grant,
     )
     GrantSiteFactory(grant=grant, site=site, in_use=True)
     return site

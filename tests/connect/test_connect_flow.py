@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from portal.models import OAuthState, PendingConnection
@@ -31,7 +32,8 @@ def test_it_redirects_to_atlassian_with_everything_the_authorize_endpoint_needs(
     query = query_of(location)
     assert query["audience"] == "api.atlassian.com"
     assert query["client_id"] == portal_sandbox.client_id
-    assert query["scope"] == SCOPES
+    assert query["scope"].split() == settings.ATLASSIAN_SCOPES.split()
+    assert set(SCOPES.split()) <= set(query["scope"].split())
     assert query["redirect_uri"] == TEST_REDIRECT_URI
     assert query["prompt"] == "consent"
     assert query["response_type"] == "code"

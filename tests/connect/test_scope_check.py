@@ -11,7 +11,12 @@ from django.utils import timezone
 
 from tenants.exceptions import MissingScopes
 from tenants.models import AuditEvent, GrantSite, OAuthGrant
-from tenants.scopes import missing_scopes, required_scopes
+from tenants.scopes import (
+    SOFTWARE_SCOPES,
+    missing_scopes,
+    required_scopes,
+    software_scopes_missing,
+)
 from tenants.services.grants import grant_upsert
 from tests.factories import JiraSiteFactory, secret_value
 
@@ -72,5 +77,11 @@ def test_a_consent_with_every_scope_is_stored():
 
 
 def test_the_required_scopes_are_the_ones_the_authorize_url_asks_for(settings):
-    assert required_scopes() == frozenset(settings.ATLASSIAN_SCOPES.split())
+    # Jira Software's are asked for too, but a consent without them is stored (issue 18).
+    asked = frozenset(settings.ATLASSIAN_SCOPES.split())
+    assert required_scopes() == asked - SOFTWARE_SCOPES
+    assert SOFTWARE_SCOPES <= asked
     assert missing_scopes(granted=settings.ATLASSIAN_SCOPES.split()) == []
+    assert missing_scopes(granted=required_scopes()) == []
+    assert software_scopes_missing(required_scopes()) == sorted(SOFTWARE_SCOPES)
+    assert software_scopes_missing(asked) == []

@@ -29,12 +29,35 @@ def _no_crash_hook(settings):
     executor.crash_hook = None
 
 
-def empty_site(sandbox, name: str, *, like: str = "acme", tenant=None):
+def empty_site(
+    sandbox, name: str, *, like: str = "acme", tenant=None, features=None, software=False
+):
     """A sandbox site with no projects, whose members are those of ``like`` (same Atlassian
-    organisation), connected to our tenant."""
-    site = sandbox.state.add_site(name, projects=0, issues=0, admins=[sandbox.state.admin])
+    organisation), connected to our tenant (``software``: with Jira Software's scopes)."""
+    site = sandbox.state.add_site(
+        name, projects=0, issues=0, admins=[sandbox.state.admin], features=features
+    )
     site.members.update(sandbox.site(like).members)
-    return connect_site(sandbox, name, tenant=tenant)
+    return connect_site(sandbox, name, tenant=tenant, software=software)
+
+
+@pytest.fixture
+def featured_a(backup_env, db):
+    """Site A with workflows, epics, sub-tasks, sprints, ranks and inline images, backed up
+    through a grant with Jira Software's scopes."""
+    backup_env.state.reset(seed="test", features="all", projects=2, issues=40)
+    site = connect_site(backup_env, "acme", software=True)
+    job = backup(site)
+    assert job.status == "succeeded", job.status_reason
+    return job.snapshot
+
+
+@pytest.fixture
+def featured_b(backup_env, featured_a):
+    """An empty Jira Software site B of the same customer."""
+    return empty_site(
+        backup_env, "bravo", tenant=featured_a.site.tenant, features="all", software=True
+    )
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils.html import escape
 
 from backups.restore.models import RestoreItem, RestoreJob
 from tests.backups.conftest import connect_site
@@ -111,3 +113,54 @@ def test_the_command_restores_one_project_inline(snapshot_a, site_b, backup_env)
         1 for i in backup_env.site("acme").issues.values() if i.key.startswith(f"{key}-")
     )
     assert "succeeded" in out.getvalue()
+
+
+def test_the_command_the_json_and_the_admin_show_the_same_report(
+    snapshot_a, site_b, backup_env, staff_client
+):
+    import json
+
+    from backups.restore.report import report_lines
+
+    key = sorted(p.key for p in backup_env.site("acme").projects.values())[0]
+    out = StringIO()
+    call_command(
+        "restore_snapshot",
+        str(snapshot_a.pk),
+        "--to",
+        site_b.cloud_id,
+        "--project",
+        key,
+        "--inline",
+        "--on-damaged",
+        "skip",
+        stdout=out,
+    )
+    job = RestoreJob.objects.get(dry_run=False)
+    assert job.on_damaged == "skip"
+    lines = report_lines(job)
+    assert "issues created: " + str(job.counters["issues_created"]) in lines
+    assert any(line.startswith("not as it was: created and updated dates") for line in lines)
+    assert all(line in out.getvalue() for line in lines)
+
+    out = StringIO()
+    call_command(
+        "restore_snapshot",
+        str(snapshot_a.pk),
+        "--to",
+        site_b.cloud_id,
+        "--project",
+        key,
+        "--inline",
+        "--format",
+        "json",
+        stdout=out,
+    )
+    second = RestoreJob.objects.filter(dry_run=False).order_by("-pk").first()
+    report = json.loads(out.getvalue())["report"]
+    assert report["lines"] == report_lines(second)
+    assert {c["name"]: c["count"] for c in report["categories"]}["issues_already"] > 0
+
+    page = staff_client.get(reverse("admin:backups_restorejob_change", args=[job.pk]))
+    text = page.content.decode()
+    assert all(escape(line) in text for line in lines)

@@ -39,3 +39,29 @@ def test_the_normalizer_sees_a_changed_comment(snapshot_a, site_b, backup_env):
     issue["comments"][0] = b"{}"
 
     assert differences(original, changed) != []
+
+
+def test_a_working_jira_comes_back_statuses_hierarchy_sprints_ranks_and_inline_images(
+    featured_a, featured_b, backup_env
+):
+    job = restore(featured_a, featured_b)
+    assert job.status == RestoreJob.Status.SUCCEEDED, (job.status_reason, job.errors[:5])
+
+    copy = backup(featured_b)
+
+    original = normalize_snapshot(snapshot_reader(featured_a.job))
+    restored = normalize_snapshot(snapshot_reader(copy))
+    assert differences(original, restored) == []
+    assert original == restored
+    issues = list(original["issues"].values())
+    # The site really had what the acceptance names.
+    assert {i["status"] for i in issues} >= {"To Do", "In Progress", "In Review", "Done"}
+    assert {i["resolution"] for i in issues} > {None}
+    assert sum(1 for i in issues if i["parent"]) > 5
+    assert {s[1] for i in issues for s in i["sprints"]} == {"closed", "active", "future"}
+    assert len(original["rank"]) == len(issues)
+    media = [m for i in issues for m in i["media"]]
+    assert media and not [m for m in media if m.startswith("unresolved")]
+    counters = job.counters
+    assert counters["statuses_not_reached"] == 0 and counters["sprints_restored"] > 0
+    assert counters["history_files"] == len(issues)

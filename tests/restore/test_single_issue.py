@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from backups.restore.executor import run_restore
 from backups.restore.models import RestoreItem, RestoreJob
+from backups.restore.provenance import is_history_file, strip_provenance
 from backups.restore.selectors import find_issue_in_snapshots
 from sandbox.content import issue_doc
 from tests.backups.conftest import connect_site
@@ -64,8 +65,16 @@ def test_a_deleted_issue_is_found_in_the_admin_and_restored_into_its_project(
     restored = sb_site.issues_by_key[item.target_key]
     assert restored.project_id == deleted.project_id
     restored_doc = issue_doc(sb_site, restored)
-    assert [c["body"] for c in restored_doc["comments"]] == expected_bodies
-    assert sorted((a["filename"], a["size"]) for a in restored_doc["attachments"]) == expected_files
+    # Each comment says who wrote it and when; the issue has its history file besides.
+    assert [strip_provenance(c["body"]) for c in restored_doc["comments"]] == expected_bodies
+    assert all(
+        c["body"]["content"][0]["content"][0]["text"].startswith("Originally by ")
+        for c in restored_doc["comments"]
+    )
+    files = sorted((a["filename"], a["size"]) for a in restored_doc["attachments"])
+    history = [f for f in files if is_history_file(f[0])]
+    assert [f[0] for f in history] == [f"restored-from-{record['key']}-history.txt"]
+    assert [f for f in files if f not in history] == expected_files
     assert restored_doc["fields"]["summary"] == record["fields"]["summary"]
     # The job's page shows the new key first, with a link to it in the site.
     job_page = staff_client.get(answer["Location"]).content.decode()
@@ -124,17 +133,24 @@ def test_the_admin_restore_page_shows_the_plan_before_anything_is_written(
     url = reverse("admin:backups_restore_snapshot", args=[snapshot_a.pk])
     assert staff_client.get(url).status_code == 200
 
-    page = staff_client.post(url, {"target_site": site_b.pk, "plan": "1", "create_projects": "on"})
+    page = staff_client.post(
+        url,
+        {"target_site": site_b.pk, "plan": "1", "create_projects": "on", "on_damaged": "skip"},
+    )
 
     text = page.content.decode()
     assert page.status_code == 200
     assert f"issues: {snapshot_a.counts['issues']} to create" in text
+    assert "Damaged objects in the snapshot" in text and "will not come back as it was" in text
+    assert RestoreJob.objects.get(dry_run=True).on_damaged == "skip"
     assert len(backup_env.site("bravo").issues) == 0
     confirm = staff_client.post(
-        url, {"target_site": site_b.pk, "confirm": "1", "create_projects": "on"}
+        url,
+        {"target_site": site_b.pk, "confirm": "1", "create_projects": "on", "on_damaged": "stop"},
     )
     assert confirm.status_code == 302
     job = RestoreJob.objects.get(dry_run=False)
+    assert job.on_damaged == "stop"
     assert run_restore(job.pk).state == "done"
     assert len(backup_env.site("bravo").issues) == snapshot_a.counts["issues"]
     change = staff_client.get(reverse("admin:backups_restorejob_change", args=[job.pk]))

@@ -1,4 +1,5 @@
-"""manage.py restore_snapshot SNAPSHOT --to SITE [--project KEY] [--issue KEY ...] [--dry-run]"""
+"""manage.py restore_snapshot SNAPSHOT --to SITE [--project KEY] [--issue KEY ...] [--dry-run]
+[--on-damaged stop|skip] [--format table|json]"""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from backups import selectors
 from backups.restore import selectors as restore_selectors
 from backups.restore.executor import run_restore
 from backups.restore.models import RestoreJob
-from backups.restore.planner import plan_summary
+from backups.restore.report import restore_report
 from backups.restore.services import RestoreRefused, restore_job_create
 from kit.commands import OperatorCommand, rolled_back
 from tenants.models import JiraSite, OAuthGrant
@@ -47,6 +48,13 @@ class Command(OperatorCommand):
             "--no-create-projects", action="store_true", help="Never create missing projects."
         )
         parser.add_argument("--inline", action="store_true", help="Run in this process.")
+        parser.add_argument(
+            "--on-damaged",
+            choices=[c for c, _label in RestoreJob.OnDamaged.choices],
+            default=RestoreJob.OnDamaged.STOP,
+            help="Damaged objects in the snapshot: stop before writing anything (default), or "
+            "skip them and restore the rest.",
+        )
 
     def handle(self, *args, **options):
         snapshot = self.find(
@@ -60,6 +68,7 @@ class Command(OperatorCommand):
             "issue_keys": [key for group in options["issue"] for key in group],
             "user_fallback": options["user_fallback"],
             "create_projects": not options["no_create_projects"],
+            "on_damaged": options["on_damaged"],
             "acting_user": None,
         }
         if options["dry_run"]:
@@ -115,15 +124,15 @@ class Command(OperatorCommand):
 
     def _report(self, job: RestoreJob, options) -> None:
         kind = "dry run" if job.dry_run else f"restore job {job.pk}"
+        # The same report as the admin's job page (``backups.restore.report``).
+        report = restore_report(job)
         if options["format"] == "json":
-            self.write_document({**_row(job), "plan": job.plan, "errors": job.errors}, options)
+            self.write_document({**_row(job), "report": report}, options)
         elif options["format"] == "csv":
             self.write_rows([_row(job)], options)
         else:
-            for line in plan_summary(job.plan) if job.dry_run else []:
+            for line in report["lines"]:
                 self.stdout.write(line)
-            for error in job.errors[:20]:
-                self.stdout.write(f"  {error['kind']} {error['source']}: {error['error']}")
         if job.status != RestoreJob.Status.SUCCEEDED:
             raise self.failure(f"{kind} {job.status}: {job.status_reason}")
         if job.dry_run:
