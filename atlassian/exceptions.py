@@ -140,3 +140,8 @@ __all__ = [
     "InvalidGrant",
     "LegacyAccessRefused",
 ]
+
+
+class DeliveryFailed(Exception):
+    """An outbound webhook's receiver could not be reached or did not answer 2xx
+    (``atlassian.outbound``); the message names no secret."""

@@ -10,12 +10,9 @@ from collections.abc import Mapping
 import requests
 
 from atlassian.client import user_agent
+from atlassian.exceptions import DeliveryFailed
 
 TIMEOUT_SECONDS = 10
-
-
-class DeliveryFailed(Exception):
-    """The receiver could not be reached or did not answer 2xx; the message names no secret."""
 
 
 def post_json(url: str, body: bytes, *, headers: Mapping[str, str]) -> int:

@@ -26,6 +26,10 @@ class ScopeError(BackupsError):
     """A scope naming projects or issues the snapshot does not hold (safe to show)."""
 
 
+class PolicyRefused(BackupsError):
+    """A protection policy value refused; the message is safe to show and nothing changed."""
+
+
 class LeaseLost(BackupsError):
     """Another worker holds the job now (ours expired), or the job was cancelled."""
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from atlassian.client import JiraClient
+from tenants.exceptions import SiteUnavailable
 from tenants.models import JiraSite, LegacyCredential, OAuthGrant
 from tenants.tokens import (
     SiteNeedsReauthorization,
@@ -24,10 +25,6 @@ from tenants.tokens import (
     grant_unauthorized,
     report_unauthorized,
 )
-
-
-class SiteUnavailable(SiteNeedsReauthorization):
-    """The site is disconnected or offboarded: no credential will be handed out for it."""
 
 
 class GrantTokenProvider:

@@ -29,14 +29,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from tenants.exceptions import DecryptionError
+
 VERSION = "v2"  # sealed with a data key
 LEGACY_VERSION = "v1"  # sealed with a key-encryption key directly
 _NONCE_BYTES = 12  # the GCM standard nonce; random per message (2^32 messages per key is fine)
 _TAG_BYTES = 16
-
-
-class DecryptionError(Exception):
-    """A stored secret could not be decrypted (unknown or destroyed key, tampered, or moved)."""
 
 
 def master_keys() -> list[tuple[str, bytes]]:

@@ -58,7 +58,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tenants.audit import build_event, record_event
-from tenants.exceptions import DomainError
+from tenants.exceptions import DomainError, ImportFileError
 from tenants.models import (
     AuditEvent,
     JiraSite,
@@ -93,10 +93,6 @@ _KINDS = {
     "customer-app": LegacyCredential.Kind.CUSTOMER_APP,
 }
 _SECRET_FIELDS = ("api_token", "client_secret", "access_token", "refresh_token")
-
-
-class ImportFileError(Exception):
-    """The file as a whole cannot be read (unknown format, not CSV/JSON, no header)."""
 
 
 @dataclass

@@ -39,7 +39,7 @@ from atlassian.exceptions import (
     AtlassianError,
     InvalidGrant,
 )
-from tenants.exceptions import DomainError
+from tenants.exceptions import SiteNeedsReauthorization, TokenUnavailable
 from tenants.models import JiraSite, OAuthGrant
 from tenants.services.grants import grant_mark_needs_reauth, grant_store_rotated_tokens
 
@@ -56,23 +56,6 @@ _after_refresh_response: Callable[[OAuthGrant], None] | None = None
 
 # Which AuthClient to build (tests may pass one with a shorter retry base via ``auth_client``).
 AuthClientFactory = Callable[[], AuthClient]
-
-
-class SiteNeedsReauthorization(DomainError):
-    """The site (or its grant) cannot be used until a customer admin authorizes again.
-    ``reason`` is readable by a support agent and holds no secret."""
-
-    def __init__(self, reason: str, *, site_id: int | None = None, grant_id: Any = None):
-        self.reason = reason
-        self.site_id = site_id
-        self.grant_id = grant_id
-        super().__init__(reason)
-
-
-class TokenUnavailable(Exception):
-    """Atlassian's token endpoint failed transiently (5xx, timeout, unreachable) after the
-    client's quick retries. The grant is unchanged and still active; try again later (well
-    within the 10-minute reuse interval, which the old refresh token still enjoys)."""
 
 
 def _is_fresh(grant: OAuthGrant) -> bool:

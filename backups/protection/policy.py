@@ -23,6 +23,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from backups.exceptions import PolicyRefused
 from backups.models import BackupSchedule, ProtectionPolicy, SiteProtection, Snapshot
 from backups.services import OVERDUE_INTERVALS, pool_of, schedule_estimates_refresh
 from tenants.audit import build_event, record_event
@@ -31,10 +32,6 @@ from tenants.models import AuditEvent, JiraSite, Tenant, User
 # Sites a schedule is given to: not disconnected (nothing to back up) nor offboarded.
 LIVE = (JiraSite.Status.ACTIVE, JiraSite.Status.NEEDS_REAUTH)
 RETENTION = ("keep_last", "keep_daily", "keep_weekly", "keep_monthly", "max_age_days")
-
-
-class PolicyRefused(Exception):
-    """A policy value refused; the message is safe to show and nothing was changed."""
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from tenants.audit import build_event
-from tenants.exceptions import DomainError
+from tenants.exceptions import DomainError, InviteLinkExpired, InviteLinkInvalid
 from tenants.models import (
     AuditEvent,
     JiraSite,
@@ -63,14 +63,6 @@ TO_INVITE = (S.PENDING, S.INVITE_EXPIRED, S.FAILED)
 # Cases still waiting for the customer to finish.
 REMINDABLE = (S.INVITED, S.INVITE_EXPIRED, S.CONSENTED, S.VERIFIED, S.CUT_OVER, S.FAILED)
 REAUTH_REQUIRED = "re-authorization required"
-
-
-class InviteLinkInvalid(DomainError):
-    """The link was tampered with, or was made for another purpose."""
-
-
-class InviteLinkExpired(DomainError):
-    """The link is genuine but older than ``MIGRATION_INVITE_MAX_AGE_DAYS``."""
 
 
 # ------------------------------------------------------------------------------ reading
