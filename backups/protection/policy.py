@@ -12,6 +12,7 @@ shows as unprotected); a deleted schedule is given back the next time the site c
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
@@ -119,12 +120,13 @@ def policies_for(tenant_ids: Iterable[int]) -> dict[int, Policy]:
     return {tid: merge(default, overrides.get(tid)) for tid in tenant_ids}
 
 
-def first_run_at(policy: Policy, *, site_id: int, now: datetime) -> datetime:
-    """The next start inside the window, spread over it by site id so a batch of sites
-    connected together does not start at the same minute."""
+def first_run_at(policy: Policy, *, site_key: str, now: datetime) -> datetime:
+    """The next start inside the window, spread over it by a stable hash of the site's key (its
+    cloud id) so a batch of sites connected together does not start at the same minute, and the
+    same site lands on the same minute whatever its row's id (imports, re-connections)."""
     start, end = policy.window_start_minute, policy.window_end_minute
     length = (end - start) % 1440 or 1440
-    offset = (site_id * 37) % length
+    offset = zlib.crc32(site_key.encode()) % length
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     candidate = midnight + timedelta(minutes=start + offset)
     while candidate <= now:
@@ -161,7 +163,7 @@ def protection_apply(
         schedules.append(
             BackupSchedule(
                 site=site,
-                next_run_at=first_run_at(policy, site_id=site.pk, now=now),
+                next_run_at=first_run_at(policy, site_key=site.cloud_id, now=now),
                 pool=pool_of(cloud_id=site.cloud_id, uses_grant=site.grant_id is not None),
                 site_status=site.status,
                 **policy.schedule_settings(),

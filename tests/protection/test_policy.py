@@ -102,11 +102,15 @@ def test_a_bad_policy_value_is_refused_and_changes_nothing(customer):
 def test_the_first_run_falls_in_the_window_spread_by_site_and_within_a_day():
     policy = vendor_default()
     now = datetime(2026, 12, 7, 3, 30, tzinfo=UTC)
-    runs = {first_run_at(policy, site_id=i, now=now) for i in range(1, 50)}
+    runs = {first_run_at(policy, site_key=f"cloud-{i}", now=now) for i in range(1, 50)}
     assert len(runs) > 20  # spread over the window
     for run in runs:
         assert now < run <= now + timedelta(days=1)
         assert _in_window(run, policy.window_start_minute, policy.window_end_minute)
+    # The same site lands on the same minute, whatever its row.
+    assert first_run_at(policy, site_key="cloud-7", now=now) == first_run_at(
+        policy, site_key="cloud-7", now=now
+    )
 
 
 def test_a_migrated_site_keeps_its_schedule_and_its_next_backup_continues_the_legacy_chain(
