@@ -91,7 +91,9 @@ def invitation_create(
 
 def invitation_for_token(raw_token: str) -> Invitation:
     invitation = (
-        Invitation.objects.select_related("tenant").filter(token_hash=_hash(raw_token)).first()
+        Invitation.objects.select_related("tenant", "invited_by")
+        .filter(token_hash=_hash(raw_token))
+        .first()
     )
     if invitation is None:
         raise InvitationError("This invitation link is not valid.")

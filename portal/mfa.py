@@ -31,6 +31,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        # Our own e-mails (templates/account/email/) name the invitation a sign-up is for.
+        from portal.arrivals import pending
+
+        request = self.request or context.request
+        super().send_mail(
+            template_prefix,
+            email,
+            {"invitation": pending(request), "support_email": settings.SUPPORT_EMAIL, **context},
+        )
+
     def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
         if not super().is_reauthentication_required(app=app, **kwargs):
             return False

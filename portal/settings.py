@@ -363,6 +363,11 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "login": "30/m/ip"}
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_ADAPTER = "portal.mfa.AccountAdapter"
+# An invitation's sign-up goes on where it started (portal/arrivals.py): confirming the address
+# in the same browser signs the person in and returns them to the invitation's link.
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_FORMS = {"login": "portal.arrivals.LoginForm"}
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "Jira Backup: "
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Jira Backup portal"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)

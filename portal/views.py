@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from portal import health
+from portal import arrivals, health
 from portal.access import tenant_manager_required
 from portal.exceptions import InvitationError
 from portal.invitations import (
@@ -73,15 +73,29 @@ def members(request, tenant: Tenant):
     return render(request, "portal/members.html", context, status=400 if form_error else 200)
 
 
-@login_required
+@never_cache
 @require_http_methods(["GET", "POST"])
 def invitation_accept_view(request, token: str):
+    """A teammate invitation's link. Signed out, it names the invitation and offers to sign up
+    (the invited address filled in) or sign in, both coming back here (``portal.arrivals``);
+    signed in, the invitee accepts by the button, or at once when this session arrived signed
+    out by this link."""
     try:
         invitation = invitation_for_token(token)
-        if request.method == "POST":
+        if not request.user.is_authenticated:
+            arrivals.remember(
+                request,
+                tenant=invitation.tenant.name,
+                purpose=f"join {invitation.tenant.name} as {invitation.get_role_display().lower()}",
+            )
+            links = arrivals.entrance_links(request, email=invitation.email)
+            return render(request, "portal/invitation.html", {"invitation": invitation, **links})
+        if request.method == "POST" or arrivals.arrived_by(request):
             invitation_accept(raw_token=token, acting_user=request.user, request=request)
+            arrivals.forget(request)
             messages.success(request, f"You joined {invitation.tenant.name}.")
             return redirect("portal:home")
     except InvitationError as exc:
+        arrivals.forget(request)
         return render(request, "portal/invitation.html", {"error": str(exc)}, status=400)
     return render(request, "portal/invitation.html", {"invitation": invitation})

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal import arrivals
 from portal.access import tenant_manager_required
 from portal.exceptions import WizardError
 from portal.flows import migration as flow
@@ -169,11 +170,13 @@ def after_consent(request, result: CallbackResult) -> HttpResponse:
 
 
 @never_cache
-@login_required
 @require_http_methods(["GET", "POST"])
 def invite_accept(request, token: str):
-    """The link of an invitation or reminder e-mail. The signed-in user must own the invited
-    address (verified in allauth); they join the tenant as owner (if it has none) or admin."""
+    """The link of an invitation or reminder e-mail. Signed out, it names the invitation and
+    offers to sign up (the invited address filled in) or sign in, both coming back here
+    (``portal.arrivals``). Signed in, the user must own the invited address (verified in
+    allauth); they join the tenant as owner (if it has none) or admin: by the button, or at once
+    when this session arrived signed out by this link and has just signed up or in."""
     try:
         case_id, email = read_invite_token(token)
     except (InviteLinkInvalid, InviteLinkExpired) as exc:
@@ -185,9 +188,16 @@ def invite_accept(request, token: str):
         )
     tenant = case.site.tenant
     wizard_url = reverse("wizard:resume", args=[tenant.slug, case.pk])
-    if managing_membership(user=request.user, tenant=tenant) is not None:
-        return redirect(wizard_url)
     context = {"case": case, "tenant": tenant, "email": email}
+    if not request.user.is_authenticated:
+        arrivals.remember(
+            request, tenant=tenant.name, purpose=f"move {case.site.url} to our Atlassian app"
+        )
+        context.update(arrivals.entrance_links(request, email=email))
+        return render(request, "wizard/invite.html", context)
+    if managing_membership(user=request.user, tenant=tenant) is not None:
+        arrivals.forget(request)
+        return redirect(wizard_url)
     if not has_verified_email(user=request.user, email=email):
         context["error"] = (
             f"This invitation is for {email}. Sign out and sign in (or sign up) with that "
@@ -199,7 +209,7 @@ def invite_accept(request, token: str):
             f"You are a viewer of {tenant.name}; ask an owner to make you an admin to migrate."
         )
         return render(request, "wizard/invite.html", context, status=403)
-    if request.method == "POST":
+    if request.method == "POST" or arrivals.arrived_by(request):
         with transaction.atomic():
             has_owner = Membership.objects.filter(
                 tenant=tenant, role=Membership.Role.OWNER
@@ -211,6 +221,7 @@ def invite_accept(request, token: str):
                 acting_user=request.user,
                 request=request,
             )
+        arrivals.forget(request)
         messages.success(request, f"You joined {tenant.name}.")
         return redirect(wizard_url)
     return render(request, "wizard/invite.html", context)

@@ -4,6 +4,7 @@ invited (verified) address."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
@@ -111,3 +112,38 @@ def test_an_invalid_address_is_refused_with_a_message(tenant):
     assert response.status_code == 400
     assert b"valid e-mail address" in response.content
     assert not Invitation.objects.exists()
+
+
+def test_a_signed_out_invitee_signs_up_from_the_link_and_is_a_member_after_confirming(
+    tenant, django_capture_on_commit_callbacks
+):
+    owner = MembershipFactory(tenant=tenant, role="owner", user__email="boss@acme.example.com").user
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(client_for(owner), tenant, "new.viewer@acme.example.com", "viewer")
+    link = link_in(mail.outbox[-1])
+    path = urlsplit(link).path
+    client = Client()
+
+    landing = client.get(path).content.decode()
+    assert "Join Acme Corp" in landing and "boss@acme.example.com" in landing
+    assert "new.viewer@acme.example.com" in landing
+    signup = re.search(r'href="(/accounts/signup/\?[^"]+)"', landing).group(1).replace("&amp;", "&")
+    assert 'value="new.viewer@acme.example.com"' in client.get(signup).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            signup,
+            {
+                "email": "new.viewer@acme.example.com",
+                "password1": "a long enough passphrase 7",
+                "password2": "a long enough passphrase 7",
+            },
+        )
+    confirmation = mail.outbox[-1]
+    assert "Acme Corp" in confirmation.body and "Hello from" not in confirmation.body
+    confirm = re.search(r"/accounts/confirm-email/[^\s/]+/", confirmation.body).group(0)
+    assert client.post(confirm)["Location"] == path
+
+    assert client.get(path)["Location"] == "/"
+    membership = Membership.objects.get(tenant=tenant, user__email="new.viewer@acme.example.com")
+    assert membership.role == "viewer"
+    assert Invitation.objects.get().accepted_by == membership.user

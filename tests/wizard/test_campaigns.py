@@ -3,13 +3,16 @@ a reminder cadence that never sends the same notice twice, and accepting an invi
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail, signing
 from django.test import Client
 from django.utils import timezone
+from django.utils.html import escape
 
 from tenants.exceptions import DomainError
 from tenants.models import Membership, MigrationCase, MigrationNotice
@@ -170,10 +173,19 @@ def test_a_forwarded_link_does_not_work_for_another_address(case):
     assert not Membership.objects.filter(tenant=case.site.tenant).exists()
 
 
-def test_a_signed_out_visitor_is_sent_to_sign_in_first(case):
-    url = f"/migrate/invite/{invite_token(case=case, email='ops@acme.example')}/"
-    response = Client().get(url)
-    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+def test_a_signed_out_visitor_meets_a_page_that_names_the_invitation(case):
+    invite = f"/migrate/invite/{invite_token(case=case, email='ops@acme.example')}/"
+    response = Client().get(invite)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert case.site.tenant.name in page and case.site.url in page
+    assert "Jira Backup" in page and "ops@acme.example" in page
+    # Both ways in come back to the link, the sign-up with the invited address filled in.
+    query = {"email": "ops@acme.example", "next": invite}
+    assert f'href="/accounts/signup/?{escape(urlencode(query))}"' in page
+    assert f'href="/accounts/login/?{escape(urlencode(query))}"' in page
+    assert not Membership.objects.filter(tenant=case.site.tenant).exists()
 
 
 def test_a_tampered_link_is_refused(case):
@@ -182,37 +194,60 @@ def test_a_tampered_link_is_refused(case):
     assert client.get("/migrate/invite/not-a-token/").status_code == 400
 
 
-def test_an_invited_contact_without_an_account_signs_up_and_joins(
+def test_an_invited_contact_without_an_account_signs_up_and_lands_in_the_wizard(
     case, django_capture_on_commit_callbacks
 ):
-    import re
-
     invite = f"/migrate/invite/{invite_token(case=case, email='ops@acme.example')}/"
     client = Client()
-    login = client.get(invite)["Location"]
-    assert login.startswith("/accounts/login/")
+    client.get(invite)
+    signup = f"/accounts/signup/?{urlencode({'email': 'ops@acme.example', 'next': invite})}"
+    form = client.get(signup).content.decode()
+    assert 'value="ops@acme.example"' in form  # prefilled
+    assert f'value="{invite}"' in form  # "next" kept in the form
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            f"/accounts/signup/?next={invite}",
+            signup,
             {
                 "email": "ops@acme.example",
                 "password1": "a long enough passphrase 7",
                 "password2": "a long enough passphrase 7",
+                "next": invite,
             },
         )
     assert response.status_code == 302
-    confirm = re.search(r"/accounts/confirm-email/[^\s/]+/", mail.outbox[-1].body).group(0)
-    assert client.post(confirm).status_code == 302
-    signed_in = client.post(
-        f"/accounts/login/?next={invite}",
-        {"login": "ops@acme.example", "password": "a long enough passphrase 7"},
+    # Our own confirmation mail, naming the invitation.
+    message = mail.outbox[-1]
+    assert (
+        message.subject
+        == "Jira Backup: Confirm your e-mail address to finish creating your account"
     )
-    assert signed_in["Location"] == invite
-    response = client.post(invite)
+    assert case.site.tenant.name in message.body and case.site.url in message.body
+    assert "example.com" not in message.body and "Hello from" not in message.body
+    confirm = re.search(r"http://\S+(/accounts/confirm-email/[^\s/]+/)", message.body).group(1)
 
-    assert response["Location"] == f"/t/{case.site.tenant.slug}/migrate/{case.pk}/"
+    confirmed = client.post(confirm)
+
+    assert confirmed["Location"] == invite  # signed in, back to the invitation
+    landed = client.get(invite)
+    wizard = f"/t/{case.site.tenant.slug}/migrate/{case.pk}/"
+    assert landed["Location"] == wizard
     membership = Membership.objects.get(tenant=case.site.tenant)
     assert (membership.user.email, membership.role) == ("ops@acme.example", "owner")
+    page = client.get(wizard, follow=True)
+    assert page.status_code == 200 and "not a member" not in page.content.decode()
+    assert page.redirect_chain[-1][0].endswith("/why/")
+
+
+def test_a_signed_in_contact_who_opens_the_link_still_confirms_with_the_button(case):
+    user = _verified_user("ops@acme.example")
+    client = Client()
+    client.force_login(user)
+    invite = f"/migrate/invite/{invite_token(case=case, email='ops@acme.example')}/"
+
+    page = client.get(invite)
+
+    assert page.status_code == 200 and b"and start" in page.content
+    assert not Membership.objects.filter(tenant=case.site.tenant).exists()
 
 
 def test_invitations_nobody_acted_on_expire_and_a_reminder_reopens_them(
