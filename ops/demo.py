@@ -1,9 +1,17 @@
 """The local demo world (``manage.py seed_demo``), built through the real flows against the
 sandbox: customers connect through the portal's connect flow (``portal.flows``, called directly
 as the tenant owner; real HTTP to the sandbox's authorize and token endpoints), migration cases
-move through the
-campaign and migration services, grants fall ill the way they do in production (a revoked
-consent meets a refresh), and snapshots come from real backups.
+move through the campaign services and the wizard's own steps (``portal.flows.migration``: the
+consent, its verification, the cut-over, the removal), grants fall ill the way they do in
+production (a revoked consent meets a refresh), and snapshots come from real backups.
+
+The seeder answers the sandbox's consent page by script, one consent at a time, and hands it
+back to people afterwards: when seeding is done the consent page shows itself, so the demo's
+first "Authorize on Atlassian" meets it as a customer would.
+
+The world agrees with ``LEGACY_CUTOFF``: no case is due after it, and once it has passed the
+sites still on a legacy credential are paused ("re-authorization required") as the daily beat
+task would pause them.
 
 Idempotent: each demo tenant is built once (its slug is the marker); a second run skips it.
 The sandbox keeps its world in memory, so after a restart the demo grants of an earlier run
@@ -16,13 +24,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from portal.flows import callback, oauth
+from portal.flows import migration as wizard
 from tenants.models import JiraSite, MigrationCase, OAuthGrant, Tenant, User
 
 logger = logging.getLogger(__name__)
@@ -30,19 +40,20 @@ logger = logging.getLogger(__name__)
 S = MigrationCase.State
 PREFIX = "demo-"
 
-# Migration cases: tenant name -> the states the case walks through, in order.
+# Migration cases: tenant name -> the states the case walks through, in order. "verified" is
+# the wizard's consent (consented and verified in one callback: a case never rests between).
 MIGRATIONS: dict[str, list[str]] = {
     "Umbrella": [],  # pending, past due
-    "Hooli": [S.INVITED],
+    "Hooli": [S.INVITED],  # the customer journey to try: the invitation is waiting
     "Stark": [S.INVITED, S.INVITE_EXPIRED],
     "Wayne": [S.FAILED],
     "Tyrell": [S.EXEMPT],
-    "Cyberdyne": [S.INVITED, S.CONSENTED],
-    "Soylent": [S.INVITED, S.CONSENTED, S.VERIFIED],
-    "Oscorp": [S.INVITED, S.CONSENTED, S.VERIFIED, S.CUT_OVER],
-    "Aperture": [S.INVITED, S.CONSENTED, S.VERIFIED, S.CUT_OVER, S.COMPLETED],
+    "Soylent": [S.INVITED, S.VERIFIED],
+    "Oscorp": [S.INVITED, S.VERIFIED, S.CUT_OVER],
+    "Aperture": [S.INVITED, S.VERIFIED, S.CUT_OVER, S.COMPLETED],
 }
-NEEDS_GRANT = {S.CONSENTED}
+# The customer journey the README suggests: this customer's invitation is waiting.
+JOURNEY = "Hooli"
 # Vendor-grant customers: name -> grant health at the end.
 CONNECTED = {"Acme": "active", "Globex": "needs_reauth", "Initech": "revoked"}
 
@@ -118,23 +129,55 @@ class DemoSeeder:
         site_name = name.lower()
         state = self.sandbox.get("state")
         sites = {s["name"]: s for s in state.get("sites", [])}
-        email = f"admin@{site_name}.test"
+        email = site_admin_email(name)
         if site_name not in sites:
             self.sandbox.post("sites", {"name": site_name, "projects": 2, "issues": 15})
         self.sandbox.post("users", {"email": email, "admin_of": [site_name]})
         sites = {s["name"]: s for s in self.sandbox.get("state").get("sites", [])}
         return sites[site_name], email
 
-    def connect(self, tenant: Tenant, owner: User, *, email: str, site_name: str) -> OAuthGrant:
-        """The portal's connect flow, as the tenant owner consenting in the sandbox (the state
-        is bound to a session of the seeder's own)."""
+    def consent_as(self, email: str, site_name: str, start: Callable[[], str]) -> dict[str, str]:
+        """The sandbox's consent page answered by script as ``email`` choosing ``site_name``
+        for the consent ``start()`` begins; the page is a person's again afterwards."""
         self.sandbox.post("consent", {"email": email, "sites": [site_name]})
-        caller = oauth.Caller(user=owner, session_key=f"seed-demo:{tenant.slug}")
-        answer = self.sandbox.authorize(oauth.start(caller=caller, tenant=tenant))
+        try:
+            return self.sandbox.authorize(start())
+        finally:
+            self.sandbox.post("consent", {"auto": False})
+
+    def caller(self, tenant: Tenant, owner: User) -> oauth.Caller:
+        """The tenant owner, in a session of the seeder's own (the state is bound to it)."""
+        return oauth.Caller(user=owner, session_key=f"seed-demo:{tenant.slug}")
+
+    def connect(self, tenant: Tenant, owner: User, *, email: str, site_name: str) -> OAuthGrant:
+        """The portal's connect flow, as the tenant owner consenting in the sandbox."""
+        caller = self.caller(tenant, owner)
+        answer = self.consent_as(
+            email, site_name, lambda: oauth.start(caller=caller, tenant=tenant)
+        )
         result = callback.handle_callback(caller=caller, params=answer)
         if result.outcome != "connected":
             raise RuntimeError(f"connect for {tenant.slug} ended {result.outcome}")
         return OAuthGrant.objects.get(grant_sites__site__tenant=tenant)
+
+    def wizard_step(
+        self, case: MigrationCase, owner: User, state: str, *, email: str, site_name: str
+    ) -> None:
+        """One step of the migration wizard, as the tenant owner takes it."""
+        caller = self.caller(case.site.tenant, owner)
+        if state == S.VERIFIED:
+            answer = self.consent_as(
+                email, site_name, lambda: wizard.authorize_start(caller=caller, case=case)
+            )
+            result = callback.handle_callback(caller=caller, params=answer)
+            if result.outcome != "verified":
+                raise RuntimeError(f"the wizard's consent for {case} ended {result.outcome}")
+        elif state == S.CUT_OVER:
+            wizard.cut_over(caller=caller, case=case)
+        elif state == S.COMPLETED:
+            wizard.remove_legacy(caller=caller, case=case, confirmed=True)
+        else:
+            raise ValueError(f"no wizard step leads to {state}")
 
     def backup(self, site: JiraSite, kind: str, *, rounds: int = 300) -> None:
         """A real backup, run in this process to its end (the worker may help: the lease
@@ -218,8 +261,7 @@ class DemoSeeder:
             acting_user=None,
         )
         site = site_use_legacy_credential(site=site, credential=credential, acting_user=None)
-        due = timezone.now() + (timedelta(days=-10) if not path else timedelta(days=20))
-        case = migration_case_open(site=site, due_at=due, acting_user=None)
+        case = migration_case_open(site=site, due_at=demo_due_date(path), acting_user=None)
         staff = User.objects.filter(is_staff=True, is_active=True).first()
         for state in path:
             if state == S.INVITED:
@@ -231,13 +273,22 @@ class DemoSeeder:
                     approved_by=staff,
                     acting_user=staff,
                 )
-            else:
-                if state in NEEDS_GRANT:
-                    self.connect(tenant, owner, email=email, site_name=remote["name"])
+            elif state in (S.FAILED, S.INVITE_EXPIRED):
                 reason = "the customer is not a site administrator" if state == S.FAILED else ""
                 migration_case_transition(case, to=state, reason=reason, acting_user=None)
+            else:
+                self.wizard_step(case, owner, state, email=email, site_name=remote["name"])
             case.refresh_from_db()
         self.say(f"{tenant.slug}: migration case {case.state}")
+
+    def after_cutoff(self) -> None:
+        """Past ``LEGACY_CUTOFF``, the sites still on a legacy credential pause, as the daily
+        beat task pauses them (``legacy_sites_pause_after_cutoff``)."""
+        from tenants.services.campaigns import legacy_sites_pause_after_cutoff
+
+        paused = legacy_sites_pause_after_cutoff()
+        if paused:
+            self.say(f"{len(paused)} legacy sites paused: LEGACY_CUTOFF has passed")
 
     def run(self) -> None:
         from ops.roles import sync_roles
@@ -249,3 +300,26 @@ class DemoSeeder:
             self.connected_customer(name, health)
         for name, path in MIGRATIONS.items():
             self.migrating_customer(name, path)
+        self.after_cutoff()
+
+
+def site_admin_email(name: str) -> str:
+    """The sandbox's Atlassian account that administers the demo customer's site."""
+    return f"admin@{name.lower()}.test"
+
+
+def journey_case() -> MigrationCase | None:
+    """The README's customer journey: the case whose invitation is waiting, if it still is."""
+    return (
+        MigrationCase.objects.select_related("site__tenant")
+        .filter(site__tenant__slug=f"{PREFIX}{JOURNEY.lower()}", state=S.INVITED)
+        .first()
+    )
+
+
+def demo_due_date(path: list[str], now: datetime | None = None) -> datetime:
+    """A case waiting for the customer is due in 20 days, one never invited 10 days ago; never
+    after ``LEGACY_CUTOFF`` (no legacy credential may be used past it)."""
+    now = now or timezone.now()
+    due = now + (timedelta(days=20) if path else timedelta(days=-10))
+    return min(due, settings.LEGACY_CUTOFF)

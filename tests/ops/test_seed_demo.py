@@ -4,13 +4,21 @@ real snapshots; a second run adds nothing."""
 from __future__ import annotations
 
 import io
+import re
+import tempfile
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.core import mail
 from django.core.management import call_command
 from django.test import TestCase
+from django.utils import timezone
 
-from backups.models import Snapshot
-from tenants.models import MigrationCase, OAuthGrant, Tenant
+from backups.models import BackupSchedule, Snapshot
+from tenants.models import JiraSite, MigrationCase, OAuthGrant, Tenant
+from tenants.selectors import grant_for_site
+from tenants.services.campaigns import read_invite_token
 
 TEST_REDIRECT_URI = "http://testserver/connect/callback/"
 
@@ -26,15 +34,22 @@ def demo_sandbox(backup_env, settings):
 
 def seed(sandbox) -> str:
     out = io.StringIO()
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        call_command("seed_demo", "--sandbox-url", sandbox.url, stdout=out)
+    with tempfile.TemporaryDirectory() as folder, TestCase.captureOnCommitCallbacks(execute=True):
+        log_file = str(Path(folder) / "seed-demo.log")
+        call_command("seed_demo", "--sandbox-url", sandbox.url, "--log-file", log_file, stdout=out)
     return out.getvalue()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_seed_demo_builds_every_state_through_the_real_flows_once(demo_sandbox):
+def test_seed_demo_builds_every_state_through_the_real_flows_once(demo_sandbox, settings):
+    settings.LEGACY_CUTOFF = timezone.now() + timedelta(days=60)
     output = seed(demo_sandbox)
     assert "demo seeded" in output
+    # The way in names the customer journey: the waiting invitation and who to be on Atlassian.
+    hooli = MigrationCase.objects.get(site__tenant__slug="demo-hooli")
+    token = re.search(r"/migrate/invite/(\S+)/", output).group(1)
+    assert read_invite_token(token) == (hooli.pk, "it@hooli.example.com")
+    assert "admin@hooli.test" in output
     states = set(MigrationCase.objects.values_list("state", flat=True))
     assert states == {
         "pending",
@@ -42,7 +57,6 @@ def test_seed_demo_builds_every_state_through_the_real_flows_once(demo_sandbox):
         "invite_expired",
         "failed",
         "exempt",
-        "consented",
         "verified",
         "cut_over",
         "completed",
@@ -63,6 +77,64 @@ def test_seed_demo_builds_every_state_through_the_real_flows_once(demo_sandbox):
         MigrationCase.objects.count(),
         Snapshot.objects.count(),
     ) == counts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_seeded_demo_tells_one_story(demo_sandbox, settings):
+    """Before the cutoff: cases waiting for the customer are still on the legacy credential, every
+    schedule has its next run, e-mails count the days left, the consent page is a person's."""
+    settings.LEGACY_CUTOFF = timezone.now() + timedelta(days=60)
+    mail.outbox.clear()
+    seed(demo_sandbox)
+
+    # Verified in the wizard, not cut over: the site still uses the legacy credential.
+    for case in MigrationCase.objects.select_related("site").filter(state__in=["verified"]):
+        assert case.site.grant_id is None and case.site.legacy_credential_id is not None, case
+        assert grant_for_site(site=case.site) is not None  # the consent is stored, waiting
+    for case in MigrationCase.objects.select_related("site").filter(
+        state__in=["cut_over", "completed"]
+    ):
+        assert case.site.grant_id is not None and case.site.legacy_credential_id is None, case
+    waiting = MigrationCase.objects.exclude(state__in=["cut_over", "completed", "exempt"])
+    assert all(case.due_at <= settings.LEGACY_CUTOFF for case in waiting)
+    assert set(JiraSite.objects.values_list("status", flat=True)) <= {"active", "needs_reauth"}
+    schedules = BackupSchedule.objects.all()
+    assert schedules and all(s.next_run_at is not None for s in schedules)
+    invitations = [m for m in mail.outbox if "/migrate/invite/" in m.body]
+    assert invitations and all("days left" in m.body for m in invitations)
+    # Seeding answered the consent page by script; now it is a person's again.
+    assert demo_sandbox.state.consent.auto is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_the_cutoff_the_demo_shows_legacy_sites_paused_and_mails_past_due(
+    demo_sandbox, settings
+):
+    settings.LEGACY_CUTOFF = timezone.now() - timedelta(days=30)
+    mail.outbox.clear()
+    seed(demo_sandbox)
+
+    legacy = JiraSite.objects.filter(legacy_credential__isnull=False, grant__isnull=True)
+    assert legacy.exists()
+    assert set(legacy.values_list("status", flat=True)) == {"needs_reauth"}
+    assert all(
+        "re-authorization required" in reason
+        for reason in legacy.values_list("status_reason", flat=True)
+    )
+    assert all(
+        case.due_at <= settings.LEGACY_CUTOFF
+        for case in MigrationCase.objects.exclude(state__in=["cut_over", "completed", "exempt"])
+    )
+    invitations = [m for m in mail.outbox if "/migrate/invite/" in m.body]
+    assert invitations
+    assert not any("days left" in m.body for m in invitations)
+    assert all("past due" in m.body for m in invitations)
+    # The migrated ones are on the vendor app and live.
+    migrated = JiraSite.objects.filter(
+        grant__isnull=False, tenant__slug__in=["demo-oscorp", "demo-aperture"]
+    )
+    assert set(migrated.values_list("status", flat=True)) == {"active"}
+    assert demo_sandbox.state.consent.auto is False
 
 
 @pytest.mark.django_db

@@ -19,8 +19,18 @@ from django.utils import timezone
 
 from kit.commands import OperatorCommand
 from kit.outcomes import counted
-from ops.demo import CONNECTED, MIGRATIONS, PREFIX, DemoSeeder, SandboxControl
+from ops.demo import (
+    CONNECTED,
+    JOURNEY,
+    MIGRATIONS,
+    PREFIX,
+    DemoSeeder,
+    SandboxControl,
+    journey_case,
+    site_admin_email,
+)
 from tenants.models import MigrationCase, OAuthGrant, Tenant
+from tenants.services.campaigns import invite_url
 
 DEMO_ADMIN = "admin@example.com"
 
@@ -111,10 +121,27 @@ class Command(OperatorCommand):
             "  Two-factor    the first sign-in sets up an authenticator app; without a phone:",
             "                .venv/bin/python manage.py totp_code --secret <the secret shown>",
             "                (later sign-ins: .venv/bin/python manage.py totp_code)",
+            *self._journey(),
             "  What to try   README.md, 'The demo'",
             "",
         ):
             self.stdout.write(line)
+
+    def _journey(self) -> list[str]:
+        """The customer's way in: the invitation the README's journey starts from."""
+        case = journey_case()
+        if case is None:
+            return []
+        tenant = case.site.tenant
+        email = tenant.contact_emails[0]
+        return [
+            f"  Customer      {tenant.name} is invited to move {case.site.url}; open as {email}:",
+            f"                {invite_url(case=case, email=email)}",
+            "                (create the account there; the confirmation e-mail appears in",
+            "                this terminal, under 'web')",
+            f"  On Atlassian  the sandbox's consent page: {site_admin_email(JOURNEY)}, "
+            f"'Use app on' {case.site.name}",
+        ]
 
 
 def _stories() -> list[tuple[str, str]]:
