@@ -715,6 +715,123 @@ class JiraClient(BaseClient):
     def users(self, *, page_size: int = 1000) -> Iterator[dict[str, Any]]:
         return self._offset_pages("GET", "users/search", items_key=None, page_size=page_size)
 
+    # -- schemes, screens, field configurations (site admin) ---------------------------------
+
+    def context_project_mapping(self, field_id: str) -> Iterator[dict[str, Any]]:
+        """``{"contextId", "projectId"}`` or ``{"contextId", "isGlobalContext": true}``."""
+        return self._offset_pages(
+            "GET", "field/{id}/context/projectmapping", path_params={"id": field_id}
+        )
+
+    def context_issue_type_mapping(self, field_id: str) -> Iterator[dict[str, Any]]:
+        """``{"contextId", "issueTypeId"}`` or ``{"contextId", "isAnyIssueType": true}``."""
+        return self._offset_pages(
+            "GET", "field/{id}/context/issuetypemapping", path_params={"id": field_id}
+        )
+
+    def issue_type_schemes(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "issuetypescheme", page_size=50)
+
+    def issue_type_scheme_mapping(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "issuetypescheme/mapping", page_size=50)
+
+    def issue_type_scheme_projects(self, project_ids: list[str]) -> Iterator[dict[str, Any]]:
+        _at_most(project_ids, 100, "issue_type_scheme_projects")
+        return self._offset_pages(
+            "GET", "issuetypescheme/project", params={"projectId": project_ids}, page_size=50
+        )
+
+    def screens(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "screens")
+
+    def screen_tabs(self, screen_id: int | str) -> list[dict[str, Any]]:
+        return self._get("screens/{id}/tabs", {"id": screen_id})
+
+    def screen_tab_fields(self, screen_id: int | str, tab_id: int | str) -> list[dict[str, Any]]:
+        return self._get("screens/{id}/tabs/{tab}/fields", {"id": screen_id, "tab": tab_id})
+
+    def screen_schemes(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "screenscheme", page_size=25)
+
+    def issue_type_screen_schemes(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "issuetypescreenscheme", page_size=25)
+
+    def issue_type_screen_scheme_mapping(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "issuetypescreenscheme/mapping", page_size=50)
+
+    def issue_type_screen_scheme_projects(self, project_ids: list[str]) -> Iterator[dict[str, Any]]:
+        _at_most(project_ids, 100, "issue_type_screen_scheme_projects")
+        return self._offset_pages(
+            "GET", "issuetypescreenscheme/project", params={"projectId": project_ids}, page_size=50
+        )
+
+    def field_configurations(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "fieldconfiguration", page_size=50)
+
+    def field_configuration_items(self, configuration_id: int | str) -> Iterator[dict[str, Any]]:
+        return self._offset_pages(
+            "GET", "fieldconfiguration/{id}/fields", path_params={"id": configuration_id}
+        )
+
+    def field_configuration_schemes(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "fieldconfigurationscheme", page_size=50)
+
+    def field_configuration_scheme_mapping(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages("GET", "fieldconfigurationscheme/mapping", page_size=50)
+
+    def field_configuration_scheme_projects(
+        self, project_ids: list[str]
+    ) -> Iterator[dict[str, Any]]:
+        _at_most(project_ids, 100, "field_configuration_scheme_projects")
+        return self._offset_pages(
+            "GET",
+            "fieldconfigurationscheme/project",
+            params={"projectId": project_ids},
+            page_size=50,
+        )
+
+    def permission_schemes(self) -> list[dict[str, Any]]:
+        """Every permission scheme with its grants."""
+        data = self._get("permissionscheme", params={"expand": "permissions"})
+        return data.get("permissionSchemes") or []
+
+    def project_permission_scheme(self, project_key: str) -> dict[str, Any]:
+        return self._get("project/{key}/permissionscheme", {"key": project_key})
+
+    def notification_schemes(self) -> Iterator[dict[str, Any]]:
+        """Every notification scheme with its events and the projects using it."""
+        return self._offset_pages("GET", "notificationscheme", params={"expand": "all"})
+
+    def issue_security_schemes(self) -> list[dict[str, Any]]:
+        return self._get("issuesecurityschemes").get("issueSecuritySchemes") or []
+
+    def project_issue_security_scheme(self, project_key: str) -> dict[str, Any] | None:
+        """The project's issue security scheme, or None when it uses none (Jira answers 404)."""
+        try:
+            return self._get("project/{key}/issuesecuritylevelscheme", {"key": project_key})
+        except ApiNotFound:
+            return None
+
+    # -- filters and dashboards --------------------------------------------------------------
+
+    def filters(self) -> Iterator[dict[str, Any]]:
+        """Every filter the account can see, with its JQL, owner and share permissions."""
+        return self._offset_pages(
+            "GET",
+            "filter/search",
+            params={"expand": "description,owner,jql,sharePermissions,editPermissions"},
+        )
+
+    def dashboards(self) -> Iterator[dict[str, Any]]:
+        return self._offset_pages(
+            "GET",
+            "dashboard/search",
+            params={"expand": "description,owner,sharePermissions,editPermissions"},
+        )
+
+    def dashboard_gadgets(self, dashboard_id: int | str) -> list[dict[str, Any]]:
+        return self._get("dashboard/{id}/gadget", {"id": dashboard_id}).get("gadgets") or []
+
     # -- workflows and statuses --------------------------------------------------------------
 
     def workflows(self) -> Iterator[dict[str, Any]]:

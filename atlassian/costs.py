@@ -46,6 +46,10 @@ _LIST_KEYS = (
     "keys",
     "issueChangeLogs",
     "transitions",
+    "permissionSchemes",
+    "issueSecuritySchemes",
+    "dashboards",
+    "gadgets",
 )
 # Single-object families: one core object each.
 _SINGLE_CORE = frozenset(

@@ -31,6 +31,9 @@ class SiteConfig:
     next_gadget_id: int = 10100
     next_share_id: int = 10100
     seeded_boards: set[int] = field(default_factory=set)
+    # Workflows an administrator edited in Jira's editor (sandbox.workflows.edit_workflow),
+    # by name: they replace the built-in workflow of that name on this site.
+    workflows: dict[str, Any] = field(default_factory=dict)
 
     def new_id(self, kind: str) -> str:
         attribute = f"next_{kind}_id"

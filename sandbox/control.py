@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from werkzeug.wrappers import Request, Response
 
+from sandbox import workflows
 from sandbox.state import SandboxState
 
 
@@ -232,6 +233,20 @@ def bulk_edit(state: SandboxState, request: Request, body: dict) -> Any:
     )
 
 
+def edit_workflow(state: SandboxState, request: Request, body: dict) -> Any:
+    """{site, workflow (name), remove: [transition ids], add: [{id, name, to, from}]}: an
+    administrator edits a workflow in Jira's editor and publishes it."""
+    site = state.site(body["site"])
+    changed = workflows.edit_workflow(
+        site,
+        body["workflow"],
+        remove=body.get("remove"),
+        add=body.get("add"),
+        now=state.clock.time(),
+    )
+    return workflows.workflow_json(changed, transitions=True)
+
+
 def register_client(state: SandboxState, request: Request, body: dict) -> Any:
     client = state.register_client(body["client_id"], body["secret"], body["redirect_uris"])
     return {"client_id": client.client_id, "redirect_uris": client.redirect_uris}
@@ -262,6 +277,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "grants/revoke"): revoke_grant,
     ("POST", "mutate"): mutate,
     ("POST", "bulk-edit"): bulk_edit,
+    ("POST", "workflows/edit"): edit_workflow,
     ("POST", "clients"): register_client,
 }
 

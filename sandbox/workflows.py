@@ -12,10 +12,10 @@ meet a status its target cannot reach. Transitions into a done status show a scr
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sandbox import catalog
+from sandbox import catalog, config
 from sandbox.api import ApiError, Ctx, Result, offset_page
 from sandbox.changes import bump, item, record, touch_related
 from sandbox.clock import iso
@@ -54,6 +54,8 @@ class Workflow:
     statuses: tuple[str, ...]
     transitions: tuple[Transition, ...]
     initial: str = TODO
+    version: int = 1
+    updated: str = CREATED
 
     @property
     def id(self) -> str:
@@ -161,7 +163,48 @@ def scheme_of(site: Site, project: Project) -> Scheme:
 
 
 def workflow_of(site: Site, project: Project, type_id: str) -> Workflow:
-    return scheme_of(site, project).workflow_for(type_id)
+    return edited(site, scheme_of(site, project).workflow_for(type_id))
+
+
+def edited(site: Site, workflow: Workflow) -> Workflow:
+    """The site's version of a workflow: as an administrator last edited it, if ever."""
+    return config.of(site).workflows.get(workflow.name, workflow)
+
+
+def edit_workflow(
+    site: Site,
+    name: str,
+    *,
+    remove: list[str] | None = None,
+    add: list[dict[str, Any]] | None = None,
+    now: float,
+) -> Workflow:
+    """What an administrator does in Jira's workflow editor and publishes: transitions removed
+    (by id) and added (``{"id", "name", "to", "from": [status ids]}``; no ``from``: global).
+    The workflow keeps its id and gets the next version."""
+    if name not in {w.name for w in site_workflows(site)}:
+        raise ValueError(f"the site has no workflow named {name!r}")
+    current = edited(site, WORKFLOWS[name])
+    removed = {str(t) for t in remove or []}
+    unknown = removed - {t.id for t in current.transitions}
+    if unknown:
+        raise ValueError(f"no transition {sorted(unknown)} in {name!r}")
+    transitions = [t for t in current.transitions if t.id not in removed]
+    for spec in add or []:
+        to, sources = str(spec["to"]), tuple(str(s) for s in spec.get("from") or ())
+        if to not in current.statuses or any(s not in current.statuses for s in sources):
+            raise ValueError(f"a transition of {name!r} must join its statuses")
+        transitions.append(Transition(str(spec["id"]), str(spec["name"]), to, sources))
+    with site.lock:
+        changed = replace(
+            current,
+            transitions=tuple(transitions),
+            version=current.version + 1,
+            updated=iso(now),
+        )
+        config.of(site).workflows[name] = changed
+        site.touch()
+    return changed
 
 
 def site_statuses(site: Site) -> list[tuple[str, str, str]]:
@@ -173,13 +216,13 @@ def active_workflows(site: Site) -> list[Workflow]:
     names = {scheme_of(site, p).default for p in site.projects.values()}
     for project in site.projects.values():
         names.update(name for _t, name in scheme_of(site, project).mappings)
-    return [w for w in WORKFLOWS.values() if w.name in names]
+    return [edited(site, w) for w in WORKFLOWS.values() if w.name in names]
 
 
 def site_workflows(site: Site) -> list[Workflow]:
     if "workflows" in site.features:
-        return [CLASSIC, SOFTWARE, KANBAN, SIMPLE]
-    return [CLASSIC]
+        return [edited(site, w) for w in (CLASSIC, SOFTWARE, KANBAN, SIMPLE)]
+    return [edited(site, CLASSIC)]
 
 
 def shortest_path(workflow: Workflow, start: str, goal: str) -> list[Transition] | None:
@@ -268,10 +311,18 @@ def workflow_json(workflow: Workflow, transitions: bool) -> dict[str, Any]:
         "name": workflow.name,
         "description": workflow.description,
         "scope": {"type": "GLOBAL"},
-        "isEditable": workflow is not CLASSIC,
-        "version": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, workflow.id)), "versionNumber": 1},
+        "isEditable": workflow.name != CLASSIC.name,
+        "version": {
+            "id": str(
+                uuid.uuid5(
+                    uuid.NAMESPACE_URL,
+                    workflow.id if workflow.version == 1 else f"{workflow.id}/{workflow.version}",
+                )
+            ),
+            "versionNumber": workflow.version,
+        },
         "created": CREATED,
-        "updated": CREATED,
+        "updated": workflow.updated,
         "startPointLayout": {"x": -100.0, "y": -150.0},
         "statuses": [
             {

@@ -223,6 +223,7 @@ class BackupEngine:
             site_pk=job.site_id,
             heartbeat=lease.heartbeat,
             software_missing=site_software_scopes_missing(job.site),
+            base_reader=SnapshotReader(base, self.store.storage) if self.plan.incremental else None,
         )
 
     def next_unit(self) -> Unit | None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atlassian.exceptions import ApiBadRequest, ApiForbidden, ApiNotFound
+from backups.config.capture import context_scopes, project_schemes, site_configuration
 from backups.models import StoredAttachment
 from backups.snapshots.manifest import ATTACHMENT_REFS, ShardEntry
 from backups.snapshots.objects import ObjectStore
@@ -79,6 +80,9 @@ class StepContext:
     heartbeat: Callable[[], None] = lambda: None
     # Jira Software scopes the site's grant lacks: boards and sprints are then not read.
     software_missing: list[str] = field(default_factory=list)
+    # The base snapshot of an incremental run (a SnapshotReader): configuration that costs a
+    # point per field (screen tabs, field configuration items) is carried over from it.
+    base_reader: Any = None
 
 
 def _user(record: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +92,6 @@ def _user(record: dict[str, Any]) -> dict[str, Any]:
 
 def config_step(ctx: StepContext) -> StepResult:
     """Site-wide configuration, users and the project list."""
-    c = ctx.client
     result = StepResult()
 
     def shard(kind: str, records: Iterable[dict[str, Any]]) -> None:
@@ -96,6 +99,15 @@ def config_step(ctx: StepContext) -> StepResult:
         result.shards.append(write_shard(ctx.store, kind, f"{kind}/all", records))
         result.objects += len(records)
 
+    result.data.update(read_configuration(ctx, shard))
+    return result
+
+
+def read_configuration(ctx: StepContext, shard: Callable) -> dict[str, Any]:
+    """Read the site-wide configuration, handing each kind's records to ``shard(kind,
+    records)``; returns the project list and the notes (what was left out). The change view
+    reads a live site through it too, keeping the records in memory."""
+    c = ctx.client
     shard("statuses", sorted(c.statuses(), key=lambda r: str(r["id"])))
     shard("issue_types", sorted(c.issue_types(), key=lambda r: str(r["id"])))
     shard("priorities", sorted(c.priorities(), key=lambda r: str(r["id"])))
@@ -108,6 +120,7 @@ def config_step(ctx: StepContext) -> StepResult:
             continue
         fid = fld["id"]
         field_contexts = [{**ctx_, "fieldId": fid} for ctx_ in c.field_contexts(fid)]
+        context_scopes(c, fid, field_contexts)
         contexts.extend(field_contexts)
         custom_type = str((fld.get("schema") or {}).get("custom", "")).rsplit(":", 1)[-1]
         if custom_type in OPTION_TYPES:
@@ -121,11 +134,15 @@ def config_step(ctx: StepContext) -> StepResult:
     shard("users", sorted((_user(u) for u in c.users()), key=lambda r: r["accountId"]))
     projects = sorted(c.projects(), key=lambda r: int(r["id"]))
     shard("projects", projects)
-    result.data["projects"] = [{"id": str(p["id"]), "key": p["key"]} for p in projects]
     notes = _workflow_shards(c, projects, shard) + _agile_shards(ctx, shard)
+    notes += site_configuration(
+        c, [str(p["id"]) for p in projects], shard, previous=ctx.base_reader
+    )
     shard("snapshot_notes", notes)
-    result.data["notes"] = [n["reason"] for n in notes]
-    return result
+    return {
+        "projects": [{"id": str(p["id"]), "key": p["key"]} for p in projects],
+        "notes": [n["reason"] for n in notes],
+    }
 
 
 def _workflow_shards(c: Any, projects: list[dict[str, Any]], shard: Callable) -> list[dict]:
@@ -183,7 +200,7 @@ def _agile_shards(ctx: StepContext, shard: Callable) -> list[dict]:
     boards, sprints = [], {}
     for board in c.boards():
         location = board.get("location") or {}
-        ranking = (c.board_configuration(board["id"]).get("ranking") or {}).get("rankCustomFieldId")
+        configuration = c.board_configuration(board["id"])
         boards.append(
             {
                 "id": board["id"],
@@ -191,7 +208,15 @@ def _agile_shards(ctx: StepContext, shard: Callable) -> list[dict]:
                 "type": board.get("type"),
                 "projectId": str(location.get("projectId") or ""),
                 "projectKey": location.get("projectKey"),
-                "rankCustomFieldId": ranking,
+                "rankCustomFieldId": (configuration.get("ranking") or {}).get("rankCustomFieldId"),
+                "filterId": str((configuration.get("filter") or {}).get("id") or "") or None,
+                "columns": [
+                    {
+                        "name": col.get("name"),
+                        "statuses": sorted(str(s.get("id")) for s in col.get("statuses") or []),
+                    }
+                    for col in (configuration.get("columnConfig") or {}).get("columns") or []
+                ],
             }
         )
         for sprint in c.board_sprints(board["id"]):
@@ -202,10 +227,17 @@ def _agile_shards(ctx: StepContext, shard: Callable) -> list[dict]:
 
 
 def project_meta_step(ctx: StepContext, project: dict[str, str]) -> StepResult:
-    """Components, versions and role actors of one project."""
-    c = ctx.client
-    key, pid = project["key"], project["id"]
+    """Components, versions, role actors, statuses and schemes of one project."""
     result = StepResult()
+    for kind, records in project_meta(ctx.client, project):
+        result.shards.append(write_shard(ctx.store, kind, f"{kind}/{project['id']}", records))
+        result.objects += len(records)
+    return result
+
+
+def project_meta(c: Any, project: dict[str, str]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """``(kind, records)`` of one project's parts, each sorted by id."""
+    key, pid = project["key"], project["id"]
     components = [{**comp, "projectId": pid} for comp in c.project_components(key)]
     versions = [{**ver, "projectId": pid} for ver in c.project_versions(key)]
     statuses = [
@@ -224,16 +256,16 @@ def project_meta_step(ctx: StepContext, project: dict[str, str]) -> StepResult:
                 "actors": role.get("actors", []),
             }
         )
-    for kind, records in (
+    out = [
         ("components", components),
         ("versions", versions),
         ("project_roles", roles),
         ("project_statuses", statuses),
-    ):
+        ("project_schemes", [project_schemes(c, project)]),
+    ]
+    for _kind, records in out:
         records.sort(key=lambda r: str(r["id"]))
-        result.shards.append(write_shard(ctx.store, kind, f"{kind}/{pid}", records))
-        result.objects += len(records)
-    return result
+    return out
 
 
 def issue_page_step(
@@ -291,7 +323,7 @@ def complete_issues(
     stored: dict[str, tuple[str, int]] = {}
     for issue in issues:
         try:
-            record = _issue_record(ctx, issue, project_id, changelogs)
+            record = issue_record(c, issue, project_id, changelogs)
         except ApiNotFound:
             # Deleted between the search and now: the next run's deletion pass agrees.
             logger.info("issue %s vanished during the backup; skipped", issue.get("key"))
@@ -323,23 +355,15 @@ def complete_issues(
     return records, attachment_refs
 
 
-def _issue_record(
-    ctx: StepContext,
+def issue_record(
+    c: Any,
     issue: dict[str, Any],
     project_id: str,
     changelogs: dict[str, list[dict[str, Any]]],
 ) -> dict[str, Any]:
-    c = ctx.client
+    """The snapshot record of one search result (without its attachments' bytes)."""
     key = issue["key"]
-    fields = dict(issue.get("fields") or {})
-    comment_page = fields.pop("comment", None) or {}
-    comments = comment_page.get("comments") or []
-    if comment_page.get("total", 0) > len(comments):
-        comments = list(c.comments(key))
-    worklog_page = fields.pop("worklog", None) or {}
-    worklogs = worklog_page.get("worklogs") or []
-    if worklog_page.get("total", 0) > len(worklogs):
-        worklogs = list(c.worklogs(key))
+    fields, comments, worklogs = complete_parts(c, issue)
     changelog = issue.get("changelog") or {}
     histories = changelogs.get(str(issue["id"])) or changelog.get("histories") or []
     return {
@@ -353,6 +377,24 @@ def _issue_record(
         "remoteLinks": c.remote_links(key),
         "properties": issue.get("properties") or {},
     }
+
+
+def complete_parts(
+    c: Any, issue: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The issue's fields without Jira's capped inline pages, and its complete comments and
+    worklogs (fetched only when the inline page was capped)."""
+    key = issue["key"]
+    fields = dict(issue.get("fields") or {})
+    comment_page = fields.pop("comment", None) or {}
+    comments = comment_page.get("comments") or []
+    if comment_page.get("total", 0) > len(comments):
+        comments = list(c.comments(key))
+    worklog_page = fields.pop("worklog", None) or {}
+    worklogs = worklog_page.get("worklogs") or []
+    if worklog_page.get("total", 0) > len(worklogs):
+        worklogs = list(c.worklogs(key))
+    return fields, comments, worklogs
 
 
 def has_media(node: Any) -> bool:
@@ -425,6 +467,39 @@ def deletions_step(
     ones are listed id by id."""
     c = ctx.client
     pid = project["id"]
+    missing, unexpected = gone_and_unexpected(c, pid, expected, ctx.heartbeat)
+    result = StepResult()
+    records: list[dict[str, Any]] = [{"id": str(i), "_deleted": True} for i in sorted(missing)]
+    attachments: list[dict[str, Any]] = []
+    if unexpected:
+        # Present but unseen by the updated-since query (e.g. eventual consistency): fetch them.
+        fetched: list[dict[str, Any]] = []
+        ordered = sorted(unexpected)
+        for start in range(0, len(ordered), page_size):
+            chunk = ordered[start : start + page_size]
+            try:
+                data = c.bulkfetch_issues(
+                    chunk, fields=ISSUE_FIELDS, expand=[ISSUE_EXPAND], properties=ISSUE_PROPERTIES
+                )
+            except ApiBadRequest:
+                continue
+            fetched.extend(data.get("issues") or [])
+        issue_records, attachments = complete_issues(ctx, fetched, pid)
+        records.extend(issue_records)
+        result.objects = len(issue_records)
+        unexpected = {int(r["id"]) for r in issue_records}
+    if records:
+        result.add_issue_shards(ctx.store, shard_name, records, attachments, seq)
+    result.data.update(deleted=sorted(missing), added=sorted(unexpected))
+    return result
+
+
+def gone_and_unexpected(
+    c: Any, pid: str, expected: list[int], heartbeat: Callable[[], None] = lambda: None
+) -> tuple[set[int], set[int]]:
+    """Which ``expected`` issue ids of the project are gone, and which present ids were not
+    expected: ``search/approximate-count`` over the project and then over halves of the id
+    range; only ranges that disagree are split further, and only small ones are listed."""
     expected = sorted(set(expected))
     missing: set[int] = set()
     unexpected: set[int] = set()
@@ -471,30 +546,7 @@ def deletions_step(
                     continue
                 mid = (lo + hi) // 2
                 stack.extend([(mid, hi), (lo, mid)])
-                ctx.heartbeat()
+                heartbeat()
             if total != inside_total:
                 unexpected |= list_ids(outside)
-    result = StepResult()
-    records: list[dict[str, Any]] = [{"id": str(i), "_deleted": True} for i in sorted(missing)]
-    attachments: list[dict[str, Any]] = []
-    if unexpected:
-        # Present but unseen by the updated-since query (e.g. eventual consistency): fetch them.
-        fetched: list[dict[str, Any]] = []
-        ordered = sorted(unexpected)
-        for start in range(0, len(ordered), page_size):
-            chunk = ordered[start : start + page_size]
-            try:
-                data = c.bulkfetch_issues(
-                    chunk, fields=ISSUE_FIELDS, expand=[ISSUE_EXPAND], properties=ISSUE_PROPERTIES
-                )
-            except ApiBadRequest:
-                continue
-            fetched.extend(data.get("issues") or [])
-        issue_records, attachments = complete_issues(ctx, fetched, pid)
-        records.extend(issue_records)
-        result.objects = len(issue_records)
-        unexpected = {int(r["id"]) for r in issue_records}
-    if records:
-        result.add_issue_shards(ctx.store, shard_name, records, attachments, seq)
-    result.data.update(deleted=sorted(missing), added=sorted(unexpected))
-    return result
+    return missing, unexpected

@@ -18,6 +18,7 @@ import orjson
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 
+from backups.config.kinds import CONFIG_KINDS
 from backups.snapshots import layout
 
 FORMAT_NAME = "jira-cloud-snapshot"
@@ -47,6 +48,7 @@ KINDS = (
     "workflow_schemes",
     "boards",
     "sprints",
+    *CONFIG_KINDS,
     "snapshot_notes",
     "issues",
     "issue_index",

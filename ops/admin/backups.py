@@ -6,13 +6,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from backups import services
 from backups.models import BackupJob, BackupSchedule, Checkpoint, Snapshot
 from kit.outcomes import counted
 from ops.admin import backup_actions as admin_actions
+from ops.admin.changes import changes_view
 from ops.admin.tenant_actions import OpsPermissions
 from ops.display import (
     LabelledChangePage,
@@ -123,6 +124,16 @@ class BackupJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mod
     def label(self, job: BackupJob) -> str:
         return f"{job.get_kind_display()} backup #{job.pk} of {host(job.site.url)}"
 
+    def get_urls(self):
+        urls = [
+            path(
+                "changes/",
+                self.admin_site.admin_view(lambda request: changes_view(self, request)),
+                name="backups_snapshot_changes",
+            )
+        ]
+        return urls + super().get_urls()
+
     site_host = site_column("site")
 
     @admin.display(description="progress")
@@ -228,6 +239,11 @@ class SnapshotAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mode
                 (
                     reverse("admin:backups_restore_find_issue") + f"?site={snapshot.site_id}",
                     "Find an issue in this site's snapshots",
+                ),
+                (
+                    reverse("admin:backups_snapshot_changes")
+                    + f"?site={snapshot.site_id}&before={snapshot.pk}",
+                    "What changed since…",
                 ),
                 (reverse("admin:backups_restore_snapshot", args=[snapshot.pk]), "Restore…"),
             ]

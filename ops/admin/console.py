@@ -145,6 +145,7 @@ class JiraSiteOpsAdmin(ScalableChangelist, LabelledChangePage, JiraSiteAdmin):
                 reverse("admin:backups_restore_find_issue") + f"?site={object_id}",
                 "Find an issue across snapshots",
             ),
+            (reverse("admin:backups_snapshot_changes") + f"?site={object_id}", "What changed"),
         ]
         return super().change_view(
             request, object_id, form_url, {"object_tools": tools, **(extra_context or {})}

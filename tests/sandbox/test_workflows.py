@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from sandbox import workflows
 from sandbox.content import headline, histories_of
@@ -248,3 +249,41 @@ def test_a_classic_site_reaches_every_status_in_one_transition(connected, status
     assert connected.post(f"issue/{issue.key}/transitions", json=body).status_code == 204
     assert connected.get(f"issue/{issue.key}").json()["fields"]["status"]["name"] == status
     assert connected.get("statuses/search").json()["total"] == 4
+
+
+def test_an_administrator_edits_a_workflow_and_the_api_shows_the_new_version(full):
+    site = full.sandbox.site("acme")
+    todo = issue_in(site, "To Do", project="ALPHA")
+    assert "Block" in names(full.get(f"issue/{todo.key}/transitions"))
+    before = full.get("workflows/search", params={"expand": "values.transitions"}).json()
+    software = next(w for w in before["values"] if w["name"] == "Software workflow")
+
+    answer = requests.post(
+        f"{full.sandbox.url}/_sandbox/workflows/edit",
+        json={
+            "site": "acme",
+            "workflow": "Software workflow",
+            "remove": ["51"],
+            "add": [{"id": "101", "name": "Park", "to": "10000", "from": ["3"]}],
+        },
+        timeout=10,
+    )
+
+    assert answer.status_code == 200, answer.text
+    after = full.get("workflows/search", params={"expand": "values.transitions"}).json()
+    edited = next(w for w in after["values"] if w["name"] == "Software workflow")
+    assert edited["id"] == software["id"]
+    assert edited["version"]["versionNumber"] == software["version"]["versionNumber"] + 1
+    assert edited["updated"] != software["updated"]
+    ids = {t["id"] for t in edited["transitions"]}
+    assert "51" not in ids and "101" in ids
+    park = next(t for t in edited["transitions"] if t["id"] == "101")
+    assert park["links"] == [{"fromStatusReference": "3", "fromPort": 0, "toPort": 1}]
+    offered = names(full.get(f"issue/{todo.key}/transitions"))
+    assert "Block" not in offered and "Start progress" in offered
+    refused = requests.post(
+        f"{full.sandbox.url}/_sandbox/workflows/edit",
+        json={"site": "acme", "workflow": "Software workflow", "remove": ["51"]},
+        timeout=10,
+    )
+    assert refused.status_code == 400 and "no transition" in refused.text
