@@ -30,6 +30,11 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 
+def user_display(user) -> str:
+    """How allauth's messages name a person ("Signed in as ..."): the address they sign in with."""
+    return user.email or user.get_username()
+
+
 class AccountAdapter(DefaultAccountAdapter):
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         # Our own e-mails (templates/account/email/) name the invitation a sign-up is for.

@@ -368,6 +368,7 @@ ACCOUNT_ADAPTER = "portal.mfa.AccountAdapter"
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_FORMS = {"login": "portal.arrivals.LoginForm"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "Jira Backup: "
+ACCOUNT_USER_DISPLAY = "portal.mfa.user_display"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Jira Backup portal"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)

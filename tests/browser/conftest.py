@@ -1,5 +1,7 @@
 """Browser tests: Playwright (sync API) driving Debian's headless Chromium against the portal
-(pytest-django ``live_server``) and the sandbox. Screenshots go to ``test-artifacts/wizard/``.
+(pytest-django ``live_server``) and the sandbox. Screenshots are kept as artifacts under
+``ARTIFACTS`` (``TEST_ARTIFACTS_DIR``, default ``var/test-artifacts/``: inside the repository and
+ignored by git), one folder per suite.
 
 Playwright's sync API runs an event loop in this thread, so Django would refuse ORM calls from
 the test with ``SynchronousOnlyOperation``; the test thread only ever does one thing at a time.
@@ -18,7 +20,10 @@ from tests.conftest import require
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "wizard"
+ARTIFACTS = Path(
+    os.environ.get("TEST_ARTIFACTS_DIR")
+    or Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -60,8 +65,9 @@ def page(browser):
 
 @pytest.fixture
 def shots(request):
-    """``shots(page, "03-verify")`` saves test-artifacts/wizard/<test>/03-verify.png."""
-    folder = ARTIFACTS / request.node.name
+    """``shots(page, "03-verify")`` saves <ARTIFACTS>/<suite>/<test>/03-verify.png; the suite is
+    the test module's ``ARTIFACT_FOLDER`` (default "wizard")."""
+    folder = ARTIFACTS / getattr(request.module, "ARTIFACT_FOLDER", "wizard") / request.node.name
     folder.mkdir(parents=True, exist_ok=True)
 
     def take(page, name: str) -> Path:

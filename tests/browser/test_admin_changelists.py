@@ -6,7 +6,6 @@ printed)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -15,6 +14,7 @@ from django.utils import timezone
 from backups.models import BackupJob, BackupSchedule, Snapshot
 from backups.restore.models import RestoreJob
 from tenants.models import JiraSite, MigrationCase
+from tests.browser.conftest import ARTIFACTS as ARTIFACTS_ROOT
 from tests.conftest import mfa_client
 from tests.factories import (
     AuditEventFactory,
@@ -29,7 +29,7 @@ from tests.factories import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "admin-changelists"
+ARTIFACTS = ARTIFACTS_ROOT / "admin-changelists"
 VIEWPORT = {"width": 1366, "height": 768}
 
 # list -> the columns (Django's th.column-<name>) that must be in view without scrolling.

@@ -4,17 +4,16 @@ moves to a line of its own, and a URL longer than the line breaks only where a U
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.test import Client
 
 from tenants.models import MigrationCase
+from tests.browser.conftest import ARTIFACTS as ARTIFACTS_ROOT
 from tests.factories import JiraSiteFactory, MembershipFactory, MigrationCaseFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "phone-titles"
+ARTIFACTS = ARTIFACTS_ROOT / "phone-titles"
 PHONE = {"width": 390, "height": 844}
 
 # Each line of the title's URL as the browser laid it out.

@@ -11,6 +11,7 @@ import pytest
 from allauth.account.models import EmailAddress
 
 from backups.models import BackupJob
+from tests.browser.conftest import ARTIFACTS as ARTIFACTS_ROOT
 from tests.factories import MembershipFactory, TenantFactory
 from tests.protection.conftest import Customer, sweep
 from tests.protection.test_states_everywhere import build_every_state
@@ -18,7 +19,7 @@ from tests.protection.test_states_everywhere import build_every_state
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse battery staple 42"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "protection"
+ARTIFACTS = ARTIFACTS_ROOT / "protection"
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The migration wizard end to end in Chromium: invitation e-mail → sign in → wizard → the
 sandbox's consent page → verification → cut-over → removal → done; the denial path and the
-wrong-site path. A screenshot of every step lands in test-artifacts/wizard/<test>/."""
+wrong-site path. A screenshot of every step lands in var/test-artifacts/wizard/<test>/."""
 
 from __future__ import annotations
 
