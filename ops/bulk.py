@@ -12,11 +12,13 @@ skipped with a reason, or failed with a reason). One row's failure never stops t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from backups.selectors import active_job
 from backups.services import BackupRefused, backup_job_enqueue
@@ -24,10 +26,12 @@ from kit.outcomes import BulkOutcome
 from ops import campaign
 from tenants.exceptions import DomainError
 from tenants.models import JiraSite, LegacyCredential, MigrationCase, OAuthGrant, Tenant, User
+from tenants.selectors import sites_needing_reconsent
 from tenants.services import (
     campaigns,
     legacy_credential_purge,
     migration_case_mark_exempt,
+    reconsent_case_open,
     tenant_suspend,
 )
 from tenants.tokens import SiteNeedsReauthorization, TokenUnavailable, refresh_grant
@@ -64,16 +68,19 @@ def _tick(progress: Progress) -> None:
         progress(1)
 
 
-def cases_for(queryset: QuerySet) -> QuerySet[MigrationCase]:
-    """The migration cases behind a selection of tenants, sites or cases."""
+def cases_for(
+    queryset: QuerySet, *, purpose: str = MigrationCase.Purpose.MIGRATION
+) -> QuerySet[MigrationCase]:
+    """The cases behind a selection of cases (whatever their purpose), or the cases of
+    ``purpose`` behind a selection of tenants or sites."""
     model = queryset.model
     cases = MigrationCase.objects.select_related("site__tenant", "legacy_credential")
     if model is MigrationCase:
         return cases.filter(pk__in=queryset.values("pk"))
     if model is JiraSite:
-        return cases.filter(site__in=queryset.values("pk"))
+        return cases.filter(site__in=queryset.values("pk"), purpose=purpose)
     if model is Tenant:
-        return cases.filter(site__tenant__in=queryset.values("pk"))
+        return cases.filter(site__tenant__in=queryset.values("pk"), purpose=purpose)
     raise TypeError(f"no migration cases behind {model.__name__}")
 
 
@@ -217,6 +224,79 @@ def _remind_one(case, key, outcome, acting_user, request, dry_run) -> None:
         outcome.ok(label)
     else:
         outcome.skip(label, result.reason)
+
+
+# ------------------------------------------------------------------------ re-consent
+
+# How long a re-consent campaign gives customers (the reminders' cadence counts down to it).
+RECONSENT_DUE_DAYS = 30
+
+
+def _not_needing_reconsent(site: JiraSite) -> str:
+    if site.grant_id is None:
+        return "not on the vendor grant (nothing to re-consent)"
+    if site.status != JiraSite.Status.ACTIVE:
+        return f"site is {site.get_status_display().lower()}"
+    return "its grant already carries Jira Software's scopes"
+
+
+def send_reconsent_invitations(
+    sites: Iterable[JiraSite],
+    *,
+    acting_user: User | None,
+    request: HttpRequest | None = None,
+    due_at: datetime | None = None,
+    dry_run: bool = False,
+    progress: Progress = None,
+) -> BulkOutcome:
+    """The re-consent campaign (the migration's journey without the legacy part): each site
+    whose grant lacks Jira Software's scopes gets its re-consent case (``reconsent_case_open``)
+    and the case its invitation (``campaign.invite_many``, 200 per transaction); a case
+    already invited is left to the reminders. Sites that need nothing are skipped, saying why."""
+    outcome = BulkOutcome(
+        "re-consent invitations would be sent" if dry_run else "re-consent invitations sent",
+        one="re-consent invitation would be sent" if dry_run else "re-consent invitation sent",
+    )
+    due_at = due_at or timezone.now() + timedelta(days=RECONSENT_DUE_DAYS)
+    needing = sites_needing_reconsent()
+    for batch in _batched(sites):
+        wanted = set(
+            needing.filter(pk__in=[site.pk for site in batch]).values_list("pk", flat=True)
+        )
+        existing = {
+            case.site_id: case
+            for case in MigrationCase.objects.select_related("site__tenant").filter(
+                site__in=[site.pk for site in batch], purpose=MigrationCase.Purpose.RECONSENT
+            )
+        }
+        cases = []
+        for site in batch:
+            label = f"{site.url} ({site.tenant.slug})"
+            case = existing.get(site.pk)
+            if site.pk not in wanted:
+                outcome.skip(label, _not_needing_reconsent(site))
+            elif dry_run:
+                if case is not None and case.state not in (
+                    *TO_INVITE,
+                    MigrationCase.State.COMPLETED,
+                ):
+                    outcome.skip(label, f"already {case.get_state_display().lower()}")
+                else:
+                    outcome.ok(label)
+            else:
+                try:
+                    cases.append(
+                        reconsent_case_open(
+                            site=site, due_at=due_at, acting_user=acting_user, request=request
+                        )
+                    )
+                except DomainError as exc:
+                    outcome.fail(label, str(exc))
+                else:
+                    continue
+            _tick(progress)
+        _invite_batch(cases, outcome, acting_user, request, dry_run, progress)
+    return outcome
 
 
 # ------------------------------------------------------------------------ grants

@@ -23,7 +23,7 @@ from backups.protection.incidents import open_incidents
 from backups.protection.state import STATES, protection_counts
 from ops import quota
 from tenants.models import JiraSite, MigrationCase, OAuthGrant
-from tenants.selectors import legacy_sites_past_due
+from tenants.selectors import legacy_sites_past_due, sites_needing_reconsent
 
 OPEN_INCIDENTS_LISTED = 20
 # A site is overdue when its newest snapshot is older than this many schedule intervals (the
@@ -70,17 +70,75 @@ def failed_jobs_since(since: datetime) -> QuerySet[BackupJob]:
 
 
 def funnel() -> list[Figure]:
-    counts = dict(MigrationCase.objects.order_by().values_list("state").annotate(n=Count("pk")))
+    """Migration cases per state."""
+    migration = MigrationCase.Purpose.MIGRATION
+    counts = dict(
+        MigrationCase.objects.filter(purpose=migration)
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("pk"))
+    )
     top = max(counts.values(), default=0) or 1
     return [
         Figure(
             label=label,
             count=counts.get(state, 0),
-            url=changelist(MigrationCase, state__exact=state),
+            url=changelist(MigrationCase, purpose__exact=migration, state__exact=state),
             width=round(100 * counts.get(state, 0) / top),
         )
         for state, label in MigrationCase.State.choices
     ]
+
+
+# The re-consent funnel's stages, each the cases that reached it (a stamp, kept whatever the
+# case did next): invited, opened the link, consented, verified.
+RECONSENT_STAGES = (
+    ("invited_at", "Invited"),
+    ("opened_at", "Opened the link"),
+    ("consented_at", "Consented"),
+    ("verified_at", "Verified (Jira Software's scopes granted)"),
+)
+
+
+def reconsent_funnel() -> dict:
+    """The re-consent campaign (Jira Software's scopes): sites whose grant still lacks them,
+    and how far the cases got; one aggregate query for the stages."""
+    reconsent = MigrationCase.Purpose.RECONSENT
+    stages = MigrationCase.objects.filter(purpose=reconsent).aggregate(
+        total=Count("pk"),
+        failed=Count("pk", filter=Q(state=MigrationCase.State.FAILED)),
+        **{
+            stamp: Count("pk", filter=Q(**{f"{stamp}__isnull": False}))
+            for stamp, _ in RECONSENT_STAGES
+        },
+    )
+    top = stages["total"] or 1
+    return {
+        "needing": Figure(
+            "Sites whose grant lacks Jira Software's scopes",
+            sites_needing_reconsent().count(),
+            changelist(JiraSite, ops="reconsent"),
+        ),
+        "cases": Figure(
+            "Re-consent cases", stages["total"], changelist(MigrationCase, purpose__exact=reconsent)
+        ),
+        "stages": [
+            Figure(
+                label,
+                stages[stamp],
+                changelist(
+                    MigrationCase, purpose__exact=reconsent, **{f"{stamp}__isnull": "False"}
+                ),
+                round(100 * stages[stamp] / top),
+            )
+            for stamp, label in RECONSENT_STAGES
+        ],
+        "failed": Figure(
+            "Failed (the customer sees why)",
+            stages["failed"],
+            changelist(MigrationCase, purpose__exact=reconsent, state__exact="failed"),
+        ),
+    }
 
 
 def pool_usage(*, now: datetime, hours: int = 24) -> list[dict]:
@@ -156,6 +214,7 @@ def dashboard(*, now: datetime | None = None) -> dict:
         "now": now,
         "funnel": cases,
         "cases_total": sum(f.count for f in cases),
+        "reconsent": reconsent_funnel(),
         "past_due": Figure(
             "Legacy sites past due",
             legacy_sites_past_due(now=now).count(),

@@ -7,7 +7,7 @@ from django.contrib import admin
 from backups.models import SiteProtection
 from backups.protection.state import STATES, sites_in_state
 from ops.dashboard import overdue_schedules
-from tenants.selectors import legacy_sites_past_due
+from tenants.selectors import legacy_sites_past_due, sites_needing_reconsent
 
 
 class SiteAttentionFilter(admin.SimpleListFilter):
@@ -18,6 +18,7 @@ class SiteAttentionFilter(admin.SimpleListFilter):
         return [
             ("past_due", "Legacy, past migration due date"),
             ("backup_overdue", "No successful backup in its window"),
+            ("reconsent", "Grant lacks Jira Software's scopes (re-consent)"),
         ]
 
     def queryset(self, request, queryset):
@@ -26,6 +27,8 @@ class SiteAttentionFilter(admin.SimpleListFilter):
         if self.value() == "backup_overdue":
             # The schedules' stored overdue moment, as the dashboard counts them.
             return queryset.filter(pk__in=overdue_schedules().values("site_id"))
+        if self.value() == "reconsent":
+            return queryset.filter(pk__in=sites_needing_reconsent().values("pk"))
         return queryset
 
 

@@ -55,6 +55,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from tenants.audit import build_event, record_event
@@ -694,7 +695,7 @@ def _row_changes_anything(ctx: _Context, row: LegacyRow, site: JiraSite) -> bool
     current = site.legacy_credential
     if current is None or current.status == LegacyCredential.Status.PURGED:
         return True
-    if current.kind != row.kind or not hasattr(site, "migration_case"):
+    if current.kind != row.kind or not getattr(site, "has_migration_case", False):
         return True
     if any(getattr(current, n) != getattr(row, n) for n in ("email", "client_id")):
         return True
@@ -762,7 +763,9 @@ def _apply_row(ctx: _Context, row: LegacyRow, site: JiraSite | None) -> None:
             acting_user=ctx.acting_user,
         )
         touched = True
-    if not MigrationCase.objects.filter(site_id=site.pk).exists():
+    if not MigrationCase.objects.filter(
+        site_id=site.pk, purpose=MigrationCase.Purpose.MIGRATION
+    ).exists():
         migration_case_open(
             site=site, due_at=row.due_at or settings.LEGACY_CUTOFF, acting_user=ctx.acting_user
         )
@@ -833,8 +836,14 @@ def _apply_batch(ctx: _Context, rows: list[LegacyRow], *, bulk: bool) -> None:
     keys = [site_key(cloud_id=r.cloud_id, site_url=r.site_url) for r in rows]
     sites = {
         s.cloud_id: s
-        for s in JiraSite.objects.filter(cloud_id__in=keys).select_related(
-            "legacy_credential", "migration_case"
+        for s in JiraSite.objects.filter(cloud_id__in=keys)
+        .select_related("legacy_credential")
+        .annotate(
+            has_migration_case=Exists(
+                MigrationCase.objects.filter(
+                    site=OuterRef("pk"), purpose=MigrationCase.Purpose.MIGRATION
+                )
+            )
         )
     }
     pairs = list(zip(rows, keys, strict=True))

@@ -360,7 +360,15 @@ class LegacyCredential(SecretsMixin, models.Model):
 
 
 class MigrationCase(models.Model):
-    """Moving one legacy site to the vendor app; a state machine (see ``tenants.services.migration``)."""
+    """Bringing one site through a consent campaign; a state machine (see
+    ``tenants.services.migration``). Its ``purpose``: moving a legacy site to the vendor app
+    (``migration``), or a site on a vendor grant without Jira Software's scopes consenting again
+    to the full scopes (``reconsent``: the same journey without the legacy part). A site has at
+    most one case per purpose."""
+
+    class Purpose(models.TextChoices):
+        MIGRATION = "migration", "Migration to the vendor app"
+        RECONSENT = "reconsent", "Re-consent for Jira Software"
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -373,7 +381,8 @@ class MigrationCase(models.Model):
         INVITE_EXPIRED = "invite_expired", "Invite expired"
         EXEMPT = "exempt", "Exempt"
 
-    site = models.OneToOneField(JiraSite, on_delete=models.PROTECT, related_name="migration_case")
+    site = models.ForeignKey(JiraSite, on_delete=models.PROTECT, related_name="migration_cases")
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.MIGRATION)
     # The credential being replaced; kept after purge so the case shows what was migrated.
     legacy_credential = models.ForeignKey(
         LegacyCredential,
@@ -394,6 +403,8 @@ class MigrationCase(models.Model):
         related_name="+",
     )
     invited_at = models.DateTimeField(null=True, blank=True)
+    # When an invited person first opened the link (the funnel's "opened"; not a state).
+    opened_at = models.DateTimeField(null=True, blank=True)
     consented_at = models.DateTimeField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
     cut_over_at = models.DateTimeField(null=True, blank=True)
@@ -408,6 +419,22 @@ class MigrationCase(models.Model):
     class Meta:
         ordering = ["due_at", "pk"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["site", "purpose"],
+                name="migrationcase_one_per_site_and_purpose",
+                violation_error_message="This site already has a case for this purpose.",
+            ),
+            models.CheckConstraint(
+                condition=Q(purpose__in=["migration", "reconsent"]),
+                name="migrationcase_purpose_valid",
+                violation_error_message="A case is a migration or a re-consent.",
+            ),
+            # Only a migration replaces a legacy credential.
+            models.CheckConstraint(
+                condition=Q(purpose="migration") | Q(legacy_credential__isnull=True),
+                name="migrationcase_reconsent_has_no_legacy",
+                violation_error_message="A re-consent case has no legacy credential.",
+            ),
             models.CheckConstraint(
                 condition=Q(
                     state__in=[
@@ -446,7 +473,12 @@ class MigrationCase(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"migration of {self.site} ({self.state})"
+        what = "re-consent" if self.purpose == self.Purpose.RECONSENT else "migration"
+        return f"{what} of {self.site} ({self.state})"
+
+    @property
+    def is_reconsent(self) -> bool:
+        return self.purpose == self.Purpose.RECONSENT
 
 
 class MigrationNotice(models.Model):

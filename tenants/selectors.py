@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from tenants.models import JiraSite, Membership, MigrationCase, OAuthGrant, Tenant, User
+from tenants.scopes import software_scopes_missing
 
 
 def tenants_for_user(*, user: User) -> QuerySet[Tenant]:
@@ -75,16 +76,29 @@ def grants_needing_refresh(*, before: datetime) -> QuerySet[OAuthGrant]:
 
 
 def legacy_sites_past_due(*, now: datetime | None = None) -> QuerySet[JiraSite]:
-    """Sites still on a legacy credential that should have moved by now: their case is past its
-    due date, or ``LEGACY_CUTOFF`` has passed. Exempt cases are left out."""
+    """Sites still on a legacy credential that should have moved by now: their migration case
+    is past its due date, or ``LEGACY_CUTOFF`` has passed. Exempt cases are left out."""
     now = now or timezone.now()
-    due = Q(migration_case__due_at__lte=now)
-    if now >= settings.LEGACY_CUTOFF:
-        due = Q()
-    return (
+    migrations = MigrationCase.objects.filter(purpose=MigrationCase.Purpose.MIGRATION)
+    sites = (
         JiraSite.objects.filter(legacy_credential__isnull=False)
         .exclude(status=JiraSite.Status.OFFBOARDED)
-        .exclude(migration_case__state=MigrationCase.State.EXEMPT)
-        .filter(due)
-        .select_related("tenant", "legacy_credential", "migration_case")
+        .exclude(pk__in=migrations.filter(state=MigrationCase.State.EXEMPT).values("site_id"))
     )
+    if now < settings.LEGACY_CUTOFF:
+        sites = sites.filter(pk__in=migrations.filter(due_at__lte=now).values("site_id"))
+    return sites.select_related("tenant", "legacy_credential")
+
+
+def sites_needing_reconsent() -> QuerySet[JiraSite]:
+    """Active sites on an active vendor grant that lacks Jira Software's scopes (they back up
+    everything but sprint data until a site administrator consents again). The scopes are
+    compared in Python, per grant (a JSON list: no portable SQL containment)."""
+    lacking = [
+        pk
+        for pk, scopes in OAuthGrant.objects.filter(status=OAuthGrant.Status.ACTIVE).values_list(
+            "pk", "scopes"
+        )
+        if software_scopes_missing(scopes or [])
+    ]
+    return JiraSite.objects.filter(status=JiraSite.Status.ACTIVE, grant_id__in=lacking)

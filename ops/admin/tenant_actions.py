@@ -67,6 +67,29 @@ def send_invitations(modeladmin, request, queryset):
     )
 
 
+@admin.action(
+    permissions=["send_invitations"],
+    description="Invite to re-consent for Jira Software (boards, sprints)",
+)
+def invite_reconsent(modeladmin, request, queryset):
+    return confirm_then_run(
+        modeladmin,
+        request,
+        queryset,
+        title="Invite to re-consent for Jira Software's scopes",
+        explanation=(
+            "Each active site whose vendor grant lacks Jira Software's scopes gets a re-consent "
+            f"case due in {bulk.RECONSENT_DUE_DAYS} days and its invitation (the migration "
+            "campaign's e-mail, reminders and funnel, without the legacy part). Sites whose "
+            "grant already carries them, or not on the vendor grant, are skipped; a case "
+            "already invited is left to the reminders."
+        ),
+        perform=lambda qs, data: bulk.send_reconsent_invitations(
+            bulk.sites_for(qs), acting_user=request.user, request=request
+        ),
+    )
+
+
 @admin.action(permissions=["refresh_grants"], description="Refresh vendor grant now")
 def refresh_grants(modeladmin, request, queryset):
     return confirm_then_run(
@@ -164,8 +187,8 @@ def purge_legacy_credentials(modeladmin, request, queryset):
     )
 
 
-TENANT_ACTIONS = [send_invitations, refresh_grants, suspend_tenants]
-SITE_ACTIONS = [send_invitations, refresh_grants]
+TENANT_ACTIONS = [send_invitations, invite_reconsent, refresh_grants, suspend_tenants]
+SITE_ACTIONS = [send_invitations, invite_reconsent, refresh_grants]
 GRANT_ACTIONS = [refresh_grants]
 CASE_ACTIONS = [send_invitations, mark_exempt]
 LEGACY_CREDENTIAL_ACTIONS = [purge_legacy_credentials]

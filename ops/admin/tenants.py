@@ -516,12 +516,21 @@ class MigrationNoticeInline(ReadOnlyInline):
 
 @admin.register(MigrationCase)
 class MigrationCaseAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
-    list_display = ["site_host", "tenant", "state_word", "due_at", "state_changed_at", "reason"]
-    list_filter = ["state", "site__tenant"]
+    list_display = [
+        "site_host",
+        "tenant",
+        "purpose",
+        "state_word",
+        "due_at",
+        "state_changed_at",
+        "reason",
+    ]
+    list_filter = ["purpose", "state", "site__tenant"]
     search_fields = ["site__name", "site__url", "site__cloud_id", "site__tenant__slug"]
     list_select_related = ["site__tenant"]
     fields = [
         "site",
+        "purpose",
         "legacy_credential",
         "state",
         "due_at",
@@ -529,6 +538,7 @@ class MigrationCaseAdmin(admin_actions.OpsPermissions, ReadOnlyAdmin):
         "exemption_justification",
         "exempted_by",
         "invited_at",
+        "opened_at",
         "consented_at",
         "verified_at",
         "cut_over_at",

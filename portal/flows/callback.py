@@ -80,6 +80,7 @@ def handle_callback(*, caller: Caller, params: Mapping[str, str]) -> CallbackRes
         result = oauth.exchange(code=code, tenant=state.tenant)
         oauth.check_scopes(result=result, tenant=state.tenant)
         if case is not None:
+            migration.check_reconsent_scopes(case, result)
             chosen = [migration.expected_resource(case, result)]
         elif len(result.resources) > 1:
             return CallbackResult("choose", state, pending=_keep_pending(state, result))
@@ -262,6 +263,9 @@ def _verify_and_store(
                 acting_user=caller.user,
                 request=caller.request,
             )
+            if case is not None and case.is_reconsent:
+                migration.complete_reconsent(caller=caller, case=case, site=sites[0], grant=grant)
+                return CallbackResult("verified", state, sites=sites, case=case)
             if case is not None:
                 # The wizard's own step: the switch waits for the customer's "cut over".
                 migration.mark_verified(caller=caller, case=case)

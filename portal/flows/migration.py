@@ -17,6 +17,13 @@ customer can leave and resume at any step.
 5. Remove — ``remove_legacy``: the case completes, which crypto-shreds the legacy secret
    (``legacy_credential_purge``), and the confirmation e-mail goes out on commit.
 6. Done.
+
+A re-consent case (``case.is_reconsent``: the site is on a vendor grant without Jira Software's
+scopes) takes the same journey without the legacy part — why, authorize, done: the consent must
+carry Jira Software's scopes too (``check_reconsent_scopes``), and once the grant is stored the
+site uses it (``site_use_grant`` when another account consented) and the case goes
+consented → verified → completed in the same transaction, the confirmation e-mail on commit
+(``complete_reconsent``).
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ from portal.flows import oauth
 from portal.flows.oauth import Caller, Exchange
 from portal.models import OAuthState
 from tenants.exceptions import SiteAlreadyExists
-from tenants.models import JiraSite, MigrationCase
+from tenants.models import JiraSite, MigrationCase, OAuthGrant
+from tenants.scopes import software_scopes_missing
 from tenants.selectors import grant_for_site
 from tenants.services.campaigns import migration_confirmation_send
 from tenants.services.migration import migration_case_transition
@@ -47,6 +55,11 @@ STEPS: list[tuple[str, str]] = [
     ("done", "Done"),
 ]
 STEP_KEYS = [key for key, _ in STEPS]
+RECONSENT_STEPS: list[tuple[str, str]] = [
+    ("why", "Why"),
+    ("authorize", "Authorize"),
+    ("done", "Done"),
+]
 
 # Which step a case resumes at, and which steps it may show.
 _RESUME = {
@@ -73,12 +86,28 @@ _ALLOWED = {
 }
 
 
+# A re-consent passes consented and verified inside the callback; it has no cut over.
+_RECONSENT_RESUME = {**_RESUME, S.CONSENTED: "authorize", S.VERIFIED: "authorize"}
+_RECONSENT_ALLOWED = {
+    **_ALLOWED,
+    S.CONSENTED: {"why", "authorize"},
+    S.VERIFIED: {"why", "authorize"},
+    S.CUT_OVER: {"why"},
+}
+
+
+def steps_for(case: MigrationCase) -> list[tuple[str, str]]:
+    return RECONSENT_STEPS if case.is_reconsent else STEPS
+
+
 def resume_step(case: MigrationCase) -> str:
-    return _RESUME.get(case.state, "why")
+    resume = _RECONSENT_RESUME if case.is_reconsent else _RESUME
+    return resume.get(case.state, "why")
 
 
 def step_allowed(case: MigrationCase, step: str) -> bool:
-    return step in _ALLOWED.get(case.state, {"why"})
+    allowed = _RECONSENT_ALLOWED if case.is_reconsent else _ALLOWED
+    return step in allowed.get(case.state, {"why"}) and step in dict(steps_for(case))
 
 
 # ---------------------------------------------------------------------- 2. authorize
@@ -169,6 +198,37 @@ def resolve_site(*, caller: Caller, case: MigrationCase, resource: dict) -> Jira
         ) from None
 
 
+def check_reconsent_scopes(case: MigrationCase, result: Exchange) -> None:
+    """A re-consent exists for Jira Software's scopes: a consent without them changes nothing
+    and fails the case, naming them."""
+    missing = software_scopes_missing(result.scopes)
+    if case.is_reconsent and missing:
+        raise ConnectError(
+            "Nothing was changed: the authorization still lacks Jira Software's permissions "
+            f"({', '.join(missing)}). Try again and accept every permission listed, or ask "
+            "your Atlassian organisation admin to allow them.",
+            title="Permissions missing",
+            code="software_scopes_missing",
+            status=403,
+            refusal=True,
+            tenant=case.site.tenant,
+            case=case,
+        )
+
+
+def complete_reconsent(
+    *, caller: Caller, case: MigrationCase, site: JiraSite, grant: OAuthGrant
+) -> None:
+    """After the grant is stored (same transaction): the site uses the grant that carries the
+    scopes, and the case is verified and completed; the confirmation goes out on commit."""
+    if site.grant_id != grant.pk:
+        site_use_grant(site=site, grant=grant, acting_user=caller.user, request=caller.request)
+    case.site.refresh_from_db()
+    mark_verified(caller=caller, case=case)
+    migration_case_transition(case, to=S.COMPLETED, acting_user=caller.user, request=caller.request)
+    migration_confirmation_send(case=case, acting_user=caller.user, request=caller.request)
+
+
 def mark_verified(*, caller: Caller, case: MigrationCase) -> None:
     """After the grant is stored (same transaction): the consent passed every check."""
     for state in (S.CONSENTED, S.VERIFIED):
@@ -194,7 +254,7 @@ def fail(*, caller: Caller, case: MigrationCase, error: ConnectError, account_id
 
 
 def cut_over(*, caller: Caller, case: MigrationCase) -> MigrationCase:
-    if case.state != S.VERIFIED:
+    if case.state != S.VERIFIED or case.is_reconsent:
         raise WizardError("Verify the authorization first.", code="not_verified")
     grant = grant_for_site(site=case.site)
     if grant is None:

@@ -25,7 +25,7 @@ from portal.flows import migration as flow
 from portal.flows.oauth import Caller
 from portal.selectors import has_verified_email, managing_membership
 from tenants.models import LegacyCredential, Membership, MigrationCase, Tenant
-from tenants.scopes import required_scopes
+from tenants.scopes import SOFTWARE_SCOPES, requested_scopes, required_scopes
 from tenants.selectors import membership_for
 from tenants.services.campaigns import (
     InviteLinkExpired,
@@ -33,6 +33,7 @@ from tenants.services.campaigns import (
     case_deadline,
     read_invite_token,
 )
+from tenants.services.migration import migration_case_mark_opened
 from tenants.services.tenants import membership_add
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def _step_url(case: MigrationCase, step: str) -> str:
 
 def _render_step(request, case: MigrationCase, step: str, *, status: int = 200, **extra):
     credential = case.legacy_credential
+    steps = flow.steps_for(case)
     context = {
         "case": case,
         "site": case.site,
@@ -60,15 +62,16 @@ def _render_step(request, case: MigrationCase, step: str, *, status: int = 200, 
         "deadline": case_deadline(case),
         "steps": [
             {"key": key, "label": label, "number": n, "url": _step_url(case, key)}
-            for n, (key, label) in enumerate(flow.STEPS, start=1)
+            for n, (key, label) in enumerate(steps, start=1)
         ],
         "current": step,
-        "current_number": flow.STEP_KEYS.index(step) + 1,
-        "reachable": {key for key in flow.STEP_KEYS if flow.step_allowed(case, key)},
+        "current_number": [key for key, _ in steps].index(step) + 1,
+        "reachable": {key for key, _ in steps if flow.step_allowed(case, key)},
         "resume": flow.resume_step(case),
         "is_customer_app": credential is not None
         and credential.kind == LegacyCredential.Kind.CUSTOMER_APP,
         "required_scopes": sorted(required_scopes()),
+        "software_scopes": sorted(requested_scopes() & SOFTWARE_SCOPES),
         **extra,
     }
     return render(request, f"wizard/{step}.html", context, status=status)
@@ -163,7 +166,7 @@ def after_consent(request, result: CallbackResult) -> HttpResponse:
         return _render_step(request, case, "authorize", denied=True)
     if result.outcome == "failed":
         return redirect(_step_url(case, "authorize"))
-    return redirect(_step_url(case, "verify"))
+    return redirect(_step_url(case, "done" if case.is_reconsent else "verify"))
 
 
 # ---------------------------------------------------------------------- invitations
@@ -188,10 +191,22 @@ def invite_accept(request, token: str):
         )
     tenant = case.site.tenant
     wizard_url = reverse("wizard:resume", args=[tenant.slug, case.pk])
+    # The funnel's "opened": a genuine link reached us (first time only, audited).
+    migration_case_mark_opened(
+        case=case,
+        acting_user=request.user if request.user.is_authenticated else None,
+        request=request,
+    )
     context = {"case": case, "tenant": tenant, "email": email}
     if not request.user.is_authenticated:
         arrivals.remember(
-            request, tenant=tenant.name, purpose=f"move {case.site.url} to our Atlassian app"
+            request,
+            tenant=tenant.name,
+            purpose=(
+                f"allow backups of the boards and sprints of {case.site.url}"
+                if case.is_reconsent
+                else f"move {case.site.url} to our Atlassian app"
+            ),
         )
         context.update(arrivals.entrance_links(request, email=email))
         return render(request, "wizard/invite.html", context)

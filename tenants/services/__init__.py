@@ -12,9 +12,11 @@ from tenants.services.grants import (
 from tenants.services.legacy import legacy_credential_create, legacy_credential_purge
 from tenants.services.migration import (
     migration_case_mark_exempt,
+    migration_case_mark_opened,
     migration_case_open,
     migration_case_transition,
     migration_notice_record,
+    reconsent_case_open,
 )
 from tenants.services.sites import (
     site_create,
@@ -47,9 +49,11 @@ __all__ = [
     "membership_change_role",
     "membership_remove",
     "migration_case_mark_exempt",
+    "migration_case_mark_opened",
     "migration_case_open",
     "migration_case_transition",
     "migration_notice_record",
+    "reconsent_case_open",
     "site_create",
     "site_link_to_tenant",
     "site_set_status",

@@ -1,5 +1,7 @@
-"""The migration campaign: invitations, reminders and the confirmation that move legacy
-customers onto the vendor app, and the cutoff pause of the sites that did not move.
+"""The consent campaigns: invitations, reminders and the confirmation that move legacy
+customers onto the vendor app (migration cases), or bring sites whose grant lacks Jira
+Software's scopes through consent again (re-consent cases: the same services, e-mails of
+their own); and the cutoff pause of the legacy sites that did not move.
 
 * ``migration_invite_send(case=..., acting_user=...)`` mails every contact of the tenant a
   signed, single-purpose, expiring link to the tenant's migration wizard and moves the case to
@@ -188,6 +190,12 @@ _SUBJECTS = {
     MigrationNotice.Kind.REMINDER: "Reminder: move your Jira backups to our new app",
     MigrationNotice.Kind.CONFIRMATION: "Done: your Jira backups now use our new app",
 }
+# A re-consent (Jira Software's scopes for a site already on the vendor grant) says its own.
+_RECONSENT_SUBJECTS = {
+    MigrationNotice.Kind.INVITATION: "Action needed: allow backups of your Jira boards and sprints",
+    MigrationNotice.Kind.REMINDER: "Reminder: allow backups of your Jira boards and sprints",
+    MigrationNotice.Kind.CONFIRMATION: "Done: your Jira boards and sprints are now backed up",
+}
 # Rendered once per case; the per-recipient parts are substituted into the rendered text.
 _LINK_SLOT = "@@migration-link@@"
 _RECIPIENT_SLOT = "@@migration-recipient@@"
@@ -208,16 +216,16 @@ def _messages(case: MigrationCase, kind: str, recipients: list[str]) -> list:
         "recipient": _RECIPIENT_SLOT,
     }
     name = "confirmation" if kind == MigrationNotice.Kind.CONFIRMATION else "invitation"
-    text = render_to_string(f"email/migration_{name}.txt", context)
-    html = render_to_string(f"email/migration_{name}.html", context)
+    prefix = "reconsent" if case.is_reconsent else "migration"
+    subject = (_RECONSENT_SUBJECTS if case.is_reconsent else _SUBJECTS)[kind]
+    text = render_to_string(f"email/{prefix}_{name}.txt", context)
+    html = render_to_string(f"email/{prefix}_{name}.html", context)
     messages = []
     for email in recipients:
         link = invite_url(case=case, email=email)
         body = text.replace(_LINK_SLOT, link).replace(_RECIPIENT_SLOT, email)
         page = html.replace(_LINK_SLOT, escape(link)).replace(_RECIPIENT_SLOT, escape(email))
-        message = EmailMultiAlternatives(
-            _SUBJECTS[kind], body, settings.DEFAULT_FROM_EMAIL, [email]
-        )
+        message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [email])
         message.attach_alternative(page, "text/html")
         messages.append(message)
     return messages

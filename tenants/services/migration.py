@@ -6,7 +6,12 @@
        │     invite_expired   failed (reason) ◄─ from any open state; failed ─► pending | invited
        └──► exempt (justification + staff approver) from any open state, via mark_exempt
 
-Every transition stamps ``<state>_at`` and writes an audit event in the same transaction.
+A re-consent case (purpose ``reconsent``: a site on a vendor grant without Jira Software's
+scopes) is the same journey without the legacy part: verified ─► completed, no cut over;
+verified and completed need the site's grant to carry those scopes.
+
+Every transition stamps ``<state>_at`` and writes an audit event in the same transaction;
+``opened_at`` (the invitation link was opened) is a stamp of the funnel, not a state.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from django.utils import timezone
 from tenants.audit import record_event
 from tenants.exceptions import DomainError, IllegalTransition
 from tenants.models import JiraSite, MigrationCase, MigrationNotice, User
+from tenants.scopes import software_scopes_missing
 from tenants.selectors import grant_for_site
 from tenants.services.legacy import legacy_credential_purge
 
 logger = logging.getLogger(__name__)
 
 S = MigrationCase.State
+P = MigrationCase.Purpose
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING: frozenset({S.INVITED, S.FAILED, S.EXEMPT}),
@@ -41,7 +48,18 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     # Revoking an exemption sends the site back to the start.
     S.EXEMPT: frozenset({S.PENDING}),
 }
+# A re-consent has no legacy part: verified, it is complete (the site already uses a grant).
+RECONSENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    **TRANSITIONS,
+    S.VERIFIED: frozenset({S.COMPLETED, S.FAILED, S.EXEMPT}),
+    S.CUT_OVER: frozenset(),
+}
 OPEN_STATES = frozenset(TRANSITIONS) - {S.COMPLETED, S.EXEMPT}
+
+
+def transitions_for(case: MigrationCase) -> dict[str, frozenset[str]]:
+    return RECONSENT_TRANSITIONS if case.is_reconsent else TRANSITIONS
+
 
 _STAMP = {
     S.INVITED: "invited_at",
@@ -58,10 +76,24 @@ _STAMP = {
 def _guard(case: MigrationCase, to: str) -> str:
     """What must hold before entering ``to``; returns why not, or "" when it holds."""
     site = case.site
+    if case.is_reconsent:
+        return _reconsent_guard(site, to)
     if to == S.VERIFIED and grant_for_site(site=site) is None:
         return "no active vendor grant reaches the site yet"
     if to in (S.CUT_OVER, S.COMPLETED) and site.grant_id is None:
         return "the site does not use the vendor grant yet (call site_use_grant)"
+    return ""
+
+
+def _reconsent_guard(site: JiraSite, to: str) -> str:
+    if to not in (S.VERIFIED, S.COMPLETED):
+        return ""
+    grant = site.grant
+    if grant is None or grant.status != grant.Status.ACTIVE:
+        return "the site does not use an active vendor grant"
+    missing = software_scopes_missing(grant.scopes or [])
+    if missing:
+        return f"the site's grant still lacks Jira Software's scopes ({', '.join(missing)})"
     return ""
 
 
@@ -75,9 +107,10 @@ def transition_locked(
     exemption: tuple[str, User] | None = None,
 ) -> MigrationCase:
     """The transition itself; ``case`` must be locked by the caller's transaction."""
-    if to not in TRANSITIONS:
+    allowed = transitions_for(case)
+    if to not in allowed:
         raise IllegalTransition(from_state=case.state, to_state=to, why="unknown state")
-    if to not in TRANSITIONS[case.state]:
+    if to not in allowed[case.state]:
         raise IllegalTransition(from_state=case.state, to_state=to)
     if to == S.FAILED and not reason.strip():
         raise IllegalTransition(from_state=case.state, to_state=to, why="a reason is required")
@@ -98,6 +131,8 @@ def transition_locked(
     case.save()
 
     summary = {"cloud_id": case.site.cloud_id, "from": previous, "to": to}
+    if case.is_reconsent:
+        summary["purpose"] = case.purpose
     if reason.strip():
         summary["reason"] = reason.strip()
     if exemption is not None:
@@ -143,27 +178,134 @@ def migration_case_open(
 ) -> MigrationCase:
     """The site's case, opened (pending) if it has none. The site must be on a legacy
     credential."""
-    existing = MigrationCase.objects.filter(site=site).first()
+    existing = MigrationCase.objects.filter(site=site, purpose=P.MIGRATION).first()
     if existing is not None:
         return existing
     if site.legacy_credential_id is None:
         raise DomainError(f"site {site.cloud_id} has no legacy credential to migrate")
+    return _open(
+        site=site,
+        purpose=P.MIGRATION,
+        legacy_credential_id=site.legacy_credential_id,
+        due_at=due_at,
+        acting_user=acting_user,
+        request=request,
+    )
+
+
+@transaction.atomic
+def reconsent_case_open(
+    *,
+    site: JiraSite,
+    due_at: datetime | None = None,
+    acting_user: User | None,
+    request: HttpRequest | None = None,
+) -> MigrationCase:
+    """The site's re-consent case, opened (pending) if it has none: the site uses an active
+    vendor grant without Jira Software's scopes (``tenants.scopes.software_scopes_missing``).
+    A finished case whose site lacks the scopes again (another grant since) starts over."""
+    locked = (
+        JiraSite.objects.select_for_update(of=("self",))
+        .select_related("grant", "tenant")
+        .get(pk=site.pk)
+    )
+    grant = locked.grant
+    if grant is None:
+        raise DomainError(f"{locked.url} does not use the vendor grant (nothing to re-consent)")
+    if locked.status != JiraSite.Status.ACTIVE:
+        raise DomainError(f"{locked.url} is {locked.get_status_display().lower()}")
+    if not software_scopes_missing(grant.scopes or []):
+        raise DomainError(f"the grant of {locked.url} already carries Jira Software's scopes")
+    existing = (
+        MigrationCase.objects.select_for_update(of=("self",))
+        .select_related("site__tenant")
+        .filter(site=locked, purpose=P.RECONSENT)
+        .first()
+    )
+    if existing is None:
+        return _open(
+            site=locked,
+            purpose=P.RECONSENT,
+            legacy_credential_id=None,
+            due_at=due_at,
+            acting_user=acting_user,
+            request=request,
+        )
+    if existing.state == S.COMPLETED:
+        previous = existing.state
+        existing.state, existing.state_changed_at = S.PENDING, timezone.now()
+        existing.due_at = due_at or existing.due_at
+        for stamp in ("invited_at", "opened_at", "consented_at", "verified_at", "completed_at"):
+            setattr(existing, stamp, None)
+        existing.save()
+        record_event(
+            actor=acting_user,
+            action=f"migration_case.{S.PENDING}",
+            target=existing,
+            tenant=locked.tenant,
+            summary={
+                "cloud_id": locked.cloud_id,
+                "from": previous,
+                "to": S.PENDING,
+                "purpose": P.RECONSENT,
+                "reason": "the site's grant lacks Jira Software's scopes again",
+            },
+            request=request,
+        )
+    return existing
+
+
+def _open(
+    *,
+    site: JiraSite,
+    purpose: str,
+    legacy_credential_id: int | None,
+    due_at: datetime | None,
+    acting_user: User | None,
+    request: HttpRequest | None,
+) -> MigrationCase:
     try:
         with transaction.atomic():
             case = MigrationCase.objects.create(
-                site=site, legacy_credential_id=site.legacy_credential_id, due_at=due_at
+                site=site, purpose=purpose, legacy_credential_id=legacy_credential_id, due_at=due_at
             )
     except IntegrityError:  # opened concurrently
-        return MigrationCase.objects.get(site=site)
+        return MigrationCase.objects.get(site=site, purpose=purpose)
+    summary = {"cloud_id": site.cloud_id, "due_at": due_at.isoformat() if due_at else None}
+    if purpose == P.RECONSENT:
+        summary["purpose"] = purpose
     record_event(
         actor=acting_user,
         action="migration_case.opened",
         target=case,
         tenant=site.tenant,
-        summary={"cloud_id": site.cloud_id, "due_at": due_at.isoformat() if due_at else None},
+        summary=summary,
         request=request,
     )
     return case
+
+
+@transaction.atomic
+def migration_case_mark_opened(
+    *, case: MigrationCase, acting_user: User | None, request: HttpRequest | None = None
+) -> bool:
+    """An invited person opened the link of an invitation or reminder (the funnel's
+    "opened"): stamped and audited the first time only. True when this was the first time."""
+    stamped = MigrationCase.objects.filter(pk=case.pk, opened_at__isnull=True).update(
+        opened_at=timezone.now()
+    )
+    if not stamped:
+        return False
+    case.refresh_from_db(fields=["opened_at"])
+    record_event(
+        actor=acting_user,
+        action="migration_case.link_opened",
+        target=case,
+        tenant=case.site.tenant,
+        summary={"cloud_id": case.site.cloud_id, "purpose": case.purpose, "state": case.state},
+        request=request,
+    )
+    return True
 
 
 @transaction.atomic

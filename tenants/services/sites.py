@@ -264,7 +264,11 @@ def site_use_grant(
         },
         request=request,
     )
-    case = MigrationCase.objects.select_for_update().filter(site=locked).first()
+    case = (
+        MigrationCase.objects.select_for_update()
+        .filter(site=locked, purpose=MigrationCase.Purpose.MIGRATION)
+        .first()
+    )
     if case is not None and case.state == MigrationCase.State.VERIFIED:
         transition_locked(
             case=case,
