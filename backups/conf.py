@@ -48,6 +48,17 @@ def restore_settle_seconds() -> int:
     return _int("RESTORE_SEARCH_SETTLE_SECONDS", 30, minimum=0)
 
 
+def compact_after_layers() -> int:
+    """Beat compacts a site whose newest snapshot merges this many issue layers or more (a full
+    and N - 1 incrementals): the chain a restore or a verification reads stays below it."""
+    return _int("BACKUPS_COMPACT_AFTER_LAYERS", 8, minimum=2)
+
+
+def compactions_per_pass() -> int:
+    """Compactions beat queues per pass (hourly)."""
+    return _int("BACKUPS_COMPACTIONS_PER_PASS", 200, minimum=1)
+
+
 def page_size() -> int:
     return _int("BACKUPS_ISSUE_PAGE_SIZE", 100, minimum=1)
 

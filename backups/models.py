@@ -21,6 +21,15 @@ ACTIVE_STATUSES = ("queued", "running", "paused_needs_reauth")
 LIVE_SITE_STATUSES = ("active", "needs_reauth")
 
 
+def one_active_per_site(name: str, what: str) -> models.UniqueConstraint:
+    return models.UniqueConstraint(
+        fields=["site"],
+        condition=Q(status__in=ACTIVE_STATUSES),
+        name=name,
+        violation_error_message=f"A {what} of this site is already queued or running.",
+    )
+
+
 class BackupJob(LeasedJob):
     class Kind(models.TextChoices):
         FULL = "full", "Full"
@@ -56,12 +65,7 @@ class BackupJob(LeasedJob):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["site"],
-                condition=Q(status__in=ACTIVE_STATUSES),
-                name="backupjob_one_active_per_site",
-                violation_error_message="A backup of this site is already queued or running.",
-            ),
+            one_active_per_site("backupjob_one_active_per_site", "backup"),
             models.CheckConstraint(
                 condition=Q(
                     status__in=[
@@ -161,18 +165,64 @@ class Snapshot(models.Model):
     pruned_at = models.DateTimeField(null=True, blank=True)
     last_verified_at = models.DateTimeField(null=True, blank=True)
     last_verify_problems = models.JSONField(default=list, blank=True)
+    # Issue layers a reader merges (1: a full; an incremental: its base's + 1). Compaction
+    # (``backups.compaction``) keeps it bounded.
+    layers = models.PositiveSmallIntegerField(default=1)
+    # A synthetic full written by compaction: the incremental snapshot whose moment it holds
+    # (same window and content, one layer, no base). It takes that snapshot's place.
+    compacted_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="compactions"
+    )
+    # Retention has counted the objects it names (``StoredObjectRef``), exactly once.
+    refs_counted = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["-completed_at"]
         get_latest_by = "completed_at"
-        indexes = [models.Index(fields=["site", "status", "completed_at"], name="snapshot_site")]
+        indexes = [
+            models.Index(fields=["site", "status", "completed_at"], name="snapshot_site"),
+            # Retention's "what changed since the last prune": the snapshots not counted yet.
+            models.Index(
+                fields=["site"], name="snapshot_uncounted", condition=Q(refs_counted=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         # "Full snapshot 0dd707c9 of 2026-12-07 00:18 UTC": the short id is what commands take.
-        return (
-            f"{self.get_kind_display()} snapshot {str(self.pk)[:8]} of "
-            f"{self.completed_at:%Y-%m-%d %H:%M} UTC"
-        )
+        kind = "Compacted full" if self.compacted_from_id else self.get_kind_display()
+        return f"{kind} snapshot {str(self.pk)[:8]} of {self.completed_at:%Y-%m-%d %H:%M} UTC"
+
+
+class CompactionJob(LeasedJob):
+    """Compaction of an incremental snapshot's chain into a synthetic full of the same moment,
+    read from storage only (no call to Atlassian). Runs on the job driver like a backup: a unit
+    per project (checkpointed in ``state``), then the manifest and the ``Snapshot`` row."""
+
+    # A backup job's states (the lease module needs them all; a compaction never needs a
+    # credential, so it is never paused for re-authorization).
+    Status = BackupJob.Status
+
+    site = models.ForeignKey(
+        "tenants.JiraSite", on_delete=models.PROTECT, related_name="compaction_jobs"
+    )
+    source = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="+")
+    # The synthetic full this job writes (fixed at creation, so a resumed job writes the same).
+    snapshot_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
+    # Checkpoints: project id -> the shards written for it and its issues.
+    state = models.JSONField(default=dict, blank=True)
+    objects_done = models.PositiveBigIntegerField(default=0)
+    objects_total = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            one_active_per_site("compactionjob_one_active_per_site", "compaction"),
+        ]
+        indexes = [models.Index(fields=["status", "lease_expires_at"], name="compactionjob_lease")]
+
+    def __str__(self) -> str:
+        return f"Compaction #{self.pk}"
 
 
 class StoredAttachment(models.Model):

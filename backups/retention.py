@@ -4,20 +4,26 @@ snapshot names, by reference counting, so that a prune reads only what changed.
 ``StoredObjectRef`` counts, per site and object, the complete snapshots that name it. A prune
 (once a day per site, ``prune_all`` from beat):
 
-1. counts up the objects of the snapshots completed since the site's last prune (their
-   manifests and refs shards: the only snapshot contents it reads);
+1. counts up the objects of the snapshots committed since the site's last prune (those not
+   ``refs_counted`` yet: each counted once, in the transaction that marks it; their manifests
+   and refs shards are the only snapshot contents it reads);
 2. decides from the database rows which snapshots retention drops (``snapshots_to_keep``; the
    base chain of every kept incremental and the base of a running job stay), marks them pruned,
    counts down their objects (reading their manifests once more, before deleting them);
-3. deletes the objects whose count reached zero — only while no backup job of the site is
-   active, since a running job may write or reuse an object before its manifest names it
+3. deletes the objects whose count reached zero — only while no backup or compaction job of the
+   site is active, since a running job may write or reuse an object before its manifest names it
    (reliability row 9: deletion never removes an object a live snapshot or a running job
    references; the writer checks every object it names exists before it commits a manifest).
 
 A site's first prune under this scheme builds its counts from all its manifests and collects
 what none names (a listing of its objects), as the old full pass did; so does a prune after a
-backup job of the site failed or was cancelled, whose objects no manifest will ever name. An
-unreadable manifest stops the site's garbage collection (nothing is deleted) until it is fixed.
+backup (or compaction) job of the site failed or was cancelled, whose objects no manifest will
+ever name. An unreadable manifest stops the site's garbage collection (nothing is deleted) until
+it is fixed.
+
+A compacted snapshot (``backups.compaction``: a synthetic full of an incremental's moment)
+takes its source's place: retention decides on it, and the source is pruned (unless a kept
+incremental or a running job builds on it).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from backups.models import (
     ACTIVE_STATUSES,
     BackupJob,
     BackupSchedule,
+    CompactionJob,
     PruneCursor,
     Snapshot,
     StoredAttachment,
@@ -67,8 +74,11 @@ class PruneReport:
 
 def snapshots_to_keep(snapshots: Iterable[Snapshot], policy: BackupSchedule, now: datetime) -> set:
     """Ids kept: newest ``keep_last``, newest per day/ISO week/month for the configured
-    number of periods, minus those older than ``max_age_days``; never fewer than the newest."""
-    ordered = sorted(snapshots, key=lambda s: s.completed_at, reverse=True)
+    number of periods, minus those older than ``max_age_days``; never fewer than the newest.
+    A snapshot that was compacted is not a candidate: its compacted copy is, in its place."""
+    every = sorted(snapshots, key=lambda s: s.completed_at, reverse=True)
+    compacted = {s.compacted_from_id for s in every if s.compacted_from_id}
+    ordered = [s for s in every if s.id not in compacted]
     keep = {s.id for s in ordered[: policy.keep_last]}
     buckets = (
         (policy.keep_daily, lambda d: d.date()),
@@ -89,8 +99,8 @@ def snapshots_to_keep(snapshots: Iterable[Snapshot], policy: BackupSchedule, now
         limit = now - timedelta(days=policy.max_age_days)
         keep = {s.id for s in ordered if s.id in keep and s.completed_at >= limit}
     # Incrementals need their whole base chain: keep the bases of every kept snapshot.
-    by_id = {str(s.id): s for s in ordered}
-    for snap in ordered:
+    by_id = {str(s.id): s for s in every}
+    for snap in every:
         if snap.id in keep:
             base = _base_id(snap)
             while base and base in by_id:
@@ -135,16 +145,13 @@ def _count(site: JiraSite, objects: dict[str, int], delta: int, now: datetime) -
             rows.filter(refs__lte=0, unreferenced_at=None).update(unreferenced_at=now)
 
 
-def _count_new(
-    site: JiraSite, cursor: PruneCursor, store: ObjectStore, report: PruneReport, now: datetime
-) -> bool:
-    """Count the snapshots completed since the cursor (all, on the first pass). False: one is
-    unreadable (nothing counted past it)."""
-    new = Snapshot.objects.filter(site=site, status=Snapshot.Status.COMPLETE).order_by(
-        "completed_at", "pk"
-    )
-    if cursor.counted_until is not None:
-        new = new.filter(completed_at__gt=cursor.counted_until)
+def _count_new(site: JiraSite, store: ObjectStore, report: PruneReport, now: datetime) -> bool:
+    """Count the complete snapshots not counted yet (all, on the first pass), each in the
+    transaction that marks it counted (a concurrent prune counts it once). False: one is
+    unreadable (it stays uncounted; nothing is deleted)."""
+    new = Snapshot.objects.filter(
+        site=site, status=Snapshot.Status.COMPLETE, refs_counted=False
+    ).order_by("completed_at", "pk")
     for snap in new:
         try:
             objects = objects_of(store, snap)
@@ -153,17 +160,30 @@ def _count_new(
             return False
         report.manifests_read += 1
         with transaction.atomic():
-            _count(site, objects, +1, now)
-            PruneCursor.objects.filter(pk=cursor.pk).update(counted_until=snap.completed_at)
-        cursor.counted_until = snap.completed_at
+            if Snapshot.objects.filter(pk=snap.pk, refs_counted=False).update(refs_counted=True):
+                _count(site, objects, +1, now)
     return True
 
 
+ENDED_UNCOMMITTED = ("failed", "cancelled")
+# Jobs that write objects before a manifest names them: backups and compactions.
+WRITERS = (BackupJob, CompactionJob)
+
+
 def _failed_jobs_since(site: JiraSite, since: datetime | None) -> bool:
-    ended = BackupJob.objects.filter(
-        site=site, status__in=[BackupJob.Status.FAILED, BackupJob.Status.CANCELLED]
-    )
-    return ended.filter(finished_at__gte=since).exists() if since else ended.exists()
+    for model in WRITERS:
+        ended = model.objects.filter(site=site, status__in=ENDED_UNCOMMITTED)
+        if (ended.filter(finished_at__gte=since) if since else ended).exists():
+            return True
+    return False
+
+
+def _writing(site: JiraSite) -> str:
+    """ "a backup job" / "a compaction job" active for the site ("" when none is)."""
+    for model, name in ((BackupJob, "a backup job"), (CompactionJob, "a compaction job")):
+        if model.objects.filter(site=site, status__in=ACTIVE_STATUSES).exists():
+            return name
+    return ""
 
 
 # ----------------------------------------------------------------------------- pruning
@@ -177,7 +197,7 @@ def prune_site(
     cursor, _ = PruneCursor.objects.get_or_create(site=site)
     store = ObjectStore(site.cloud_id)
     previous_prune = cursor.pruned_at
-    counted = True if dry_run else _count_new(site, cursor, store, report, now)
+    counted = True if dry_run else _count_new(site, store, report, now)
     policy = getattr(site, "backup_schedule", None) or BackupSchedule(site=site)
     snaps = list(
         Snapshot.objects.filter(site=site, status=Snapshot.Status.COMPLETE).select_related("job")
@@ -189,21 +209,28 @@ def prune_site(
         .exclude(base_snapshot=None)
         .values_list("base_snapshot_id", flat=True)
     )
+    # So does the source of a running compaction.
+    keep |= set(
+        CompactionJob.objects.filter(site=site, status__in=ACTIVE_STATUSES).values_list(
+            "source_id", flat=True
+        )
+    )
     for snap in snaps:
         if snap.id in keep:
             continue
         report.pruned_snapshots.append(str(snap.id))
         if dry_run:
             continue
-        _prune_snapshot(site, snap, store, report, acting_user, now, counted=counted)
+        _prune_snapshot(site, snap, store, report, acting_user, now)
     if dry_run:
         return report
     if not counted or report.skipped_gc_reason:
         _done(cursor, now)
         return report
-    if BackupJob.objects.filter(site=site, status__in=ACTIVE_STATUSES).exists():
+    writing = _writing(site)
+    if writing:
         # A running job writes (or reuses) objects no manifest names yet: collect another time.
-        report.skipped_gc_reason = "a backup job is active for the site"
+        report.skipped_gc_reason = f"{writing} is active for the site"
         return report
     _collect(site, store, report)
     if not cursor.counts_built or _failed_jobs_since(site, previous_prune):
@@ -217,10 +244,11 @@ def _done(cursor: PruneCursor, now: datetime) -> None:
     PruneCursor.objects.filter(pk=cursor.pk).update(pruned_at=now, counts_built=cursor.counts_built)
 
 
-def _prune_snapshot(site, snap, store, report, acting_user, now, *, counted: bool) -> None:
-    # Read what it names before its manifest goes: its count goes down with it.
+def _prune_snapshot(site, snap, store, report, acting_user, now) -> None:
+    # Read what it names before its manifest goes: its count goes down with it (if it was
+    # counted up: a snapshot left uncounted never added to the counts).
     objects = None
-    if counted:
+    if snap.refs_counted:
         try:
             objects = objects_of(store, snap)
             report.manifests_read += 1
@@ -233,7 +261,7 @@ def _prune_snapshot(site, snap, store, report, acting_user, now, *, counted: boo
             action="backup.snapshot_pruned",
             target=snap,
             tenant=site.tenant,
-            summary={"completed_at": snap.completed_at.isoformat()},
+            summary={"completed_at": snap.completed_at.isoformat(), **_replaced_by(snap)},
         )
         # The schedule's estimate no longer counts the pruned snapshot.
         from backups.services import schedule_estimates_refresh
@@ -244,6 +272,16 @@ def _prune_snapshot(site, snap, store, report, acting_user, now, *, counted: boo
     path = layout.manifest_path(site.cloud_id, str(snap.id))
     if store.storage.exists(path):
         store.storage.delete(path)
+
+
+def _replaced_by(snap: Snapshot) -> dict[str, str]:
+    """The compacted copy that took a pruned snapshot's place, for its audit event."""
+    copy = (
+        Snapshot.objects.filter(compacted_from=snap, status=Snapshot.Status.COMPLETE)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return {"compacted_into": str(copy)} if copy else {}
 
 
 def _collect(site: JiraSite, store: ObjectStore, report: PruneReport) -> None:
@@ -291,33 +329,38 @@ def sites_due(*, now: datetime, limit: int):
 
 def _quiet(sites: list[JiraSite]) -> set[int]:
     """The sites whose retention cannot have changed since their last prune: counts built, no
-    snapshot completed since, no job failed or cancelled since, no age limit (the only rule that
-    moves with the clock alone) and the schedule unchanged. Four queries for all of them."""
+    snapshot committed since (none uncounted), no job failed or cancelled since, no age limit
+    (the only rule that moves with the clock alone) and the schedule unchanged. Five queries
+    for all of them."""
     ids = [s.pk for s in sites]
     cursors = {c.site_id: c for c in PruneCursor.objects.filter(site_id__in=ids)}
-    newest = dict(
-        Snapshot.objects.filter(site_id__in=ids, status=Snapshot.Status.COMPLETE)
-        .order_by()
-        .values("site_id")
-        .annotate(last=Max("completed_at"))
-        .values_list("site_id", "last")
-    )
-    ended = dict(
-        BackupJob.objects.filter(
-            site_id__in=ids, status__in=[BackupJob.Status.FAILED, BackupJob.Status.CANCELLED]
+    uncounted = set(
+        Snapshot.objects.filter(
+            site_id__in=ids, status=Snapshot.Status.COMPLETE, refs_counted=False
         )
         .order_by()
-        .values("site_id")
-        .annotate(last=Max("finished_at"))
-        .values_list("site_id", "last")
+        .values_list("site_id", flat=True)
+        .distinct()
     )
+    ended: dict[int, datetime] = {}
+    for model in WRITERS:
+        rows = (
+            model.objects.filter(site_id__in=ids, status__in=ENDED_UNCOMMITTED)
+            .order_by()
+            .values("site_id")
+            .annotate(last=Max("finished_at"))
+            .values_list("site_id", "last")
+        )
+        for site_id, last in rows:
+            if last is not None:
+                ended[site_id] = max(last, ended.get(site_id, last))
     quiet = set()
     for site in sites:
         cursor = cursors.get(site.pk)
         schedule = getattr(site, "backup_schedule", None)
         if cursor is None or not cursor.counts_built or cursor.pruned_at is None:
             continue
-        if newest.get(site.pk) and newest[site.pk] > (cursor.counted_until or newest[site.pk]):
+        if site.pk in uncounted:
             continue
         if ended.get(site.pk) and ended[site.pk] >= cursor.pruned_at:
             continue

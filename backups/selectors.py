@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from django.db.models import F
+
 from backups.models import ACTIVE_STATUSES, BackupJob
 from tenants.models import JiraSite
+
+
+def newest_first() -> tuple:
+    """Order of a site's snapshots, newest first; of two of the same moment, the compacted one
+    (what the next incremental builds on, and what compaction looks at)."""
+    return ("-completed_at", F("compacted_from").desc(nulls_last=True))
 
 
 def active_job(*, site: JiraSite) -> BackupJob | None:

@@ -17,6 +17,7 @@ from backups import conf
 from backups.exceptions import BackupRefused
 from backups.jobs import leases
 from backups.models import ACTIVE_STATUSES, BackupJob, BackupSchedule, Snapshot
+from backups.selectors import newest_first
 from tenants.audit import record_event
 from tenants.models import JiraSite, Tenant
 
@@ -46,7 +47,7 @@ def backup_job_enqueue(
         return existing, False
     base = (
         Snapshot.objects.filter(site=site, status=Snapshot.Status.COMPLETE)
-        .order_by("-completed_at")
+        .order_by(*newest_first())
         .first()
     )
     effective = kind if base is not None else BackupJob.Kind.FULL
@@ -166,7 +167,10 @@ def schedules_enqueue_due(*, now: datetime | None = None) -> list[int]:
         if schedule.next_run_at and schedule.next_run_at > now:
             continue
         last_full = (
-            Snapshot.objects.filter(site=schedule.site, kind=BackupJob.Kind.FULL)
+            # A real full: a compacted one re-reads nothing from Jira.
+            Snapshot.objects.filter(
+                site=schedule.site, kind=BackupJob.Kind.FULL, compacted_from=None
+            )
             .order_by("-completed_at")
             .values_list("completed_at", flat=True)
             .first()
@@ -244,7 +248,11 @@ def schedule_estimates_refresh(*, site_ids=None, now: datetime | None = None) ->
             ),
             full=Avg(
                 "points_spent",
-                filter=Q(kind=BackupJob.Kind.FULL, completed_at__gte=now - FULL_LOOKBACK),
+                filter=Q(
+                    kind=BackupJob.Kind.FULL,
+                    compacted_from=None,
+                    completed_at__gte=now - FULL_LOOKBACK,
+                ),
             ),
             newest=Max("completed_at"),
         )

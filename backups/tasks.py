@@ -27,8 +27,35 @@ def run_backup_job(self, job_id: int) -> str:
 
 @shared_task(name="backups.tasks.reap_stale_backup_jobs", max_retries=0, ignore_result=True)
 def reap_stale_backup_jobs() -> int:
-    """Beat, every minute: re-queue jobs whose worker died; resume re-authorized ones."""
-    return len(backup_jobs_reap())
+    """Beat, every minute: re-queue jobs (backups and compactions) whose worker died; resume
+    re-authorized ones."""
+    from backups.compaction import compaction_jobs_reap
+
+    return len(backup_jobs_reap()) + len(compaction_jobs_reap())
+
+
+@shared_task(
+    bind=True,
+    name="backups.run_compaction_job",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=0,
+    ignore_result=True,
+)
+def run_compaction_job(self, job_id: int) -> str:
+    """Run one slice of a compaction and re-queue it when work remains (like a backup job)."""
+    from backups.compaction import run_compaction
+
+    return run_task(self, job_id, run_compaction)
+
+
+@shared_task(name="backups.compact_due_snapshots", max_retries=0, ignore_result=True)
+def compact_due_snapshots() -> int:
+    """Beat, hourly: queue the compaction of every site whose newest snapshot merges too many
+    layers (``BACKUPS_COMPACT_AFTER_LAYERS``)."""
+    from backups.compaction import compactions_enqueue_due
+
+    return len(compactions_enqueue_due())
 
 
 @shared_task(name="backups.tasks.enqueue_due_backups", max_retries=0, ignore_result=True)

@@ -227,6 +227,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "backups.refresh_schedule_estimates",
         "schedule": 24 * 3600,
     },
+    # Incremental chains compacted into synthetic fulls (backups/compaction.py).
+    "backups-compact-due-snapshots": {
+        "task": "backups.compact_due_snapshots",
+        "schedule": 3600,
+    },
     # Data keys of deleted rows and rolled-back transactions, and destructions the key store
     # refused at commit (tenants/tasks.py; docs/encryption.md).
     "tenants-sweep-data-keys": {

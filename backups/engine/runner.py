@@ -365,6 +365,8 @@ def _finalize(job: BackupJob, lease: Lease, plan: Plan, store: ObjectStore) -> N
                 "objects_count": manifest.total_objects,
                 "bytes_total": manifest.total_bytes,
                 "points_spent": current.points_spent,
+                # Layers a reader merges: the base's and this run's (compaction bounds them).
+                "layers": plan.seq + 1,
             },
         )
         # The schedule's last success and points-per-hour estimate, in the same transaction.

@@ -219,13 +219,11 @@ class StoredObjectRef(models.Model):
 
 
 class PruneCursor(models.Model):
-    """Per site: when it was last pruned, and which snapshots pruning has counted (their
-    references are in ``StoredObjectRef``)."""
+    """Per site: when it was last pruned, and whether its reference counts were built (which
+    snapshots are counted: ``Snapshot.refs_counted``; their references: ``StoredObjectRef``)."""
 
     site = models.OneToOneField("tenants.JiraSite", on_delete=models.CASCADE, related_name="+")
     pruned_at = models.DateTimeField(null=True, blank=True)
-    # Completion time of the newest snapshot counted; newer complete snapshots are counted next.
-    counted_until = models.DateTimeField(null=True, blank=True)
     # False until the first full pass built the counts (and collected what no manifest names).
     counts_built = models.BooleanField(default=False)
 

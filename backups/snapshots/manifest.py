@@ -107,6 +107,8 @@ class Manifest:
     # Distinct objects (shards and attachments) and their bytes, counted when committed.
     totals: dict[str, int] = field(default_factory=dict)
     format_version: int = layout.FORMAT_VERSION
+    # A synthetic full written by compaction: the incremental snapshot it was compacted from.
+    compacted_from: str | None = None
 
     @property
     def cloud_id(self) -> str:
@@ -160,6 +162,7 @@ class Manifest:
                 if self.format_version == 1
                 else {}
             ),
+            **({"compacted_from": self.compacted_from} if self.compacted_from else {}),
         }
 
     def to_bytes(self) -> bytes:
@@ -192,6 +195,7 @@ class Manifest:
                 record_counts=dict(raw["counts"]),
                 totals={k: int(raw["totals"][k]) for k in ("objects", "bytes")},
                 format_version=version,
+                compacted_from=raw.get("compacted_from"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"manifest is missing or has a malformed part ({exc})") from exc

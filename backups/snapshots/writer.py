@@ -52,6 +52,7 @@ def commit_snapshot(
     changes_since: str | None = None,
     base_snapshot_id: str | None = None,
     record_counts: dict[str, int] | None = None,
+    compacted_from: str | None = None,
 ) -> tuple[Manifest, str, str, int]:
     """Check every object is stored, then write the manifest. Returns (manifest, path, sha, size).
 
@@ -80,6 +81,7 @@ def commit_snapshot(
         base_snapshot_id=base_snapshot_id,
         shards=ordered,
         record_counts=record_counts,
+        compacted_from=compacted_from,
     )
     seen: set[bytes] = set()
     total = 0

@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from backups import services
-from backups.models import BackupJob, BackupSchedule, Checkpoint, Snapshot
+from backups.models import BackupJob, BackupSchedule, Checkpoint, CompactionJob, Snapshot
 from kit.outcomes import counted
 from ops.admin import backup_actions as admin_actions
 from ops.admin.changes import changes_view
@@ -181,6 +181,43 @@ class BackupJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mod
         for job in queryset:
             services.backup_job_resume(job=job, acting_user=request.user)
         messages.success(request, "Resumed the paused jobs among those selected.")
+
+
+COMPACTION_FIELDS = (
+    "site",
+    "source",
+    "status",
+    "status_reason",
+    "objects_done",
+    "objects_total",
+    "compacted",
+    "requested_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
+
+
+@admin.register(CompactionJob)
+class CompactionJobAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.ModelAdmin):
+    """Compactions of incremental chains (backups/compaction.py): a record, run by beat or
+    ``manage.py compact_snapshots``."""
+
+    list_display = ("id", "site_host", "status", "objects_done", "created_at", "finished_at")
+    list_filter = ("status",)
+    search_fields = ("site__url", "site__cloud_id", "status_reason")
+    fields = COMPACTION_FIELDS
+    readonly_fields = COMPACTION_FIELDS
+
+    def label(self, job: CompactionJob) -> str:
+        return f"{job} of {host(job.site.url)}"
+
+    site_host = site_column("site")
+
+    @admin.display(description="compacted snapshot")
+    def compacted(self, job: CompactionJob) -> str:
+        snapshot = Snapshot.objects.filter(pk=job.snapshot_id).first()
+        return admin_link(snapshot, str(snapshot)) if snapshot else "-"
 
 
 SNAPSHOT_FIELDS = (
