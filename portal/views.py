@@ -14,7 +14,7 @@ from portal.invitations import (
     invitation_for_token,
 )
 from portal.models import Invitation
-from portal.selectors import memberships_of
+from portal.selectors import invitations_waiting, memberships_of
 from tenants.models import Membership, Tenant
 
 
@@ -40,7 +40,11 @@ def home(request):
     return render(
         request,
         "portal/home.html",
-        {"memberships": memberships, "tenants_with_legacy": tenants_with_legacy},
+        {
+            "memberships": memberships,
+            "tenants_with_legacy": tenants_with_legacy,
+            "invitations": invitations_waiting(user=request.user),
+        },
     )
 
 

@@ -147,3 +147,17 @@ def test_a_signed_out_invitee_signs_up_from_the_link_and_is_a_member_after_confi
     membership = Membership.objects.get(tenant=tenant, user__email="new.viewer@acme.example.com")
     assert membership.role == "viewer"
     assert Invitation.objects.get().accepted_by == membership.user
+
+
+def test_a_waiting_teammate_invitation_is_named_on_the_invitees_home_page(
+    tenant, django_capture_on_commit_callbacks
+):
+    owner = MembershipFactory(tenant=tenant, role="owner").user
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(client_for(owner), tenant, "later@acme.example.com", "admin")
+
+    home = client_for(verified_user(email="later@acme.example.com")).get("/").content.decode()
+
+    assert "Invitations waiting for you" in home
+    assert "Acme Corp invited later@acme.example.com to join as admin" in home
+    assert "Ask an owner" not in home

@@ -268,3 +268,32 @@ def test_invitations_nobody_acted_on_expire_and_a_reminder_reopens_them(
         migration_reminder_send(case=case, acting_user=None, now=later)
     case.refresh_from_db()
     assert case.state == S.INVITED
+
+
+def test_someone_who_confirmed_elsewhere_finds_the_invitation_on_their_home_page(
+    case, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        migration_invite_send(case=case, acting_user=None)
+    client = Client()
+    client.force_login(_verified_user("it@acme.example"))
+
+    home = client.get("/").content.decode()
+
+    assert "Invitations waiting for you" in home and case.site.url in home
+    link = re.search(r'href="(?:http://[^/"]+)?(/migrate/invite/[^"]+/)"', home).group(1)
+    assert read_invite_token(link.split("/")[-2]) == (case.pk, "it@acme.example")
+    client.post(link)
+    assert Membership.objects.filter(tenant=case.site.tenant, user__email="it@acme.example")
+    assert "Invitations waiting for you" not in client.get("/").content.decode()
+
+
+def test_an_invitation_to_someone_else_is_not_shown(case, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        migration_invite_send(case=case, acting_user=None)
+    client = Client()
+    client.force_login(_verified_user("someone@else.example"))
+
+    home = client.get("/").content.decode()
+
+    assert "Invitations waiting for you" not in home and "/migrate/invite/" not in home
