@@ -98,7 +98,11 @@ def invitations_waiting(*, user: User) -> list[WaitingInvitation]:
             WaitingInvitation(
                 tenant=case.site.tenant,
                 email=addressed[0],
-                what=f"move {case.site.url} to our Atlassian app",
+                what=(
+                    f"allow backups of the boards and sprints of {case.site.url}"
+                    if case.is_reconsent
+                    else f"move {case.site.url} to our Atlassian app"
+                ),
                 url=invite_url(case=case, email=addressed[0]),
             )
         )
