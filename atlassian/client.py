@@ -1229,6 +1229,50 @@ class JiraClient(BaseClient):
             body["fields"] = fields
         self._post("issue/{key}/transitions", body, {"key": key}, issue=key)
 
+    # -- edits and deletions (roll-back) ---------------------------------------------------------
+
+    def update_comment(self, key: str, comment_id: str | int, body: Any) -> dict[str, Any]:
+        """Set a comment's ADF body (``PUT issue/{key}/comment/{id}``)."""
+        reply = self._request(
+            "PUT",
+            "issue/{key}/comment/{id}",
+            path_params={"key": key, "id": comment_id},
+            params={"notifyUsers": "false"},
+            json={"body": body},
+            issue=key,
+        )
+        return reply.data or {}
+
+    def delete_comment(self, key: str, comment_id: str | int) -> None:
+        self._delete("issue/{key}/comment/{id}", {"key": key, "id": comment_id}, issue=key)
+
+    def delete_worklog(self, key: str, worklog_id: str | int) -> None:
+        self._delete(
+            "issue/{key}/worklog/{id}",
+            {"key": key, "id": worklog_id},
+            params={"notifyUsers": "false", "adjustEstimate": "leave"},
+            issue=key,
+        )
+
+    def delete_attachment(self, attachment_id: str | int, *, issue: str | None = None) -> None:
+        self._delete("attachment/{id}", {"id": attachment_id}, issue=issue)
+
+    def delete_issue_link(self, link_id: str | int, *, issue: str | None = None) -> None:
+        self._delete("issueLink/{id}", {"id": link_id}, issue=issue)
+
+    def delete_remote_link(self, key: str, link_id: str | int) -> None:
+        self._delete("issue/{key}/remotelink/{id}", {"key": key, "id": link_id}, issue=key)
+
+    def _delete(
+        self,
+        family: str,
+        path_params: dict[str, Any],
+        *,
+        params: dict[str, Any] | None = None,
+        issue: str | None = None,
+    ) -> None:
+        self._request("DELETE", family, path_params=path_params, params=params, issue=issue)
+
     def create_sprint(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``{"name", "originBoardId", "startDate"?, "endDate"?, "goal"?}``; a future sprint."""
         return self._post("agile/sprint", payload)

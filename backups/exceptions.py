@@ -22,6 +22,10 @@ class RestoreRefused(BackupsError):
     """A restore request refused before anything changed; the message is safe to show."""
 
 
+class RollbackRefused(BackupsError):
+    """A roll-back request refused before anything changed; the message is safe to show."""
+
+
 class ScopeError(BackupsError):
     """A scope naming projects or issues the snapshot does not hold (safe to show)."""
 
@@ -82,6 +86,7 @@ __all__ = [
     "LeaseLost",
     "NotReady",
     "RestoreRefused",
+    "RollbackRefused",
     "ScopeError",
     "SnapshotDamaged",
     "TenantNotActive",

@@ -339,3 +339,4 @@ from backups.protection.models import (  # noqa: E402,F401
     StoredObjectRef,
 )
 from backups.restore.models import RestoreItem, RestoreJob  # noqa: E402,F401
+from backups.rollback.models import RollbackItem, RollbackJob  # noqa: E402,F401

@@ -85,3 +85,4 @@ def _reap_when_a_worker_starts(**_kwargs) -> None:
 
 
 from backups.restore.tasks import reap_stale_restore_jobs, run_restore_job  # noqa: E402,F401
+from backups.rollback.tasks import reap_stale_rollback_jobs, run_rollback_job  # noqa: E402,F401

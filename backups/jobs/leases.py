@@ -25,6 +25,18 @@ from backups import conf
 from backups.exceptions import LeaseLost
 
 
+class JobStatus(models.TextChoices):
+    """The statuses of a restore or roll-back job (a backup job has its own)."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Finished with errors"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    PAUSED_NEEDS_REAUTH = "paused_needs_reauth", "Paused: needs re-authorization"
+
+
 class LeasedJob(models.Model):
     """What every leased job keeps besides its own fields and ``status``."""
 

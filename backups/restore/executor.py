@@ -22,7 +22,6 @@ fair share of points, settlement, and the failure map are the driver's, as for b
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -42,7 +41,7 @@ from backups.restore import integrity, provenance
 from backups.restore import mapping as maps
 from backups.restore.fidelity import FidelityPhases
 from backups.restore.models import RestoreItem, RestoreJob
-from backups.restore.pacing import IssueWritePacer
+from backups.restore.pacing import IssueWritePacer, interleave
 from backups.restore.planner import plan_restore
 from backups.restore.source import Scope, SnapshotSource, issue_links
 from tenants.audit import record_event
@@ -643,24 +642,22 @@ class Executor(FidelityPhases):
         refused: tuple[type[Exception], ...] = (ApiBadRequest, ApiNotFound, ApiForbidden)
         if self.skip_damaged:
             refused += (SnapshotDamaged,)
-        pending = [(item, list(writes)) for item, writes in queues if writes]
-        while pending:
-            ready = [(i, w) for i, w in pending if self.pacer.wait_time(i.target_key) <= 0]
-            if not ready:
-                wait = min(self.pacer.wait_time(i.target_key) for i, _ in pending)
-                time.sleep(max(0.01, wait))
-                continue
-            for item, writes in ready:
-                kind, write = writes.pop(0)
-                self.pacer.acquire(item.target_key)
-                try:
-                    write()
-                    counts[item.pk][kind] += 1
-                except refused as exc:
-                    self.error(kind.rstrip("s"), item.source_key, str(exc))
-                _hook(f"parts:{kind}")
-            pending = [(i, w) for i, w in pending if w]
-            self.lease.heartbeat()
+
+        def run_one(index: int, entry: tuple[str, Callable[[], Any]]) -> None:
+            item, (kind, write) = queues[index][0], entry
+            try:
+                write()
+                counts[item.pk][kind] += 1
+            except refused as exc:
+                self.error(kind.rstrip("s"), item.source_key, str(exc))
+            _hook(f"parts:{kind}")
+
+        interleave(
+            self.pacer,
+            [(item.target_key, writes) for item, writes in queues],
+            run_one,
+            self.lease.heartbeat,
+        )
         with transaction.atomic():
             for item in group:
                 detail = {k: v for k, v in item.detail.items() if k != "parts_started"}
@@ -791,40 +788,12 @@ class Executor(FidelityPhases):
             maps.map_adf(comment.get("body"), m, unknown)  # unknown mentions, for the report
 
             def add_comment(comment=comment, comment_body=comment_body):
-                payload = {
-                    "body": comment_body(),
-                    "properties": [
-                        {
-                            "key": maps.SOURCE_PROPERTY,
-                            "value": {
-                                "commentId": str(comment.get("id")),
-                                "author": (comment.get("author") or {}).get("accountId"),
-                                "created": comment.get("created"),
-                            },
-                        }
-                    ],
-                }
-                if comment.get("visibility"):
-                    payload["visibility"] = comment["visibility"]
-                return c.add_comment(key, payload)
+                return c.add_comment(key, maps.comment_payload(comment, comment_body()))
 
             writes.append(("comments", add_comment))
         for worklog in record.get("worklogs") or []:
             if already("worklogs", (worklog.get("started"), worklog.get("timeSpentSeconds"))):
                 continue
-            payload = {
-                "started": worklog.get("started"),
-                "timeSpentSeconds": worklog.get("timeSpentSeconds"),
-                "properties": [
-                    {
-                        "key": maps.SOURCE_PROPERTY,
-                        "value": {
-                            "worklogId": str(worklog.get("id")),
-                            "author": (worklog.get("author") or {}).get("accountId"),
-                        },
-                    }
-                ],
-            }
             comment_doc = (
                 maps.map_adf(worklog["comment"], m, unknown)
                 if worklog.get("comment") is not None
@@ -833,8 +802,7 @@ class Executor(FidelityPhases):
             if by_provenance:
                 text = provenance.provenance_text(worklog.get("author"), worklog.get("started"))
                 comment_doc = provenance.with_provenance(comment_doc, text)
-            if comment_doc is not None:
-                payload["comment"] = comment_doc
+            payload = maps.worklog_payload(worklog, comment_doc)
             writes.append(("worklogs", lambda p=payload: c.add_worklog(key, p)))
         for link in record.get("remoteLinks") or []:
             marker = link.get("globalId") or (link.get("object") or {}).get("url")

@@ -353,6 +353,47 @@ def issue_payload(
     return IssuePayload({"fields": out, "properties": properties}, unknown)
 
 
+def comment_payload(comment: dict[str, Any], body: Any) -> dict[str, Any]:
+    """``POST issue/{key}/comment`` for a snapshot's comment written again with ``body``; its
+    original id, author and time go into the source property."""
+    payload: dict[str, Any] = {
+        "body": body,
+        "properties": [
+            {
+                "key": SOURCE_PROPERTY,
+                "value": {
+                    "commentId": str(comment.get("id")),
+                    "author": (comment.get("author") or {}).get("accountId"),
+                    "created": comment.get("created"),
+                },
+            }
+        ],
+    }
+    if comment.get("visibility"):
+        payload["visibility"] = comment["visibility"]
+    return payload
+
+
+def worklog_payload(worklog: dict[str, Any], comment: Any) -> dict[str, Any]:
+    """``POST issue/{key}/worklog`` for a snapshot's worklog (start and time spent kept)."""
+    payload: dict[str, Any] = {
+        "started": worklog.get("started"),
+        "timeSpentSeconds": worklog.get("timeSpentSeconds"),
+        "properties": [
+            {
+                "key": SOURCE_PROPERTY,
+                "value": {
+                    "worklogId": str(worklog.get("id")),
+                    "author": (worklog.get("author") or {}).get("accountId"),
+                },
+            }
+        ],
+    }
+    if comment is not None:
+        payload["comment"] = comment
+    return payload
+
+
 def canonical(value: Any) -> bytes:
     """Stable bytes of a JSON value (to compare ADF bodies)."""
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)

@@ -15,7 +15,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from backups.jobs.leases import LeasedJob
+from backups.jobs.leases import JobStatus, LeasedJob
 
 RESTORE_ACTIVE_STATUSES = ("queued", "running", "paused_needs_reauth")
 
@@ -26,14 +26,7 @@ class RestoreJob(LeasedJob):
         PROJECTS = "projects", "Projects"
         ISSUES = "issues", "Issues"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        PARTIAL = "partial", "Finished with errors"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-        PAUSED_NEEDS_REAUTH = "paused_needs_reauth", "Paused: needs re-authorization"
+    Status = JobStatus
 
     class OnDamaged(models.TextChoices):
         STOP = "stop", "Stop before writing anything"

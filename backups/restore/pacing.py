@@ -8,8 +8,11 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
+from typing import TypeVar
 
 # (window seconds, writes allowed), a margin under Atlassian's 20/2 s and 100/30 s.
+W = TypeVar("W")
+
 DEFAULT_WINDOWS: tuple[tuple[float, int], ...] = ((2.0, 16), (30.0, 85))
 
 
@@ -56,3 +59,29 @@ class IssueWritePacer:
             self.waited += wait
             self.sleep(wait)
         self.record(*keys)
+
+
+def interleave(
+    pacer: IssueWritePacer,
+    queues: list[tuple[str, list[W]]],
+    run: Callable[[int, W], None],
+    tick: Callable[[], None] | None = None,
+) -> None:
+    """Run each issue's writes in order, one write per issue per round (round robin, so one
+    issue's spacing never stalls the others), each spaced by ``pacer``. ``queues``: (issue
+    key, its writes); ``run(index, write)`` runs one write of ``queues[index]``; ``tick``
+    after each round (a lease heartbeat)."""
+    pending = [(index, key, list(writes)) for index, (key, writes) in enumerate(queues) if writes]
+    while pending:
+        ready = [entry for entry in pending if pacer.wait_time(entry[1]) <= 0]
+        if not ready:
+            wait = min(pacer.wait_time(key) for _index, key, _writes in pending)
+            pacer.sleep(max(0.01, wait))
+            continue
+        for index, key, writes in ready:
+            write = writes.pop(0)
+            pacer.acquire(key)
+            run(index, write)
+        pending = [entry for entry in pending if entry[2]]
+        if tick is not None:
+            tick()

@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from backups.exceptions import RestoreRefused, ScopeError
-from backups.jobs import leases
+from backups.jobs.services import job_cancel, job_resume, stale_job_ids
 from backups.models import Snapshot
 from backups.restore.models import RESTORE_ACTIVE_STATUSES, RestoreJob
 from backups.restore.source import Scope, SnapshotSource
@@ -134,45 +133,30 @@ def restore_job_create(
 
 
 def restore_job_cancel(*, job: RestoreJob, acting_user: Any, reason: str = "") -> RestoreJob:
-    with transaction.atomic():
-        if leases.cancel(job, active=RESTORE_ACTIVE_STATUSES, reason=reason):
-            record_event(
-                actor=acting_user,
-                action="restore.job_cancelled",
-                target=job,
-                tenant=job.target_site.tenant,
-                summary={"reason": reason[:200]},
-            )
-    job.refresh_from_db()
-    return job
+    return job_cancel(
+        job=job,
+        active=RESTORE_ACTIVE_STATUSES,
+        acting_user=acting_user,
+        reason=reason,
+        action="restore.job_cancelled",
+        tenant=job.target_site.tenant,
+    )
 
 
 def restore_job_resume(*, job: RestoreJob, acting_user: Any) -> RestoreJob:
     """Queue again a job paused for re-authorization or interrupted (its lease expired)."""
-    with transaction.atomic():
-        changed = leases.requeue_paused(job)
-        if changed:
-            record_event(
-                actor=acting_user,
-                action="restore.job_resumed",
-                target=job,
-                tenant=job.target_site.tenant,
-                summary={},
-            )
-        if changed or job.status in (RestoreJob.Status.QUEUED, RestoreJob.Status.RUNNING):
-            _enqueue(job.pk)
-    job.refresh_from_db()
-    return job
+    return job_resume(
+        job=job,
+        acting_user=acting_user,
+        action="restore.job_resumed",
+        tenant=job.target_site.tenant,
+        enqueue=_enqueue,
+    )
 
 
 def restore_jobs_reap() -> list[int]:
     """Re-queue running restores whose lease expired (their worker died)."""
-    now = timezone.now()
-    stale = list(
-        RestoreJob.objects.filter(status=RestoreJob.Status.RUNNING, lease_expires_at__lt=now)
-        .exclude(not_before__gt=now)
-        .values_list("pk", flat=True)
-    )
+    stale = stale_job_ids(RestoreJob)
     for job_id in stale:
         _enqueue(job_id)
     return stale

@@ -11,6 +11,7 @@ from ops.admin import (  # noqa: F401
     console,
     protection,
     restore,
+    rollback,
     tenants,
 )
 

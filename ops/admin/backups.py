@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -321,6 +322,25 @@ class SnapshotAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mode
                     else "no problems"
                 ),
             )
+
+
+def snapshot_page_action(url_name: str, description: str, refusal: str):
+    """A snapshot admin action that opens a page of one snapshot (``url_name``), added to
+    ``SnapshotAdmin`` (on the class, so admins that subclass it inherit it too). Starting
+    what the page starts needs the ``ops.restore`` permission."""
+
+    def action(modeladmin, request, queryset):
+        if queryset.count() != 1:
+            messages.error(request, refusal)
+            return None
+        return HttpResponseRedirect(reverse(url_name, args=[queryset.first().pk]))
+
+    # "admin:backups_restore_snapshot" -> "restore_snapshot_action" (the action's name)
+    action.__name__ = url_name.split(":")[-1].removeprefix("backups_") + "_action"
+    action.short_description = description
+    action.allowed_permissions = ("restore",)
+    SnapshotAdmin.actions = [*(SnapshotAdmin.actions or []), action]
+    return action
 
 
 class BackupScheduleForm(forms.ModelForm):

@@ -22,7 +22,7 @@ from backups.restore.models import RestoreItem, RestoreJob
 from backups.restore.report import report_lines
 from backups.restore.services import RestoreRefused, restore_job_cancel, restore_job_create
 from backups.selectors import site_by_reference
-from ops.admin.backups import ReadOnlyPage, SnapshotAdmin
+from ops.admin.backups import ReadOnlyPage, snapshot_page_action
 from ops.admin.tenant_actions import OpsPermissions
 from ops.display import (
     LabelledChangePage,
@@ -342,24 +342,8 @@ class FindIssueForm(forms.Form):
             raise forms.ValidationError("No site matches this.") from None
 
 
-def restore_snapshot_action(modeladmin, request, queryset):
-    """Snapshot admin action: open the restore page (plan first) for the chosen snapshot."""
-    if queryset.count() != 1:
-        messages.error(request, "Choose exactly one snapshot to restore.")
-        return None
-    snapshot = queryset.first()
-    return HttpResponseRedirect(reverse("admin:backups_restore_snapshot", args=[snapshot.pk]))
-
-
-restore_snapshot_action.short_description = "Restore… (plan first)"
-restore_snapshot_action.allowed_permissions = ("restore",)
-
-
-def _register_snapshot_action() -> None:
-    # On the class, so admins that subclass SnapshotAdmin (the ops admin) inherit it too.
-    actions = list(SnapshotAdmin.actions or [])
-    if restore_snapshot_action not in actions:
-        SnapshotAdmin.actions = [*actions, restore_snapshot_action]
-
-
-_register_snapshot_action()
+restore_snapshot_action = snapshot_page_action(
+    "admin:backups_restore_snapshot",
+    "Restore… (plan first)",
+    "Choose exactly one snapshot to restore.",
+)

@@ -166,8 +166,9 @@ def live_world(acme, tmp_path, local_demo):  # noqa: F811 - the fixture imported
 
 
 def world_for(name: str, request) -> World:
-    # Only a restore's dry run reads a snapshot (and plans against its target site).
-    return request.getfixturevalue("live_world" if name == "restore_snapshot" else "rows_world")
+    # Only a restore's and a roll-back's dry runs read a snapshot (and the site).
+    live = name in ("restore_snapshot", "rollback_issues")
+    return request.getfixturevalue("live_world" if live else "rows_world")
 
 
 def object_arguments() -> list[tuple[str, str]]:

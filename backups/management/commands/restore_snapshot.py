@@ -6,19 +6,14 @@ from __future__ import annotations
 import time
 
 from backups import selectors
+from backups.jobs.dry_run import rolled_back_keeping_tokens
 from backups.restore import selectors as restore_selectors
 from backups.restore.executor import run_restore
 from backups.restore.models import RestoreJob
 from backups.restore.report import restore_report
 from backups.restore.services import RestoreRefused, restore_job_create
-from kit.commands import OperatorCommand, rolled_back
-from tenants.models import JiraSite, OAuthGrant
-from tenants.tokens import (
-    SiteNeedsReauthorization,
-    TokenUnavailable,
-    access_token_for_site,
-    refresh_grant,
-)
+from kit.commands import OperatorCommand
+from tenants.models import JiraSite
 
 ACTIVE = (RestoreJob.Status.QUEUED, RestoreJob.Status.RUNNING)
 
@@ -93,18 +88,9 @@ class Command(OperatorCommand):
         (the old one works for ten more minutes only). A token about to expire is refreshed
         before planning, and if a rotation still happened inside, the grant is refreshed again
         at once from the stored token, inside Atlassian's reuse interval."""
-        if site.grant_id:
-            try:
-                access_token_for_site(site)
-            except (SiteNeedsReauthorization, TokenUnavailable):
-                pass  # the plan reports it
-        before = _rotated_at(site)
-        with rolled_back():
+        with rolled_back_keeping_tokens(site):
             job = self._create(request, dry_run=True, enqueue=False)
             job = self._run_inline(job)
-            rotated = _rotated_at(site) != before
-        if rotated:
-            refresh_grant(site.grant_id, force=True)
         return job
 
     def _create(self, request: dict, *, dry_run: bool, enqueue: bool) -> RestoreJob:
@@ -146,17 +132,6 @@ class Command(OperatorCommand):
                 options,
                 style=self.style.SUCCESS,
             )
-
-
-def _rotated_at(site: JiraSite):
-    """When the site's vendor grant last rotated its tokens (None without a grant)."""
-    if not site.grant_id:
-        return None
-    return (
-        OAuthGrant.objects.filter(pk=site.grant_id)
-        .values_list("last_rotated_at", flat=True)
-        .first()
-    )
 
 
 def _row(job: RestoreJob) -> dict:
