@@ -135,6 +135,8 @@ def test_a_newcomer_runs_the_demo_on_other_ports_signs_in_and_migrates_a_custome
         page.get_by_role("button", name="Accept").click()
         page.wait_for_url(re.compile(rf"^{re.escape(portal)}/t/demo-hooli/migrate/\d+/verify/$"))
         assert page.locator('[aria-current="step"]').inner_text() == "Verify"
+        # The default LEGACY_CUTOFF has passed: the site is paused, and the page says so.
+        assert "backups of this site stay paused" in page.content()
         shots(page, "10-verified")
     finally:
         for context in (staff, customer):

@@ -4,7 +4,8 @@ snapshots from real backups. Idempotent; `make run` calls it once the sandbox is
 
 What the seeding says as it goes (its progress, the services' log lines and, with the console
 e-mail backend, every e-mail it sends) goes to a log file; the terminal gets one row per demo
-tenant and the way in, ending with the password. ``-v 2`` prints everything as it happens."""
+tenant and the way in: the staff sign-in (with the password) and the customer journey to try.
+``-v 2`` prints everything as it happens."""
 
 from __future__ import annotations
 
