@@ -31,12 +31,15 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from requests.adapters import HTTPAdapter
 
 from atlassian import ledger as ledger_module
-from atlassian.costs import points_for
+from atlassian import pools
+from atlassian.admission import Admission
+from atlassian.costs import estimate_points, points_for
 from atlassian.endpoints import (
     AGILE_PREFIX,
     AGILE_ROOT,
@@ -61,7 +64,13 @@ from atlassian.exceptions import (
 )
 from atlassian.ledger import CallLedger
 from atlassian.models import CredentialKind
-from atlassian.ratelimit import GLOBAL_POOL, RateLimiter, default_rate_limiter, legacy_pool
+from atlassian.ratelimit import (
+    GLOBAL_POOL,
+    INTERACTIVE,
+    RateLimiter,
+    default_rate_limiter,
+    legacy_pool,
+)
 from atlassian.retry import RetryPolicy, parse_reset, parse_retry_after
 from atlassian.types import (
     AccessibleResource,
@@ -133,6 +142,8 @@ class BaseClient:
         max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
         brownout: BrownoutHook | None = None,
         now: Callable[[], datetime] = timezone.now,
+        priority: str = INTERACTIVE,
+        admission: Admission | None = None,
     ) -> None:
         self.credential_kind = str(credential_kind)
         self.site_cloud_id = site_cloud_id
@@ -147,11 +158,16 @@ class BaseClient:
         self.max_wait = max_wait
         self.brownout = brownout if brownout is not None else _default_brownout_hook()
         self.now = now
+        # Every request that draws on a points pool is admitted by the budget first.
+        self.admission = admission or Admission(priority=priority)
+        # The last RateLimit-Policy seen (name, quota, enforced): what we learned the tier from.
+        self._policy_seen: tuple[str, int, bool] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Flush the ledger and release pooled connections."""
+        """Give back unspent points, flush the ledger and release pooled connections."""
+        self.admission.settle()
         self.ledger.flush(quiet=True)
         if self._own_session:
             self.session.close()
@@ -205,6 +221,17 @@ class BaseClient:
             for rewind_one in rewind:
                 rewind_one()
             self._wait_for_holds(method, family, issue, retry)
+            pool = self.pool if family not in AUTH_FAMILIES else None
+            estimate = estimate_points(method, family, params, json) if pool else 0
+            if pool:
+                self.admission.before(
+                    pool=pool,
+                    site=self.site_cloud_id,
+                    estimate=estimate,
+                    family=family,
+                    method=method,
+                )
+            spent = 0
             request_headers = dict(headers or {})
             if authenticate:
                 request_headers.update(self._auth_headers())
@@ -222,17 +249,23 @@ class BaseClient:
                     allow_redirects=follow_redirects,
                 )
             except requests.Timeout as exc:
+                self._admitted(pool, estimate, 0)
                 self._record(method, family, None, 0)
                 error: AtlassianError = ApiTimeoutError(
                     "Atlassian did not answer in time", endpoint=family, method=method
                 )
                 cause: Exception = exc
             except requests.ConnectionError as exc:
+                self._admitted(pool, estimate, 0)
                 self._record(method, family, None, 0)
                 error = ApiHostError("could not reach Atlassian", endpoint=family, method=method)
                 cause = exc
             else:
-                reply = self._reply(method, family, response, stream)
+                try:
+                    reply = self._reply(method, family, response, stream)
+                    spent = reply.points
+                finally:
+                    self._admitted(pool, estimate, spent)
                 status = response.status_code
                 if (status < 400 or status in ok) and not reply.unreadable:
                     return reply
@@ -276,7 +309,38 @@ class BaseClient:
             attempt += 1
             self._sleep(retry, retry.wait_for(attempt, None), family)
 
+    def _admitted(self, pool: str | None, estimate: int, points: int) -> None:
+        if pool:
+            self.admission.after(pool=pool, estimate=estimate, points=points)
+
+    def _learn_policy(self, response: requests.Response) -> None:
+        """What tier the site is on, from the policy header Atlassian sends on every answer
+        (``atlassian.pools``): a Tier 2 pool switches this client to it (and is recorded for
+        every other worker); a site Atlassian serves from the global pool again leaves it."""
+        policy = pools.policy_of(response.headers)
+        if policy is None or policy == self._policy_seen:
+            return
+        self._policy_seen = policy
+        name, _quota, enforced = policy
+        on_own_pool = (self.pool or "").startswith(pools.TENANT_POOL_PREFIX)
+        if name == pools.GLOBAL_POLICY and not (enforced and on_own_pool):
+            return  # nothing new: the global pool, as this client assumed
+        try:
+            pools.learn(self.site_cloud_id, policy)
+        except DatabaseError:
+            logger.warning("could not record the rate-limit tier of %s", self.site_cloud_id)
+        if name == pools.TENANT_POLICY:
+            self.pool = pools.tenant_pool(self.site_cloud_id)
+        elif enforced:
+            self.pool = GLOBAL_POOL
+
     def _reply(self, method: str, family: str, response: requests.Response, stream: bool) -> Reply:
+        if (
+            self.credential_kind == CredentialKind.VENDOR_GRANT
+            and self.site_cloud_id
+            and family not in AUTH_FAMILIES
+        ):
+            self._learn_policy(response)
         data = None
         unreadable = ""
         status = response.status_code
@@ -578,7 +642,7 @@ class JiraClient(BaseClient):
         token_provider: Callable[[], str],
         *,
         site_id: object = None,
-        pool: str = GLOBAL_POOL,
+        pool: str | None = None,
         credential_kind: str = CredentialKind.VENDOR_GRANT,
         **kwargs: Any,
     ) -> JiraClient:
@@ -586,6 +650,9 @@ class JiraClient(BaseClient):
         before every request, so a refreshed token is picked up; a 401 raises
         ``ApiUnauthorized`` and the caller decides (refresh once, or mark for re-auth)."""
         api = settings.ATLASSIAN_API_URL.rstrip("/")
+        if pool is None:
+            # The site's own pool on Tier 2 (``atlassian.pools``), else the app's global pool.
+            pool = pools.grant_pool(cloud_id)
         return cls(
             base_url=f"{api}/ex/jira/{cloud_id}/rest/api/3",
             auth=lambda: _bearer(token_provider()),

@@ -124,4 +124,40 @@ def _count(data: Any) -> int:
     return 1
 
 
-__all__ = ["count_objects", "points_for"]
+# What a read is assumed to return when it does not say how many objects it asks for.
+DEFAULT_READ_OBJECTS = 10
+# Upper bound of the objects one read's estimate counts: a page of ids may hold 5,000, but a
+# request is admitted on a typical page; what it really cost is settled after the answer.
+MAX_ESTIMATED_OBJECTS = 100
+
+
+def estimate_points(method: str, endpoint_family: str, params: Any = None, body: Any = None) -> int:
+    """Points a request is expected to cost *before* it is sent (the budget reserves them):
+    a write costs 1; a read 1 + its page size (``maxResults``, or the ids it names), doubled
+    per object for identity families."""
+    if endpoint_family in AUTH_FAMILIES:
+        return 0
+    if not is_read_only(method, endpoint_family):
+        return WRITE_POINTS
+    if endpoint_family in _NO_OBJECTS:
+        return BASE_POINTS
+    if endpoint_family in _SINGLE_CORE:
+        return BASE_POINTS + CORE_POINTS
+    objects = DEFAULT_READ_OBJECTS
+    for source in (params, body):
+        if not isinstance(source, dict):
+            continue
+        for key in ("maxResults", "issueIdsOrKeys", "ids", "accountId"):
+            value = source.get(key)
+            if isinstance(value, list | tuple):
+                objects = len(value)
+                break
+            if isinstance(value, int | str) and str(value).isdigit() and key == "maxResults":
+                objects = int(value)
+                break
+    objects = max(0, min(objects, MAX_ESTIMATED_OBJECTS))
+    per_object = IDENTITY_POINTS if endpoint_family in _IDENTITY_FAMILIES else CORE_POINTS
+    return BASE_POINTS + per_object * objects
+
+
+__all__ = ["count_objects", "estimate_points", "points_for"]

@@ -82,6 +82,11 @@ class ApiRateLimited(AtlassianError):
         return self.reason.startswith("jira-quota")
 
 
+class BudgetExhausted(ApiRateLimited):
+    """Refused by our own points budget before anything was sent: the pool's hour has no room
+    for this priority (``atlassian.admission``). Handled like a 429: try again later."""
+
+
 class ApiBadRequest(AtlassianError):
     """400 (or 413/422): Atlassian rejected the request; ``error_messages`` and ``errors`` are
     Atlassian's own ``{"errorMessages": [...], "errors": {field: message}}``."""
@@ -137,6 +142,7 @@ __all__ = [
     "ApiTimeoutError",
     "ApiUnauthorized",
     "AtlassianError",
+    "BudgetExhausted",
     "InvalidGrant",
     "LegacyAccessRefused",
 ]

@@ -94,3 +94,41 @@ class PointsUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pool} {self.hour:%Y-%m-%d %H}:00 reserved={self.reserved} spent={self.spent}"
+
+
+class PoolQuota(models.Model):
+    """A site on Atlassian's Tier 2: its own hourly points pool (``tenant:<cloud id>``) instead
+    of the app's global pool. Set by staff from the site's plan and user count (Atlassian's
+    formula, ``atlassian.pools.tier2_quota``) or learned from the ``RateLimit-Policy`` /
+    ``Beta-RateLimit-Policy`` headers (``"tenant-app-quota";q=…;w=3600``). No row: Tier 1."""
+
+    class Plan(models.TextChoices):
+        FREE = "free", "Free"
+        STANDARD = "standard", "Standard"
+        PREMIUM = "premium", "Premium"
+        ENTERPRISE = "enterprise", "Enterprise"
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", "Set by staff (plan and users)"
+        HEADER = "header", "Learned from Atlassian's RateLimit-Policy header"
+        BETA_HEADER = "beta_header", "Learned from Atlassian's Beta-RateLimit-Policy header"
+
+    cloud_id = models.CharField(max_length=64, unique=True)
+    plan = models.CharField(max_length=16, choices=Plan.choices, blank=True)
+    users = models.PositiveIntegerField(default=0)
+    points_per_hour = models.PositiveIntegerField()
+    source = models.CharField(max_length=16, choices=Source.choices)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Tier 2 pool"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(points_per_hour__gte=1),
+                name="atlassian_poolquota_positive",
+                violation_error_message="A pool has at least one point an hour.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Tier 2 pool of {self.cloud_id}: {self.points_per_hour:,} points/hour"

@@ -17,6 +17,7 @@ what the client actually spent; the scheduler uses it for fair sharing between t
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -42,7 +43,7 @@ _POINTS_TTL_SECONDS = 26 * 3600
 
 
 def tenant_pool(tenant_key: object) -> str:
-    """The pool of a Tier 2 tenant (its own hourly quota)."""
+    """The pool of a Tier 2 site (its own hourly quota; ``atlassian.pools``)."""
     return f"tenant:{tenant_key}"
 
 
@@ -271,11 +272,35 @@ def issue_key(site: str, issue: str) -> str:
     return f"issue:{site}:{issue}"
 
 
+# Who waits for a request: a person (the wizard's checks, connect, a restore someone started)
+# or nobody (scheduled backups). See ``PointsBudget.try_spend``.
+INTERACTIVE = "interactive"
+SCHEDULED = "scheduled"
+PRIORITIES = (INTERACTIVE, SCHEDULED)
+
+
+def interactive_reserve(limit: int) -> int:
+    """Points of each pool's hour that scheduled work leaves to interactive work
+    (``ATLASSIAN_INTERACTIVE_RESERVE_PERCENT`` of the pool, default 5 %)."""
+    percent = float(getattr(settings, "ATLASSIAN_INTERACTIVE_RESERVE_PERCENT", 5))
+    return math.ceil(limit * max(0.0, min(percent, 100.0)) / 100)
+
+
+def budget_clock() -> float:
+    """Epoch seconds for the points budget's hours (``BACKUPS_CLOCK``: a dotted path to a
+    callable; benchmarks and accelerated-clock tests point it at the sandbox's clock)."""
+    from django.utils.module_loading import import_string
+
+    path = getattr(settings, "BACKUPS_CLOCK", "") or ""
+    return import_string(path)() if path else time.time()
+
+
 def default_pool_limit(pool: str) -> int:
-    """Hourly points of a pool: Tier 1 for the global pool, else the Tier 2 default."""
-    if pool == GLOBAL_POOL:
-        return int(settings.ATLASSIAN_TIER1_POINTS_PER_HOUR)
-    return int(getattr(settings, "ATLASSIAN_TIER2_POINTS_PER_HOUR", 100_000))
+    """Hourly points of a pool: Tier 1 for the global pool, a Tier 2 site's own quota
+    (``atlassian.pools.pool_limit``), else the Tier 2 default."""
+    from atlassian.pools import pool_limit
+
+    return pool_limit(pool)
 
 
 class PointsBudget:
@@ -311,10 +336,23 @@ return 1
     def _rkey(self, pool: str, hour: datetime, what: str) -> str:
         return f"{self.prefix}points:{pool}:{hour:%Y%m%d%H}:{what}"
 
-    def try_spend(self, pool: str, points: int, *, hour: datetime | None = None) -> bool:
-        """Reserve ``points`` in ``pool`` for the hour; False (nothing reserved) if over limit."""
+    def try_spend(
+        self,
+        pool: str,
+        points: int,
+        *,
+        hour: datetime | None = None,
+        priority: str = INTERACTIVE,
+    ) -> bool:
+        """Reserve ``points`` in ``pool`` for the hour; False (nothing reserved) if over limit.
+
+        Work a person waits for (``INTERACTIVE``) may use the whole pool; scheduled work
+        (``SCHEDULED``) stops short of the interactive reserve (``interactive_reserve``), so
+        interactive work never waits behind it."""
         hour = hour_start(hour)
         limit = self.limit_for(pool)
+        if priority == SCHEDULED:
+            limit -= interactive_reserve(limit)
         if self.redis is not None:
             key = self._rkey(pool, hour, "reserved")
             return bool(self._try(keys=[key], args=[points, limit, _POINTS_TTL_SECONDS]))
@@ -326,6 +364,24 @@ return 1
             pool=pool, hour=hour, reserved__lte=limit - points
         ).update(reserved=F("reserved") + points)
         return changed == 1
+
+    def force(self, pool: str, points: int, *, hour: datetime | None = None) -> None:
+        """Add ``points`` (negative: give back) to the hour's reservation unconditionally:
+        settling what was really spent, which may exceed the limit."""
+        if not points:
+            return
+        hour = hour_start(hour)
+        if self.redis is not None:
+            key = self._rkey(pool, hour, "reserved")
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.incrby(key, points)
+            pipe.expire(key, _POINTS_TTL_SECONDS)
+            pipe.execute()
+            return
+        from atlassian.models import PointsUsage
+
+        PointsUsage.objects.bulk_create([PointsUsage(pool=pool, hour=hour)], ignore_conflicts=True)
+        PointsUsage.objects.filter(pool=pool, hour=hour).update(reserved=F("reserved") + points)
 
     def record_spent(self, pool: str, points: int, *, hour: datetime | None = None) -> None:
         self.record_spent_many({(pool, hour_start(hour)): points})
@@ -396,15 +452,19 @@ def default_budget() -> PointsBudget:
 
 __all__ = [
     "GLOBAL_POOL",
+    "INTERACTIVE",
+    "SCHEDULED",
     "DbHoldStore",
     "Hold",
     "PointsBudget",
     "RateLimiter",
     "RedisHoldStore",
+    "budget_clock",
     "clear_shared_state",
     "default_budget",
     "default_rate_limiter",
     "hour_start",
+    "interactive_reserve",
     "legacy_pool",
     "tenant_pool",
 ]

@@ -72,12 +72,9 @@ def client_factory() -> str:
 def clock():
     """Epoch seconds for the points budget's hours (``BACKUPS_CLOCK``: a dotted path to a
     callable; benchmarks point it at the sandbox's accelerated clock)."""
-    import time
+    from atlassian.ratelimit import budget_clock
 
-    from django.utils.module_loading import import_string
-
-    path = getattr(settings, "BACKUPS_CLOCK", "") or ""
-    return import_string(path)() if path else time.time()
+    return budget_clock()
 
 
 def restore_provenance() -> bool:

@@ -12,7 +12,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Avg, Max, Q
 from django.utils import timezone
 
-from atlassian.ratelimit import GLOBAL_POOL, legacy_pool
+from atlassian.pools import tier2_cloud_ids
+from atlassian.ratelimit import GLOBAL_POOL, legacy_pool, tenant_pool
 from backups import conf
 from backups.exceptions import BackupRefused
 from backups.jobs import leases
@@ -158,14 +159,44 @@ def _site_usable(site: JiraSite) -> bool:
     return True
 
 
-def schedules_enqueue_due(*, now: datetime | None = None) -> list[int]:
-    """Enqueue every enabled schedule that is due; returns the job ids created."""
+def schedules_enqueue_due(*, now: datetime | None = None, budget: Any = None) -> list[int]:
+    """Enqueue the enabled schedules that are due, the most overdue first (the oldest last
+    success plus interval; never backed up first), as far as each pool's hour has room for
+    scheduled work (``PointsBudget.try_spend``'s ceiling, less what is reserved this hour):
+    a run whose estimated cost (from its schedule's history) does not fit stays due for a
+    later beat — except that a pool with room always starts its most overdue run, and a run
+    with no history yet (a first backup, cost unknown) starts whenever its pool has room: a
+    large site's first full backup is spread over the hours with room, the job driver
+    admitting it unit by unit within its tenant's share. Returns the job ids created."""
+    from atlassian.ratelimit import default_budget, hour_start, interactive_reserve
+
     now = now or timezone.now()
+    budget = budget or default_budget()
     created: list[int] = []
-    due = BackupSchedule.objects.filter(enabled=True).select_related("site", "site__tenant")
+    due = list(
+        BackupSchedule.objects.filter(enabled=True)
+        .filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now))
+        .select_related("site", "site__tenant")
+    )
+    floor = datetime.min.replace(tzinfo=now.tzinfo)
+    due.sort(
+        key=lambda s: (
+            (s.last_success_at + timedelta(hours=s.interval_hours)) if s.last_success_at else floor,
+            s.pk,
+        )
+    )
+    hour = hour_start(conf.clock())
+    room: dict[str, float] = {}
+    started: set[str] = set()
     for schedule in due:
-        if schedule.next_run_at and schedule.next_run_at > now:
-            continue
+        pool = schedule.pool or GLOBAL_POOL
+        if pool not in room:
+            limit = budget.limit_for(pool)
+            reserved, spent = budget.usage(pool, hour=hour)
+            room[pool] = limit - interactive_reserve(limit) - max(reserved, spent)
+        cost = schedule.points_per_hour_estimate * schedule.interval_hours
+        if room[pool] <= 0 or (cost > room[pool] and pool in started):
+            continue  # stays due: a later beat, when the pool's hour has room
         last_full = (
             # A real full: a compacted one re-reads nothing from Jira.
             Snapshot.objects.filter(
@@ -184,6 +215,8 @@ def schedules_enqueue_due(*, now: datetime | None = None) -> list[int]:
             was_created = False
         if was_created:
             created.append(job.pk)
+            room[pool] -= cost
+            started.add(pool)
         BackupSchedule.objects.filter(pk=schedule.pk).update(
             next_run_at=now + timedelta(hours=schedule.interval_hours), last_enqueued_at=now
         )
@@ -291,14 +324,21 @@ def schedule_estimates_refresh(*, site_ids=None, now: datetime | None = None) ->
 # ----------------------------------------------------------------- schedules and their sites
 
 
-def pool_of(*, cloud_id: str, uses_grant: bool) -> str:
-    """The rate-limit pool a site's backups draw on: the vendor app's global pool, or the
-    legacy pool of its own API token."""
-    return GLOBAL_POOL if uses_grant else legacy_pool(cloud_id)
+def pool_of(*, cloud_id: str, uses_grant: bool, tier2: Iterable[str] | None = None) -> str:
+    """The rate-limit pool a site's backups draw on: the vendor app's global pool, the site's
+    own pool on Tier 2 (``tier2``: the Tier 2 cloud ids, read when not given), or the legacy
+    pool of its own API token."""
+    if not uses_grant:
+        return legacy_pool(cloud_id)
+    if tier2 is None:
+        tier2 = tier2_cloud_ids([cloud_id])
+    return tenant_pool(cloud_id) if cloud_id in tier2 else GLOBAL_POOL
 
 
-def _site_facts(*, cloud_id: str, grant_id: Any, status: str) -> tuple[str, str]:
-    return pool_of(cloud_id=cloud_id, uses_grant=grant_id is not None), status
+def _site_facts(
+    *, cloud_id: str, grant_id: Any, status: str, tier2: Iterable[str] | None = None
+) -> tuple[str, str]:
+    return pool_of(cloud_id=cloud_id, uses_grant=grant_id is not None, tier2=tier2), status
 
 
 def schedules_follow_sites(*, site_ids: Iterable[int] | None = None) -> int:
@@ -314,10 +354,12 @@ def schedules_follow_sites(*, site_ids: Iterable[int] | None = None) -> int:
     )
     if site_ids is not None:
         rows = rows.filter(site_id__in=list(site_ids))
+    tier2 = set(tier2_cloud_ids())
     stale = [
         site_id
         for site_id, pool, status, cloud_id, grant_id, site_status in rows.iterator(2000)
-        if (pool, status) != _site_facts(cloud_id=cloud_id, grant_id=grant_id, status=site_status)
+        if (pool, status)
+        != _site_facts(cloud_id=cloud_id, grant_id=grant_id, status=site_status, tier2=tier2)
     ]
     updated = 0
     for start in range(0, len(stale), 1000):
@@ -329,7 +371,7 @@ def schedules_follow_sites(*, site_ids: Iterable[int] | None = None) -> int:
                 .values_list("pk", "cloud_id", "grant_id", "status")
             )
             facts = {
-                pk: _site_facts(cloud_id=cloud_id, grant_id=grant_id, status=status)
+                pk: _site_facts(cloud_id=cloud_id, grant_id=grant_id, status=status, tier2=tier2)
                 for pk, cloud_id, grant_id, status in sites
             }
             schedules = list(BackupSchedule.objects.filter(site_id__in=facts).only("site_id"))

@@ -473,6 +473,36 @@ def purge_legacy_credentials(
     return outcome
 
 
+# ------------------------------------------------------------------------ rate-limit tiers
+
+
+def set_pools(
+    sites: Iterable[JiraSite],
+    *,
+    plan: str,
+    users: int,
+    acting_user: User | None,
+    request: HttpRequest | None = None,
+) -> BulkOutcome:
+    """Put each site on Tier 2 with ``plan`` and ``users`` (``plan`` empty: back on Tier 1)."""
+    from tenants.services import site_set_pool
+
+    outcome = BulkOutcome("sites' pools set", one="site's pool set")
+    for site in sites:
+        try:
+            changed = site_set_pool(
+                site=site, plan=plan, users=users, acting_user=acting_user, request=request
+            )
+        except DomainError as exc:
+            outcome.fail(site.url, str(exc))
+            continue
+        if changed:
+            outcome.ok(site.url)
+        else:
+            outcome.skip(site.url, "already on that pool")
+    return outcome
+
+
 # ------------------------------------------------------------------------ backups
 
 

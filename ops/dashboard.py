@@ -247,6 +247,7 @@ def dashboard(*, now: datetime | None = None) -> dict:
         ),
         "pools": pool_usage(now=now),
         "plans": plans,
+        "forecast": [f for f in quota.forecast(now=now) if f.runs or f.warns],
         "headroom_percent": round(quota.HEADROOM * 100),
     }
 

@@ -5,8 +5,9 @@ A site's need, in points per hour, is estimated from its recent snapshots:
     need = mean points of its incremental snapshots (last ``LOOKBACK``) / interval_hours
          + mean points of its full snapshots (last ``FULL_LOOKBACK``) / (full_every_days * 24)
 
-Sites on the vendor grant draw on the app's global pool; a legacy API-token site on its own
-pool (``atlassian.ratelimit.legacy_pool``). A pool whose summed need exceeds ``HEADROOM`` of its
+Sites on the vendor grant draw on the app's global pool, or on their own pool on Atlassian's
+Tier 2 (``atlassian.pools``); a legacy API-token site on its own pool
+(``atlassian.ratelimit.legacy_pool``). A pool whose summed need exceeds ``HEADROOM`` of its
 hourly quota does not fit: the planner names the biggest consumers whose move (to a longer
 interval, or to another hour of the day) brings the pool back under the line.
 """
@@ -17,10 +18,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Avg
+from django.db.models import Avg, Q, Sum
 from django.utils import timezone
 
-from atlassian.ratelimit import GLOBAL_POOL, default_pool_limit, legacy_pool
+from atlassian.pools import tier2_cloud_ids
+from atlassian.ratelimit import (
+    GLOBAL_POOL,
+    default_pool_limit,
+    interactive_reserve,
+    tenant_pool,
+)
 from backups.models import LIVE_SITE_STATUSES, BackupJob, BackupSchedule, Snapshot
 from backups.services import (
     ESTIMATE_LOOKBACK,
@@ -104,6 +111,7 @@ def site_needs(*, now: datetime | None = None) -> list[SiteNeed]:
         )
     )
     needs = []
+    tier2 = set(tier2_cloud_ids())
     for pk, site_id, url, cloud_id, grant_id, interval, full_every in rows.iterator(2000):
         per_hour = estimate_points_per_hour(
             incremental_mean=incremental.get(site_id),
@@ -115,7 +123,7 @@ def site_needs(*, now: datetime | None = None) -> list[SiteNeed]:
             SiteNeed(
                 site_id=site_id,
                 url=url,
-                pool=pool_of(cloud_id=cloud_id, uses_grant=grant_id is not None),
+                pool=pool_of(cloud_id=cloud_id, uses_grant=grant_id is not None, tier2=tier2),
                 schedule_id=pk,
                 interval_hours=interval,
                 points_per_hour=per_hour,
@@ -192,7 +200,7 @@ def plan_and_overdue(
         SELECT 0, '', COUNT(*), SUM(sc.points_per_hour_estimate), NULL, NULL, NULL
         {live} AND sc.pool = %s
         UNION ALL
-        SELECT 1, si.cloud_id, legacy.interval_hours, legacy.points_per_hour_estimate,
+        SELECT 1, legacy.pool, legacy.interval_hours, legacy.points_per_hour_estimate,
                legacy.id, legacy.site_id, si.url
         FROM (
             SELECT sc.pool, sc.interval_hours, sc.points_per_hour_estimate, sc.id, sc.site_id
@@ -232,17 +240,17 @@ def plan_and_overdue(
         for part, _, interval, need, schedule_id, site_id, url in rows
         if part == 3
     ]
-    # part 0: the global pool (number = its sites); part 1: one legacy pool per row (a legacy
-    # pool is one site, cloud ids being unique; number = its interval); part 2: overdue counts
-    # (summed).
+    # part 0: the global pool (number = its sites); part 1: one site's own pool per row (a
+    # Tier 2 or legacy pool is one site, cloud ids being unique; number = its interval); part
+    # 2: overdue counts (summed).
     ordered = sorted(rows, key=lambda r: (r[0], -float(r[3] or 0), r[1]))
-    for part, cloud_id, number, total, schedule_id, site_id, url in ordered:
+    for part, pool_name, number, total, schedule_id, site_id, url in ordered:
         if part == 2:
             overdue += number
             continue
         if part == 3 or (part == 0 and not number):
             continue
-        pool = GLOBAL_POOL if part == 0 else legacy_pool(cloud_id)
+        pool = GLOBAL_POOL if part == 0 else pool_name
         pool_plan = PoolPlan(
             pool=pool,
             quota=default_pool_limit(pool),
@@ -279,3 +287,141 @@ def _to_move(needs: list[SiteNeed], excess: float) -> list[SiteNeed]:
         moved.append(need)
         covered += need.points_per_hour
     return moved
+
+
+# ----------------------------------------------------------------- the backlog forecast
+
+# What a first backup is assumed to cost before anything is known of the site (about a
+# 1,000-issue site's full backup); once its job has counted the issues, FULL_POINTS_PER_ISSUE
+# times their number. The estimate kept on the schedule replaces both after one snapshot.
+FIRST_BACKUP_POINTS = 20_000
+FULL_POINTS_PER_ISSUE = 18.5
+# Sites named per pool at most (the soonest deadline first).
+SITES_LISTED = 25
+
+
+@dataclass
+class SiteForecast:
+    site_id: int
+    url: str
+    schedule_id: int
+    deadline: datetime
+    finishes_at: datetime | None  # None: never, at the current rate
+    points: float
+
+    @property
+    def late(self) -> bool:
+        return self.finishes_at is None or self.finishes_at > self.deadline
+
+
+@dataclass
+class PoolForecast:
+    """A pool's backlog (the runs due now or running) against what its hour leaves for it."""
+
+    pool: str
+    quota: int
+    # Points an hour scheduled backups may use (the quota less the interactive reserve).
+    capacity: int
+    # Points an hour the schedules of the sites *not* in the backlog need meanwhile.
+    steady_need: float
+    # Points an hour all the pool's schedules need (the planner's figure).
+    need: float = 0.0
+    backlog_points: float = 0.0
+    runs: int = 0
+    missed: list[SiteForecast] = field(default_factory=list)  # deadline already passed
+    will_miss: list[SiteForecast] = field(default_factory=list)  # the warning: not yet
+
+    @property
+    def spare(self) -> float:
+        return max(0.0, self.capacity - self.steady_need)
+
+    @property
+    def hours_to_clear(self) -> float | None:
+        if not self.backlog_points:
+            return 0.0
+        return self.backlog_points / self.spare if self.spare else None
+
+    @property
+    def warns(self) -> bool:
+        return bool(self.will_miss or self.missed)
+
+
+def _run_cost(estimate: float, interval: int, job: dict | None) -> float:
+    cost = estimate * interval
+    if not cost:
+        issues = (job or {}).get("objects_total") or 0
+        cost = issues * FULL_POINTS_PER_ISSUE if issues else FIRST_BACKUP_POINTS
+    return max(0.0, cost - float((job or {}).get("points_spent") or 0))
+
+
+def forecast(*, now: datetime | None = None) -> list[PoolForecast]:
+    """Per pool: the backlog (runs due and not enqueued yet, and active jobs), the hours its
+    spare points need to clear it, and the sites whose run will finish after their window
+    (their last success plus their interval) — ``will_miss`` before it happens, ``missed``
+    once it has. Runs clear in the scheduler's order: the soonest deadline first."""
+    now = now or timezone.now()
+    live = BackupSchedule.objects.filter(enabled=True, site_status__in=LIVE_SITE_STATUSES)
+    needs = {
+        pool: float(need or 0)
+        for pool, need in live.order_by()
+        .values("pool")
+        .annotate(need=Sum("points_per_hour_estimate"))
+        .values_list("pool", "need")
+    }
+    tier2 = {tenant_pool(cloud_id): q for cloud_id, q in tier2_cloud_ids().items()}
+    jobs = {
+        row["site_id"]: row
+        for row in BackupJob.objects.filter(status__in=("queued", "running"))
+        .order_by()
+        .values("site_id", "created_at", "objects_total", "points_spent")
+    }
+    pending = (
+        live.filter(
+            Q(next_run_at__lte=now) | Q(next_run_at__isnull=True) | Q(site_id__in=list(jobs))
+        )
+        .order_by()
+        .values_list(
+            "pk",
+            "site_id",
+            "site__url",
+            "pool",
+            "interval_hours",
+            "points_per_hour_estimate",
+            "last_success_at",
+            "next_run_at",
+        )
+    )
+    runs: dict[str, list[tuple]] = {}
+    for pk, site_id, url, pool, interval, estimate, last, next_run in pending.iterator(2000):
+        job = jobs.get(site_id)
+        start = last or (job or {}).get("created_at") or next_run or now
+        deadline = start + timedelta(hours=interval)
+        cost = _run_cost(float(estimate or 0), interval, job)
+        runs.setdefault(pool, []).append((deadline, site_id, url, pk, cost, float(estimate or 0)))
+    plans = []
+    for pool in sorted(set(needs) | set(runs), key=lambda p: (p != GLOBAL_POOL, p)):
+        quota = tier2.get(pool) or default_pool_limit(pool)
+        pool_runs = sorted(runs.get(pool, []))
+        pending_need = sum(r[5] for r in pool_runs)
+        plan = PoolForecast(
+            pool=pool,
+            quota=quota,
+            capacity=quota - interactive_reserve(quota),
+            steady_need=max(0.0, needs.get(pool, 0.0) - pending_need),
+            need=needs.get(pool, 0.0),
+            runs=len(pool_runs),
+        )
+        done = 0.0
+        for deadline, site_id, url, schedule_id, cost, _ in pool_runs:
+            done += cost
+            plan.backlog_points += cost
+            hours = done / plan.spare if plan.spare else None
+            finishes = now + timedelta(hours=hours) if hours is not None else None
+            site = SiteForecast(site_id, url, schedule_id, deadline, finishes, cost)
+            if not site.late:
+                continue
+            target = plan.missed if deadline <= now else plan.will_miss
+            if len(target) < SITES_LISTED:
+                target.append(site)
+        plans.append(plan)
+    return plans

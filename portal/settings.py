@@ -294,6 +294,11 @@ ATLASSIAN_TIER1_POINTS_PER_HOUR = env.int("ATLASSIAN_TIER1_POINTS_PER_HOUR", 650
 ATLASSIAN_TIMEOUT_SECONDS = env.int("ATLASSIAN_TIMEOUT_SECONDS", 30, minimum=1)
 # Default hourly quota of every pool but the shared Tier 1 one (Tier 2 per-tenant pools).
 ATLASSIAN_TIER2_POINTS_PER_HOUR = env.int("ATLASSIAN_TIER2_POINTS_PER_HOUR", 100000, minimum=1)
+# Share of every pool's hour that scheduled backups leave to interactive work (the wizard's
+# checks, connect, a restore someone started), so that work never waits behind them.
+ATLASSIAN_INTERACTIVE_RESERVE_PERCENT = env.int(
+    "ATLASSIAN_INTERACTIVE_RESERVE_PERCENT", 5, minimum=0
+)
 # The outbound call ledger (compliance evidence): on unless a benchmark turns it off.
 ATLASSIAN_LEDGER_ENABLED = env.bool("ATLASSIAN_LEDGER_ENABLED", True)
 ATLASSIAN_LEDGER_RETENTION_DAYS = env.int("ATLASSIAN_LEDGER_RETENTION_DAYS", 400, minimum=1)

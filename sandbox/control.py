@@ -11,6 +11,7 @@ import orjson
 from werkzeug.wrappers import Request, Response
 
 from sandbox import workflows
+from sandbox.ratelimit import tier2_quota
 from sandbox.state import SandboxState
 
 
@@ -142,9 +143,13 @@ def rate_limits(state: SandboxState, request: Request, body: dict) -> Any:
     if "burst_enabled" in body:
         state.limiter.burst_enabled = bool(body["burst_enabled"])
     state.set_quota(tier1=body.get("tier1"), burst=body.get("burst"))
+    if "quota_enforced" in body:
+        state.limiter.quota_enforced = bool(body["quota_enforced"])
     for site, quota in (body.get("tier2") or {}).items():
         if quota is None:
             state.disable_tier2(site)
+        elif isinstance(quota, dict):  # {"plan": "premium", "users": 800}: Atlassian's formula
+            state.enable_tier2(site, tier2_quota(str(quota["plan"]), quota.get("users", 0)))
         else:
             state.enable_tier2(site, int(quota))
     if body.get("reset_usage"):
@@ -153,6 +158,7 @@ def rate_limits(state: SandboxState, request: Request, body: dict) -> Any:
         "enabled": state.limiter.enabled,
         "tier1": state.limiter.tier1_quota,
         "tier2": state.limiter.tier2_quotas,
+        "quota_enforced": state.limiter.quota_enforced,
         "burst": state.limiter.burst,
     }
 

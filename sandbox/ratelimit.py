@@ -1,8 +1,11 @@
 """Atlassian's three rate limits for 3LO apps, and the points ledger.
 
 1. Hourly points quota: Tier 1 is one pool shared by every site of the app; Tier 2 (opt-in per
-   site) gives that site its own pool. Exhausted means every request of the pool is refused
-   until the top of the next UTC hour on the sandbox clock.
+   site, ``tier2_quota`` gives Atlassian's size for a plan and user count) gives that site its
+   own pool. Exhausted means every request of the pool is refused until the top of the next
+   UTC hour on the sandbox clock. While quotas are not enforced (``quota_enforced`` False, as
+   before 2 March 2026) nothing is refused and the structured headers carry the ``Beta-``
+   prefix: ``Beta-RateLimit-Policy: "tenant-app-quota";q=…;w=3600``.
 2. Burst: token bucket per site x endpoint x method.
 3. Per-issue writes: 20 per 2 s and 100 per 30 s on one issue.
 """
@@ -28,6 +31,19 @@ DEFAULT_BURST = {"GET": 100, "POST": 100, "PUT": 50, "DELETE": 50}
 ENDPOINT_BURST = {"attachment-content": 300, "issue": 150, "issue-changelog": 200}
 ISSUE_WRITE_WINDOWS = ((2.0, 20), (30.0, 100))
 NEAR_LIMIT_FRACTION = 0.2
+# Atlassian's Tier 2 sizes: plan -> (base points, points per user), capped.
+TIER2_PLANS = {
+    "free": (65_000, 0),
+    "standard": (100_000, 10),
+    "premium": (130_000, 20),
+    "enterprise": (150_000, 30),
+}
+TIER2_CAP = 500_000
+
+
+def tier2_quota(plan: str, users: int = 0) -> int:
+    base, per_user = TIER2_PLANS[plan.lower()]
+    return min(TIER2_CAP, base + per_user * max(0, int(users)))
 
 
 @dataclass
@@ -114,6 +130,8 @@ class RateLimiter:
     burst: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_BURST))
     endpoint_burst: dict[str, int] = field(default_factory=lambda: dict(ENDPOINT_BURST))
     burst_enabled: bool = True
+    # False: points are counted and announced (Beta- headers) but never refused.
+    quota_enforced: bool = True
     issue_write_windows: tuple[tuple[float, int], ...] = ISSUE_WRITE_WINDOWS
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _used: dict[tuple[str, str, float], int] = field(default_factory=lambda: defaultdict(int))
@@ -139,7 +157,7 @@ class RateLimiter:
         return quota, max(0, quota - used)
 
     def check_quota(self, client_id: str, site_id: str, now: float) -> Limited | None:
-        if not self.enabled:
+        if not (self.enabled and self.quota_enforced):
             return None
         kind, key, quota = self.pool_for(client_id, site_id)
         with self._lock:
@@ -168,11 +186,12 @@ class RateLimiter:
         quota, left = self.remaining(client_id, site_id, now)
         reset_in = math.ceil(hour_start(now) + 3600 - now)
         policy = _policy_name(kind)
+        prefix = "" if self.quota_enforced else "Beta-"
         headers = {
             "X-RateLimit-Limit": str(quota),
             "X-RateLimit-Remaining": str(left),
-            "RateLimit-Policy": f'"{policy}";q={quota};w=3600',
-            "RateLimit": f'"{policy}";r={left};t={reset_in}',
+            f"{prefix}RateLimit-Policy": f'"{policy}";q={quota};w=3600',
+            f"{prefix}RateLimit": f'"{policy}";r={left};t={reset_in}',
         }
         if left < quota * NEAR_LIMIT_FRACTION:
             headers["X-RateLimit-NearLimit"] = "true"

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 
+from atlassian.ratelimit import SCHEDULED
 from backups import conf
 
 
@@ -36,10 +37,12 @@ class PointsMeter:
         return getattr(self.inner, name)
 
 
-def client_for_site(site: Any) -> Any:
+def client_for_site(site: Any, *, priority: str = SCHEDULED) -> Any:
     """A metered ``JiraClient`` for the site (``tenants.access.jira_client_for_site`` unless
-    ``BACKUPS_CLIENT_FACTORY`` names another factory with the same signature)."""
+    ``BACKUPS_CLIENT_FACTORY`` names another factory with the same signature), whose requests
+    the points budget admits at ``priority`` (scheduled backups; interactive restores)."""
     factory = import_string(conf.client_factory())
     client = factory(site)
     client.ledger = PointsMeter(client.ledger)
+    client.admission.priority = priority
     return client

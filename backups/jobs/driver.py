@@ -28,6 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from atlassian.exceptions import ApiNotFound, ApiUnauthorized, AtlassianError
+from atlassian.ratelimit import SCHEDULED
 from backups import conf
 from backups.engine import fairness
 from backups.exceptions import LeaseLost, TenantNotActive
@@ -123,6 +124,13 @@ class _Slice:
         client = self.engine.client
         return client.pool if client is not None else None
 
+    @property
+    def priority(self) -> str:
+        """Scheduled for backups, interactive for work a person waits for (the client's)."""
+        client = self.engine.client
+        admission = getattr(client, "admission", None)
+        return admission.priority if admission is not None else SCHEDULED
+
     def run(self) -> SliceOutcome:
         started = time.monotonic()
         try:
@@ -139,7 +147,10 @@ class _Slice:
                     return SliceOutcome("requeue", 0.0, "slice used")
                 self.lease.heartbeat(current_step=unit.key[:200])
                 wait = fairness.admit(
-                    pool=self.pool, tenant_id=self.tenant_id, estimate=unit.estimate
+                    pool=self.pool,
+                    tenant_id=self.tenant_id,
+                    estimate=unit.estimate,
+                    priority=self.priority,
                 )
                 if wait:
                     leases.release(
@@ -148,6 +159,10 @@ class _Slice:
                         current_step=f"waiting for the tenant's share of points ({unit.key})"[:200],
                     )
                     return SliceOutcome("requeue", wait, "fair share used")
+                admission = getattr(self.engine.client, "admission", None)
+                if admission is not None and self.pool:
+                    # The unit's requests draw on what was just reserved for it.
+                    admission.fund(self.pool, unit.estimate)
                 result = self._run_unit(unit)
                 points, self.unrecorded = self.unrecorded, 0
                 self.engine.commit(unit, result, points)
@@ -190,9 +205,16 @@ class _Slice:
         """Correct the unit's reservation to what the client really spent since the last call."""
         client = self.engine.client
         points = client.ledger.take() if client is not None else 0
-        if estimate or points:
+        admission = getattr(client, "admission", None)
+        extra = sum(admission.close_unit().values()) if admission is not None else 0
+        if estimate or points or extra:
             fairness.settle(
-                pool=self.pool, tenant_id=self.tenant_id, estimate=estimate, actual=points
+                pool=self.pool,
+                tenant_id=self.tenant_id,
+                estimate=estimate,
+                actual=points,
+                extra=extra,
+                priority=self.priority,
             )
         self.unrecorded += points
 

@@ -31,6 +31,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from atlassian.exceptions import ApiBadRequest, ApiForbidden, ApiNotFound
+from atlassian.ratelimit import INTERACTIVE
 from backups import conf
 from backups.engine.source import client_for_site
 from backups.exceptions import LeaseLost, NotReady, SnapshotDamaged
@@ -113,7 +114,8 @@ class RestoreEngine:
         job = self.job
         scope = Scope(tuple(job.project_keys or ()), tuple(job.issue_keys or ()))
         source = SnapshotSource.open(job.snapshot, scope)
-        self.client = client_for_site(job.target_site)
+        # A restore is work a person started and waits for: it may use the interactive reserve.
+        self.client = client_for_site(job.target_site, priority=INTERACTIVE)
         self.source = source
         if not job.dry_run:
             self.executor = Executor(job, self.lease, self.client, source)

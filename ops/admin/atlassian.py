@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from atlassian.models import CallStat, RateLimitHold
+from atlassian.models import CallStat, PoolQuota, RateLimitHold
 from ops.compliance import build_compliance_report, parse_since
 
 COMPLIANCE_PERMISSION = "atlassian.view_compliance_report"
@@ -102,3 +102,12 @@ class CallStatAdmin(ReadOnlyAdmin):
 class RateLimitHoldAdmin(ReadOnlyAdmin):
     list_display = ("key", "not_before", "reason", "updated_at")
     search_fields = ("key",)
+
+
+@admin.register(PoolQuota)
+class PoolQuotaAdmin(ReadOnlyAdmin):
+    """The sites on Atlassian's Tier 2 (set on a site with "Set Atlassian rate-limit tier")."""
+
+    list_display = ("cloud_id", "points_per_hour", "plan", "users", "source", "updated_at")
+    list_filter = ("source", "plan")
+    search_fields = ("cloud_id",)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
+from atlassian.models import PoolQuota
 from ops import bulk
 from ops.actions import ReasonForm, confirm_then_run
 
@@ -187,8 +188,45 @@ def purge_legacy_credentials(modeladmin, request, queryset):
     )
 
 
+class PoolForm(forms.Form):
+    plan = forms.ChoiceField(
+        label="Atlassian plan",
+        choices=[("", "Tier 1: the app's global pool"), *PoolQuota.Plan.choices],
+        required=False,
+        help_text=(
+            "Tier 2 (after Atlassian's review) gives the site its own hourly pool: Free 65,000; "
+            "Standard 100,000 + 10 x users; Premium 130,000 + 20 x users; Enterprise "
+            "150,000 + 30 x users; capped at 500,000."
+        ),
+    )
+    users = forms.IntegerField(label="Users on the site", min_value=0, initial=0, required=False)
+
+
+@admin.action(permissions=["manage_retention"], description="Set Atlassian rate-limit tier")
+def set_pools(modeladmin, request, queryset):
+    return confirm_then_run(
+        modeladmin,
+        request,
+        queryset,
+        title="Set the sites' Atlassian rate-limit tier",
+        explanation=(
+            "Each site's backups, restores and checks then draw on that pool; the quota "
+            "planner and the dashboard count it there. What Atlassian's RateLimit-Policy "
+            "header says later wins."
+        ),
+        form_class=PoolForm,
+        perform=lambda qs, data: bulk.set_pools(
+            qs.select_related("tenant"),
+            plan=data.get("plan") or "",
+            users=data.get("users") or 0,
+            acting_user=request.user,
+            request=request,
+        ),
+    )
+
+
 TENANT_ACTIONS = [send_invitations, invite_reconsent, refresh_grants, suspend_tenants]
-SITE_ACTIONS = [send_invitations, invite_reconsent, refresh_grants]
+SITE_ACTIONS = [send_invitations, invite_reconsent, refresh_grants, set_pools]
 GRANT_ACTIONS = [refresh_grants]
 CASE_ACTIONS = [send_invitations, mark_exempt]
 LEGACY_CREDENTIAL_ACTIONS = [purge_legacy_credentials]

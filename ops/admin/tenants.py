@@ -19,6 +19,7 @@ from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.html import format_html
 
+from atlassian.models import PoolQuota
 from ops.admin import tenant_actions as admin_actions
 from ops.display import clipped, host, one_line, site_column, status_badge, tenant_column
 from ops.filters import tenant_filter
@@ -294,6 +295,7 @@ class JiraSiteAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
     _always_readonly = [
         "grant",
         "legacy_credential",
+        "rate_limit_pool",
         "status_changed_at",
         "created_at",
         "updated_at",
@@ -325,6 +327,21 @@ class JiraSiteAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_word(self, obj: JiraSite) -> str:
         return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="rate-limit pool")
+    def rate_limit_pool(self, obj: JiraSite) -> str:
+        # Tier 2: the site's own pool (set with the "Set Atlassian rate-limit tier" action or
+        # learned from Atlassian's headers); Tier 1: the app's global pool.
+        quota = PoolQuota.objects.filter(cloud_id=obj.cloud_id).first()
+        if not obj.grant_id:
+            return "Legacy credential: its own API-token limits"
+        if quota is None:
+            return "Tier 1: the app's global pool"
+        plan = f", {quota.get_plan_display()} plan with {quota.users:,} users" if quota.plan else ""
+        return (
+            f"Tier 2: its own pool, {quota.points_per_hour:,} points/hour"
+            f"{plan} ({quota.get_source_display().lower()})"
+        )
 
     @admin.display(description="credential")
     def credential(self, obj: JiraSite) -> str:

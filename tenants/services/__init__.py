@@ -21,6 +21,7 @@ from tenants.services.migration import (
 from tenants.services.sites import (
     site_create,
     site_link_to_tenant,
+    site_set_pool,
     site_set_status,
     site_use_grant,
     site_use_legacy_credential,
@@ -56,6 +57,7 @@ __all__ = [
     "reconsent_case_open",
     "site_create",
     "site_link_to_tenant",
+    "site_set_pool",
     "site_set_status",
     "site_use_grant",
     "site_use_legacy_credential",

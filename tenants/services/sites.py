@@ -8,6 +8,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from atlassian.models import PoolQuota
+from atlassian.pools import pools_changed, tier2_quota
 from tenants.audit import record_event
 from tenants.exceptions import DomainError, SiteAlreadyExists, SiteOwnedByAnotherTenant
 from tenants.models import (
@@ -316,3 +318,63 @@ def site_use_legacy_credential(
         request=request,
     )
     return locked
+
+
+@transaction.atomic
+def site_set_pool(
+    *,
+    site: JiraSite,
+    plan: str,
+    users: int = 0,
+    acting_user: User | None,
+    request: HttpRequest | None = None,
+) -> bool:
+    """Put a site on Atlassian's Tier 2 (its own points pool, sized by ``plan`` and ``users``
+    with Atlassian's formula, ``atlassian.pools.tier2_quota``) or back on Tier 1 (``plan``
+    empty: the app's global pool). Bad input raises ``DomainError`` and changes nothing.
+    Returns False when nothing changed."""
+    plan = (plan or "").strip().lower()
+    try:
+        users = int(users or 0)
+        quota = tier2_quota(plan, users) if plan else None
+    except (TypeError, ValueError) as exc:
+        raise DomainError(f"cannot set the site's pool: {exc}") from None
+    locked = JiraSite.objects.select_for_update().select_related("tenant").get(pk=site.pk)
+    row = PoolQuota.objects.select_for_update().filter(cloud_id=locked.cloud_id).first()
+    before = (
+        {"plan": row.plan, "users": row.users, "points_per_hour": row.points_per_hour}
+        if row is not None
+        else {"tier": 1}
+    )
+    if quota is None:
+        if row is None:
+            return False
+        row.delete()
+        after: dict = {"tier": 1}
+    else:
+        if (
+            row is not None
+            and (row.plan, row.users, row.points_per_hour) == (plan, users, quota)
+            and row.source == PoolQuota.Source.ADMIN
+        ):
+            return False
+        PoolQuota.objects.update_or_create(
+            cloud_id=locked.cloud_id,
+            defaults={
+                "plan": plan,
+                "users": users,
+                "points_per_hour": quota,
+                "source": PoolQuota.Source.ADMIN,
+            },
+        )
+        after = {"plan": plan, "users": users, "points_per_hour": quota}
+    record_event(
+        actor=acting_user,
+        action="site.pool_changed",
+        target=locked,
+        tenant=locked.tenant,
+        summary={"cloud_id": locked.cloud_id, "before": before, "after": after},
+        request=request,
+    )
+    pools_changed.send(sender=PoolQuota, cloud_ids=[locked.cloud_id], reason="admin")
+    return True

@@ -26,8 +26,8 @@ def test_the_pool_limit_holds_even_within_a_share(db):
     site = JiraSiteFactory()
     BackupJob.objects.create(site=site, kind="full", status=BackupJob.Status.RUNNING)
     budget = PointsBudget(None, limit_for=lambda pool: 1000)
-    budget.try_spend("global", 900)  # other work of the pool this hour
-
+    budget.try_spend("global", 850)  # other work of the pool this hour
+    # Scheduled work stops at 950: the last 5 % are the interactive reserve.
     assert admit(pool="global", tenant_id=site.tenant_id, estimate=200, budget=budget) > 0
     assert admit(pool="global", tenant_id=site.tenant_id, estimate=100, budget=budget) == 0
 
@@ -56,3 +56,56 @@ def test_settling_gives_back_what_a_step_did_not_spend(db):
 
     assert budget.usage("global")[0] == 250
     assert admit(pool="global", tenant_id=site.tenant_id, estimate=600, budget=budget) == 0
+
+
+def test_scheduled_work_leaves_the_interactive_reserve_and_interactive_work_takes_it(db, settings):
+    settings.ATLASSIAN_INTERACTIVE_RESERVE_PERCENT = 10
+    sites = [JiraSiteFactory() for _ in range(2)]
+    for site in sites:
+        BackupJob.objects.create(site=site, kind="full", status=BackupJob.Status.RUNNING)
+    budget = PointsBudget(None, limit_for=lambda pool: 1000)
+    # Two tenants' backups fill the pool up to its scheduled ceiling (900).
+    for site in sites:
+        assert admit(pool="global", tenant_id=site.tenant_id, estimate=450, budget=budget) == 0
+    assert admit(pool="global", tenant_id=sites[0].tenant_id, estimate=1, budget=budget) > 0
+
+    # A restore someone started is not held to a share and draws on the reserve at once.
+    restore_tenant = JiraSiteFactory().tenant_id
+    assert (
+        admit(
+            pool="global",
+            tenant_id=restore_tenant,
+            estimate=100,
+            budget=budget,
+            priority="interactive",
+        )
+        == 0
+    )
+    assert budget.usage("global")[0] == 1000
+    # The pool itself still holds for everyone.
+    assert (
+        admit(
+            pool="global",
+            tenant_id=restore_tenant,
+            estimate=1,
+            priority="interactive",
+            budget=budget,
+        )
+        > 0
+    )
+
+
+def test_a_tier2_site_has_its_pool_to_itself(db):
+    from atlassian.models import PoolQuota
+    from atlassian.pools import tenant_pool
+
+    big, other = JiraSiteFactory(), JiraSiteFactory()
+    PoolQuota.objects.create(cloud_id=big.cloud_id, points_per_hour=1000, source="admin")
+    for site in (big, other):
+        BackupJob.objects.create(site=site, kind="full", status=BackupJob.Status.RUNNING)
+    budget = PointsBudget(None, limit_for=lambda pool: 1000)
+    pool = tenant_pool(big.cloud_id)
+    # One tenant on its own pool: its share is the whole pool (short of the reserve).
+    assert admit(pool=pool, tenant_id=big.tenant_id, estimate=900, budget=budget) == 0
+    assert budget.usage(pool)[0] == 900
+    assert budget.usage("global")[0] == 0

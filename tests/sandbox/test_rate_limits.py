@@ -199,3 +199,32 @@ def test_every_answer_names_the_tenant_pool_on_a_tier2_site(connected):
     back = connected.get("issue/ALPHA-1")
     assert back.status_code == 200
     assert back.headers["RateLimit-Policy"] == '"global-app-quota";q=65000;w=3600'
+
+
+def test_tier2_by_plan_and_users_and_beta_headers_while_quotas_are_not_enforced(connected):
+    sandbox = connected.sandbox
+    switched = requests.post(
+        f"{sandbox.url}/_sandbox/rate-limits",
+        json={"tier2": {"acme": {"plan": "premium", "users": 800}}, "quota_enforced": False},
+        timeout=10,
+    )
+    # Atlassian's formula: Premium 130,000 + 20 x users.
+    assert switched.json()["tier2"] == {sandbox.site("acme").cloud_id: 146000}
+    sandbox.enable_tier2("acme", 1)  # would refuse at once if it were enforced
+    for _ in range(3):
+        answer = connected.get("issue/ALPHA-1")
+        assert answer.status_code == 200
+        assert answer.headers["Beta-RateLimit-Policy"] == '"tenant-app-quota";q=1;w=3600'
+        assert answer.headers["Beta-RateLimit"].startswith('"tenant-app-quota";r=0;t=')
+        assert "RateLimit-Policy" not in answer.headers
+    sandbox.limiter.quota_enforced = True
+    refused = connected.get("issue/ALPHA-1")
+    assert refused.status_code == 429
+    assert refused.headers["RateLimit-Policy"] == '"tenant-app-quota";q=1;w=3600'
+    # Enterprise with many users stops at the 500,000 cap.
+    capped = requests.post(
+        f"{sandbox.url}/_sandbox/rate-limits",
+        json={"tier2": {"acme": {"plan": "enterprise", "users": 20000}}},
+        timeout=10,
+    )
+    assert capped.json()["tier2"] == {sandbox.site("acme").cloud_id: 500000}
