@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from atlassian.exceptions import AtlassianError
+from atlassian.ratelimit import SCHEDULED
 from backups import conf
 from backups.engine import steps
 from backups.engine.checkpoints import Done, commit_checkpoint, load_done, results
@@ -201,7 +202,8 @@ class BackupEngine:
 
     def open(self) -> None:
         job, lease = self.job, self.lease
-        self.client = client_for_site(job.site)
+        # Backups are scheduled work: they leave the pool's interactive reserve alone.
+        self.client = client_for_site(job.site, priority=SCHEDULED)
         self.store = ObjectStore(job.site.cloud_id)
         self.done = load_done(job)
         try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 
-from atlassian.ratelimit import SCHEDULED
+from atlassian.ratelimit import INTERACTIVE
 from backups import conf
 
 
@@ -37,10 +37,11 @@ class PointsMeter:
         return getattr(self.inner, name)
 
 
-def client_for_site(site: Any, *, priority: str = SCHEDULED) -> Any:
+def client_for_site(site: Any, *, priority: str = INTERACTIVE) -> Any:
     """A metered ``JiraClient`` for the site (``tenants.access.jira_client_for_site`` unless
     ``BACKUPS_CLIENT_FACTORY`` names another factory with the same signature), whose requests
-    the points budget admits at ``priority`` (scheduled backups; interactive restores)."""
+    the points budget admits at ``priority``: interactive (restores, roll-backs, what a person
+    started and waits for) unless the caller says scheduled (backups)."""
     factory = import_string(conf.client_factory())
     client = factory(site)
     client.ledger = PointsMeter(client.ledger)
