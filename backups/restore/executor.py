@@ -698,10 +698,8 @@ class Executor(FidelityPhases):
         # Parts written before an interruption count as restored (found in the target).
         found: dict[str, int] = item.detail.setdefault("parts_found", {})
         fields = record.get("fields") or {}
-        documents = [fields.get("description"), fields.get("environment")] + [
-            x.get("body") for x in record.get("comments") or []
-        ]
-        needs_media = bool(provenance.media_ids_in(documents))
+        # Only attachments shown inline need their new media id (one read each).
+        inline = {id(att) for att in provenance.referenced_attachments(record)}
         # Source media id (and file name) -> the restored attachment's media id.
         media: dict[str, str] = {}
         names: dict[str, str] = {}
@@ -718,7 +716,7 @@ class Executor(FidelityPhases):
             return False
 
         def note_media(att: dict[str, Any], attachment_id: Any) -> None:
-            if not needs_media or attachment_id is None:
+            if id(att) not in inline or attachment_id is None:
                 return
             new = c.attachment_media_id(attachment_id)
             if new:

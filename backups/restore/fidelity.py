@@ -213,7 +213,7 @@ class FidelityPhases:
         if board is None:
             self.error("sprint", name, "no board in the target project: sprint not restored")
             return self._save_sprint(sid, name, RestoreItem.State.FAILED)
-        existing = {s["name"]: s for s in self.client.board_sprints(board)}
+        existing = self._board_sprints(board)
         target = existing.get(name)
         if target is None:
             payload = {"name": name, "originBoardId": board, "goal": sprint.get("goal") or ""}
@@ -221,6 +221,7 @@ class FidelityPhases:
                 if sprint.get(key):
                     payload[key] = sprint[key]
             target = self.client.create_sprint(payload)
+            existing[name] = target
             self._save_sprint(sid, name, RestoreItem.State.CREATED, target=target["id"])
         wanted = sprint.get("state") or "future"
         if target.get("state") == "closed":
@@ -243,11 +244,22 @@ class FidelityPhases:
         try:
             if wanted in ("active", "closed") and target.get("state") == "future":
                 self.client.update_sprint(target["id"], {"state": "active"})
+                target["state"] = "active"
             if wanted == "closed":
                 self.client.update_sprint(target["id"], {"state": "closed"})
+                target["state"] = "closed"
         except ApiBadRequest as exc:
             self.error("sprint", name, f"cannot be set {wanted} in the target: {exc}")
         self._save_sprint(sid, name, RestoreItem.State.COMPLETE, target=target["id"])
+
+    def _board_sprints(self, board: int) -> dict[str, dict[str, Any]]:
+        """The board's sprints by name, read once per board in this process (the sprints
+        created since are added as they are): a run after a crash reads them again, so a
+        sprint created just before it is found, not created twice."""
+        cache = self.__dict__.setdefault("_sprints_by_board", {})
+        if board not in cache:
+            cache[board] = {s["name"]: s for s in self.client.board_sprints(board)}
+        return cache[board]
 
     def _save_sprint(self, sid: str, name: str, state: str, *, target=None, skipped=False) -> None:
         fields: dict[str, Any] = {"source_key": name[:255], "state": state, "target_key": name}

@@ -23,6 +23,7 @@ from typing import Any
 
 from atlassian.exceptions import ApiBadRequest, ApiNotFound
 from backups.restore import mapping as maps
+from backups.restore import provenance
 from backups.restore.integrity import damaged_attachments
 from backups.restore.models import RestoreItem, RestoreJob
 from backups.restore.source import SnapshotSource, issue_links
@@ -271,10 +272,13 @@ def _plan_fidelity(
     target_ids = [p["id"] for p in mapping.projects.values() if p["id"] != "new"]
     flows = TargetWorkflows.read(client, target_ids)
     schemes = {s["projectId"]: s.get("name") for s in source.records("workflow_schemes")}
+    # A created project is given its source's workflow scheme (one write each).
+    scheme_writes = 0
     for pid, project in mapping.projects.items():
         if project["id"] == "new":
             project["id"] = f"new:{project['key']}"
-            flows.assume_scheme(project["id"], schemes.get(pid))
+            if flows.assume_scheme(project["id"], schemes.get(pid)):
+                scheme_writes += 1
     transitions = 0
     unreachable: list[dict[str, str]] = []
     reasons: dict[str, int] = {}
@@ -313,21 +317,25 @@ def _plan_fidelity(
     sprint_field = maps.field_of_type(source.records("fields"), maps.SPRINT_TYPE)
     rank_field = maps.field_of_type(source.records("fields"), maps.RANK_TYPE)
     sprints: dict[str, dict[str, Any]] = {}
-    moves = 0
+    # Issues moved into each sprint: one request per sprint and 50 of its issues (sub-tasks
+    # follow their parent).
+    members: dict[str, int] = {}
     for record in records:
         mine = (record.get("fields") or {}).get(sprint_field) or [] if sprint_field else []
         for sprint in mine:
             sprints.setdefault(str(sprint.get("id")), sprint)
-        if maps.hierarchy_level(record) >= 0:
-            moves += len(mine)
+            if maps.hierarchy_level(record) >= 0:
+                members[str(sprint.get("id"))] = members.get(str(sprint.get("id")), 0) + 1
+    moves = sum(members.values())
     states = {}
     for sprint in sprints.values():
         states[sprint.get("state")] = states.get(sprint.get("state"), 0) + 1
     ranked = [r for r in records if rank_field and (r.get("fields") or {}).get(rank_field)]
+    media = _plan_media(records)
     missing_scopes = site_software_scopes_missing(job.target_site)
     sprint_writes = (
         len(sprints)
-        + math.ceil(moves / 50)
+        + sum(math.ceil(n / 50) for n in members.values())
         + sum({"closed": 2, "active": 1}.get(s.get("state"), 0) for s in sprints.values())
     )
     rank_writes = math.ceil(max(len(ranked) - 1, 0) / 50)
@@ -379,11 +387,29 @@ def _plan_fidelity(
         "sprints": {"count": len(sprints), "states": states, "issue_moves": moves},
         "rank": {"issues": len(ranked)},
         "history_files": len(records),
+        "media": media,
         "limits": limits,
         "writes": transitions
         + len(records)
+        + media["issue_edits"]
+        + scheme_writes
         + (0 if missing_scopes else sprint_writes + rank_writes),
     }
+
+
+def _plan_media(records: list[dict[str, Any]]) -> dict[str, int]:
+    """Inline media: the issues whose description or environment shows an attachment are
+    edited once their attachments exist (one write each), and each attachment shown inline has
+    its new media id read (one ``attachment/content`` request, not followed)."""
+    edits = lookups = 0
+    for record in records:
+        fields = record.get("fields") or {}
+        if any(
+            provenance.media_ids_in(fields.get(name)) for name in ("description", "environment")
+        ):
+            edits += 1
+        lookups += len(provenance.referenced_attachments(record))
+    return {"issue_edits": edits, "lookups": lookups}
 
 
 def plan_summary(plan: dict[str, Any]) -> list[str]:

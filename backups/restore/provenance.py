@@ -110,16 +110,14 @@ def history_file(
 # -- media -----------------------------------------------------------------------------------------
 
 
-def media_ids_in(doc: Any) -> list[str]:
-    """Ids of the ``media`` nodes of an ADF document, in document order."""
-    found: list[str] = []
+def _media_attrs(doc: Any) -> list[dict[str, Any]]:
+    """The ``attrs`` of the ``media`` nodes of an ADF document, in document order."""
+    found: list[dict[str, Any]] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             if node.get("type") == "media":
-                media_id = (node.get("attrs") or {}).get("id")
-                if media_id:
-                    found.append(str(media_id))
+                found.append(node.get("attrs") or {})
             for value in node.values():
                 if isinstance(value, dict | list):
                     walk(value)
@@ -129,6 +127,32 @@ def media_ids_in(doc: Any) -> list[str]:
 
     walk(doc)
     return found
+
+
+def media_ids_in(doc: Any) -> list[str]:
+    """Ids of the ``media`` nodes of an ADF document, in document order."""
+    return [str(attrs["id"]) for attrs in _media_attrs(doc) if attrs.get("id")]
+
+
+def referenced_attachments(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's attachments its description, environment or comments show inline: by
+    media id, or by the file name a media node keeps in ``alt`` (``remap_media``'s two ways).
+    Only these need their new media id read after the upload."""
+    fields = record.get("fields") or {}
+    documents = [fields.get("description"), fields.get("environment")] + [
+        comment.get("body") for comment in record.get("comments") or []
+    ]
+    ids: set[str] = set()
+    names: set[str] = set()
+    for doc in documents:
+        for attrs in _media_attrs(doc):
+            ids.add(str(attrs.get("id")))
+            names.add(str(attrs.get("alt")))
+    return [
+        att
+        for att in record.get("attachments") or []
+        if str(att.get("mediaId")) in ids or str(att.get("filename")) in names
+    ]
 
 
 def remap_media(doc: Any, media_map: dict[str, str], by_name: dict[str, str]) -> Any:

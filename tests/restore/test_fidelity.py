@@ -1,6 +1,7 @@
 """A restore brings back a working Jira (issue 18): a status the target's workflow cannot reach
 is named by the plan and the job ends partial listing the issue; restore -> delete -> restore
-creates the issue again; provenance lines can be turned off."""
+creates the issue again; provenance lines can be turned off; only attachments shown inline have
+their new media id read."""
 
 from __future__ import annotations
 
@@ -101,3 +102,27 @@ def _an_issue_with_comments(snapshot) -> str:
     return next(
         r["key"] for r in snapshot_reader(snapshot.job).records("issues") if r.get("comments")
     )
+
+
+def test_only_attachments_shown_inline_have_their_new_media_id_read(
+    featured_a, featured_b, backup_env
+):
+    plan = restore(featured_a, featured_b, dry_run=True).plan
+    backup_env.state.request_log.clear()
+
+    job = restore(featured_a, featured_b)
+
+    assert job.status == RestoreJob.Status.SUCCEEDED, job.errors[:3]
+    lookups = backup_env.state.request_log.where(
+        method="GET", path_prefix=f"/ex/jira/{featured_b.cloud_id}/rest/api/3/attachment/content/"
+    )
+    records = list(snapshot_reader(featured_a.job).records("issues"))
+    attachments = sum(len(r.get("attachments") or []) for r in records)
+    assert 0 < len(lookups) == plan["media"]["lookups"] < attachments
+    edits = [
+        r
+        for r in backup_env.state.request_log.where(method="PUT")
+        if r.path.startswith(f"/ex/jira/{featured_b.cloud_id}/rest/api/3/issue/")
+        and r.path.rsplit("/", 2)[-2] == "issue"  # the issue itself, not a property
+    ]
+    assert len(edits) == plan["media"]["issue_edits"]
