@@ -186,6 +186,11 @@ def test_a_signed_out_visitor_meets_a_page_that_names_the_invitation(case):
     assert f'href="/accounts/signup/?{escape(urlencode(query))}"' in page
     assert f'href="/accounts/login/?{escape(urlencode(query))}"' in page
     assert not Membership.objects.filter(tenant=case.site.tenant).exists()
+    # From the sign-in page, "sign up" (in the text and the header) still comes back here.
+    login = Client().get(f"/accounts/login/?{urlencode(query)}").content.decode()
+    assert 'value="ops@acme.example"' in login  # the address filled in
+    keeps_next = f'href="/accounts/signup/?{escape(urlencode({"next": invite}))}"'
+    assert login.count(keeps_next) >= 2, login
 
 
 def test_a_tampered_link_is_refused(case):
