@@ -1381,6 +1381,66 @@ class JiraClient(BaseClient):
     def create_project(self, payload: dict[str, Any]) -> dict[str, Any]:
         return self._post("project", payload)
 
+    # -- configuration writes (what a restore can put back safely) ---------------------------
+
+    def create_field_context(self, field_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """``{"name", "description", "projectIds", "issueTypeIds"}`` (empty lists: global /
+        every issue type)."""
+        return self._post("field/{id}/context", payload, {"id": field_id})
+
+    def create_field_options(
+        self, field_id: str, context_id: str, options: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """``[{"value", "disabled"?}]``, at most 1000 a request."""
+        _at_most(options, 1000, "create_field_options")
+        data = self._post(
+            "field/{id}/context/{ctx}/option",
+            {"options": options},
+            {"id": field_id, "ctx": context_id},
+        )
+        return data.get("options") or []
+
+    def update_field_options(
+        self, field_id: str, context_id: str, options: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """``[{"id", "value"?, "disabled"?}]``, at most 1000 a request."""
+        _at_most(options, 1000, "update_field_options")
+        data = self._request(
+            "PUT",
+            "field/{id}/context/{ctx}/option",
+            path_params={"id": field_id, "ctx": context_id},
+            json={"options": options},
+        ).data
+        return (data or {}).get("options") or []
+
+    def create_filter(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._post("filter", payload)
+
+    def create_dashboard(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._post("dashboard", payload)
+
+    def add_gadget(self, dashboard_id: int | str, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._post("dashboard/{id}/gadget", payload, {"id": dashboard_id})
+
+    def update_version(self, version_id: int | str, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._request(
+            "PUT", "version/{id}", path_params={"id": version_id}, json=payload
+        ).data
+
+    def update_component(self, component_id: int | str, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._request(
+            "PUT", "component/{id}", path_params={"id": component_id}, json=payload
+        ).data
+
+    def add_role_actors(
+        self, project_key: str, role_id: int | str, account_ids: list[str]
+    ) -> dict[str, Any]:
+        return self._post(
+            "project/{key}/role/{id}",
+            {"user": list(account_ids)},
+            {"key": project_key, "id": role_id},
+        )
+
 
 def media_id_from_location(location: str) -> str | None:
     """``.../file/{media id}/binary?token=...`` -> the media id."""

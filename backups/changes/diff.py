@@ -60,7 +60,7 @@ COMPARED_KINDS = (
     *CONFIG_KINDS,
 )
 # Record parts that are links or counters, never a change.
-IGNORED_KEYS = frozenset({"self", "iconUrl", "avatarUrls", "expand", "untranslatedName"})
+IGNORED_KEYS = frozenset({"self", "iconUrl", "avatarUrls", "expand", "untranslatedName", "insight"})
 
 
 @dataclass(frozen=True)

@@ -69,26 +69,12 @@ def live_side(site: Any, *, since: datetime, expected: dict[str, list[int]]) -> 
     safety overlap) and which of the ``expected`` issues (project id -> ids) are gone."""
     client = client_for_site(site)
     try:
-        config: dict[str, list[dict[str, Any]]] = {}
-
-        def keep(kind: str, records: Any) -> None:
-            config.setdefault(kind, []).extend(records)
-
-        ctx = steps.StepContext(
-            client=client,
-            store=None,
-            site_pk=site.pk,
-            software_missing=site_software_scopes_missing(site),
-        )
-        result = steps.read_configuration(ctx, keep)
-        for project in result["projects"]:
-            for kind, records in steps.project_meta(client, project):
-                keep(kind, records)
+        config, projects = live_configuration(client, site)
         start = since - timedelta(minutes=conf.overlap_minutes())
         minutes = int((timezone.now() - start).total_seconds() // 60) + 1
         issues: list[dict[str, Any]] = []
         gone: set[str] = set()
-        for project in result["projects"]:
+        for project in projects:
             pid = project["id"]
             for raw in client.search_jql(
                 steps.delta_jql(pid, minutes), fields=steps.ISSUE_FIELDS, max_results=100
@@ -97,7 +83,7 @@ def live_side(site: Any, *, since: datetime, expected: dict[str, list[int]]) -> 
             missing, _unexpected = steps.gone_and_unexpected(client, pid, expected.get(pid, []))
             gone |= {str(i) for i in missing}
         for pid, ids in expected.items():
-            if pid not in {p["id"] for p in result["projects"]}:
+            if pid not in {p["id"] for p in projects}:
                 gone |= {str(i) for i in ids}  # the whole project is gone
         return Side(
             label=f"now ({timezone.now():%Y-%m-%d %H:%M} UTC)",
@@ -109,6 +95,29 @@ def live_side(site: Any, *, since: datetime, expected: dict[str, list[int]]) -> 
         )
     finally:
         client.close()
+
+
+def live_configuration(
+    client: Any, site: Any
+) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, str]]]:
+    """The site's configuration now, as a backup's ``config`` and ``meta`` steps read it (kind
+    -> records), and its projects (``{"id", "key"}``)."""
+    config: dict[str, list[dict[str, Any]]] = {}
+
+    def keep(kind: str, records: Any) -> None:
+        config.setdefault(kind, []).extend(records)
+
+    ctx = steps.StepContext(
+        client=client,
+        store=None,
+        site_pk=site.pk,
+        software_missing=site_software_scopes_missing(site),
+    )
+    projects = steps.read_configuration(ctx, keep)["projects"]
+    for project in projects:
+        for kind, records in steps.project_meta(client, project):
+            keep(kind, records)
+    return config, projects
 
 
 def _live_record(client: Any, issue: dict[str, Any], project_id: str) -> dict[str, Any]:

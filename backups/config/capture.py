@@ -18,7 +18,14 @@ from typing import Any
 from atlassian.exceptions import ApiBadRequest, ApiForbidden, ApiNotFound
 from backups.config.kinds import CONFIG_KINDS, SCHEME_KINDS
 
-__all__ = ["CONFIG_KINDS", "context_scopes", "project_schemes", "site_configuration"]
+__all__ = [
+    "CONFIG_KINDS",
+    "context_scopes",
+    "project_schemes",
+    "read_dashboards",
+    "read_filters",
+    "site_configuration",
+]
 
 Shard = Callable[[str, Iterable[dict[str, Any]]], None]
 
@@ -98,7 +105,7 @@ def site_configuration(
             }
         )
     try:
-        filters, dashboards = _filters(client), _dashboards(client)
+        filters, dashboards = read_filters(client), read_dashboards(client)
     except _REFUSED as exc:
         filters, dashboards = [], []
         notes.append(
@@ -335,7 +342,7 @@ def _shares(entries: Any) -> list[dict[str, Any]]:
     return sorted((share(e) for e in entries or []), key=lambda s: repr(sorted(s.items())))
 
 
-def _filters(client: Any) -> list[dict[str, Any]]:
+def read_filters(client: Any) -> list[dict[str, Any]]:
     return _by_id(
         {
             "id": str(f["id"]),
@@ -350,7 +357,7 @@ def _filters(client: Any) -> list[dict[str, Any]]:
     )
 
 
-def _dashboards(client: Any) -> list[dict[str, Any]]:
+def read_dashboards(client: Any) -> list[dict[str, Any]]:
     out = []
     for d in client.dashboards():
         gadgets = [

@@ -5,6 +5,9 @@
              it as the requester chose (``RestoreJob.on_damaged``);
 ``config``   read the target's fields, users, issue types, priorities and link types; map them;
 ``projects`` find or create projects, components and versions (``RestoreItem`` rows);
+``configuration`` custom field contexts and options (so restored values are valid), release
+             states, role actors, filters and dashboards; the rest as differences to apply
+             by hand (``backups.config.restore``);
 ``issues``   create issues 50 per ``issue/bulk`` request, each carrying the issue property that
              records its source; rows are written ``pending`` before the request and
              ``created`` after it, so a crash in between is resolved by reading the target;
@@ -33,6 +36,7 @@ from django.utils import timezone
 from atlassian.exceptions import ApiBadRequest, ApiForbidden, ApiNotFound
 from atlassian.ratelimit import INTERACTIVE
 from backups import conf
+from backups.config.restore import ConfigurationPhase
 from backups.engine.source import client_for_site
 from backups.exceptions import LeaseLost, NotReady, SnapshotDamaged
 from backups.jobs import leases
@@ -54,6 +58,7 @@ PHASES = (
     "verify",
     "config",
     "projects",
+    "configuration",
     "recheck",
     "issues",
     "parts",
@@ -66,6 +71,7 @@ ESTIMATES = {
     "verify": 0,
     "config": 20,
     "projects": 20,
+    "configuration": 100,
     "recheck": 20,
     "issues": 2,
     "parts": 120,
@@ -153,7 +159,7 @@ class RestoreEngine:
             self.client.close()
 
 
-class Executor(FidelityPhases):
+class Executor(FidelityPhases, ConfigurationPhase):
     DONE_STATES = DONE_STATES
 
     def __init__(self, job: RestoreJob, lease: Lease, client: Any, source: SnapshotSource) -> None:
@@ -966,7 +972,11 @@ class Executor(FidelityPhases):
                 action="restore.job_finished",
                 target=self.job,
                 tenant=self.job.target_site.tenant,
-                summary={"status": status, **{k: v for k, v in counters.items() if v}},
+                summary={
+                    "status": status,
+                    **{k: v for k, v in counters.items() if v and k != "configuration"},
+                    "configuration_written": counters["configuration"].get("written") or {},
+                },
             )
 
 
@@ -1019,6 +1029,8 @@ def restore_counters(job: RestoreJob, source: SnapshotSource) -> dict[str, Any]:
         + len([r for r in mine if r["state"] == RestoreItem.State.EXISTING]),
         "issues_failed": len([r for r in mine if r["state"] == RestoreItem.State.FAILED]),
         "issues_recreated": int((job.counters or {}).get("issues_recreated") or 0),
+        # What the configuration phase wrote and what is left to apply by hand.
+        "configuration": (job.counters or {}).get("configuration") or {},
         "comments": parts.get("comments", 0),
         "worklogs": parts.get("worklogs", 0),
         "remote_links": parts.get("remote_links", 0),

@@ -12,6 +12,8 @@ The plan is a JSON document (stored on the job, shown by the command and the adm
 ``permissions`` what the restoring account may not do in the target;
 ``parts``      comments, worklogs, remote links, attachments (and bytes), links;
 ``writes``     the requests the restore needs at least (its points floor);
+``configuration`` what the configuration phase would write (contexts, options, release
+               states, role actors, filters, dashboards) and the differences to apply by hand;
 ``damaged``    attachments whose stored bytes are missing or do not hash to their manifest's
                SHA-256, and what the restore does about them (``stop`` or ``skip``).
 """
@@ -22,6 +24,7 @@ import math
 from typing import Any
 
 from atlassian.exceptions import ApiBadRequest, ApiNotFound
+from backups.config.restore import plan_configuration
 from backups.restore import mapping as maps
 from backups.restore import provenance
 from backups.restore.integrity import damaged_attachments
@@ -181,6 +184,8 @@ def plan_restore(*, job: RestoreJob, source: SnapshotSource, client: Any) -> dic
             parts["links"] += 1
         else:
             parts["links_unresolved"] += 1
+    # Before the fidelity plan, which renames the projects still to be created.
+    configuration = plan_configuration(job=job, source=source, client=client, mapping=mapping)
     fidelity = _plan_fidelity(job, source, client, mapping, creating, restored)
     fallback = job.user_fallback
     if fallback and fallback not in users:
@@ -253,6 +258,7 @@ def plan_restore(*, job: RestoreJob, source: SnapshotSource, client: Any) -> dic
             "action": job.on_damaged,
         },
         "warnings": warnings,
+        "configuration": configuration,
         **{k: v for k, v in fidelity.items() if k != "writes"},
     }
 

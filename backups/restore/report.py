@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backups.config.restore import configuration_lines
 from backups.restore.models import RestoreJob
 from backups.restore.planner import plan_summary
 
@@ -48,7 +49,9 @@ def restore_report(job: RestoreJob) -> dict[str, Any]:
     if job.dry_run:
         report["plan"] = plan
         report["not_as_it_was"] = list(plan.get("limits") or [])
-        report["lines"] = plan_summary(plan)
+        report["lines"] = plan_summary(plan) + configuration_lines(
+            plan.get("configuration"), dry_run=True
+        )
         return report
     counters = job.counters or {}
     report["categories"] = [
@@ -60,6 +63,8 @@ def restore_report(job: RestoreJob) -> dict[str, Any]:
     report["problem_count"] = len(job.errors or [])
     lines = [f"{c['label']}: {c['count']}" for c in report["categories"] if c["count"]]
     lines += [f"not as it was: {line}" for line in report["not_as_it_was"]]
+    report["configuration"] = counters.get("configuration") or {}
+    lines += configuration_lines(report["configuration"], dry_run=False)
     lines += [f"{p['kind']} {p['source']}: {p['error']}" for p in report["problems"]]
     report["lines"] = lines
     return report
