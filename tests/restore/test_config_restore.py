@@ -146,3 +146,36 @@ def test_the_command_and_the_admin_show_the_configuration_section(world, staff_c
     text = page.content.decode()
     assert escape("configuration written: 1 options") in text
     assert escape('add 1 option(s) to Customer Tier, context "Default') in text
+
+
+def test_into_another_site_dashboards_come_with_their_gadgets_and_filters(
+    backup_env, featured_a, featured_b
+):
+    a, b = backup_env.site("acme"), backup_env.site("bravo")
+    config.of(b)  # bravo's own filters and system dashboard exist before the restore
+    source_dashboards = [d for d in config.of(a).dashboards.values() if not d["systemDashboard"]]
+    source_filters = {f["id"]: f for f in config.of(a).filters.values()}
+
+    job = restore(featured_a, featured_b)
+
+    assert job.status == "succeeded", (job.status_reason, job.errors[:3])
+    target_filters = {f["name"]: f for f in config.of(b).filters.values()}
+    in_review = next(f for f in source_filters.values() if f["name"].endswith(" in review"))
+    restored = target_filters[in_review["name"]]
+    assert restored["jql"] == in_review["jql"]
+    alpha_in_b = b.project("ALPHA")
+    assert restored["sharePermissions"][0]["project"]["id"] == str(alpha_in_b.id)
+    for dashboard in source_dashboards:
+        copy = next(d for d in config.of(b).dashboards.values() if d["name"] == dashboard["name"])
+        assert [g["title"] for g in copy["gadgets"]] == [g["title"] for g in dashboard["gadgets"]]
+        assert [g["position"] for g in copy["gadgets"]] == [
+            g["position"] for g in dashboard["gadgets"]
+        ]
+        for original, made in zip(dashboard["gadgets"], copy["gadgets"], strict=True):
+            if "uri" in original:
+                source_filter = source_filters[original["uri"].rsplit("=", 1)[1]]
+                target_id = target_filters[source_filter["name"]]["id"]
+                assert made["uri"].endswith(f"filterId={target_id}")
+    section = job.counters["configuration"]
+    assert section["written"]["dashboards"] == len(source_dashboards)
+    assert section["written"]["gadgets"] == sum(len(d["gadgets"]) for d in source_dashboards)
