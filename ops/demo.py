@@ -290,10 +290,30 @@ class DemoSeeder:
         if paused:
             self.say(f"{len(paused)} legacy sites paused: LEGACY_CUTOFF has passed")
 
+    def sandbox_sites_back(self) -> None:
+        """The sandbox keeps its world in memory: after a restart, the sites of the demo tenants
+        seeded by an earlier run are given back to it (same name and cloud id, same site
+        administrator), so the customer journey still finds its site on the consent page."""
+        remote = self.sandbox.get("state").get("sites", [])
+        sites = (
+            JiraSite.objects.filter(tenant__slug__startswith=PREFIX)
+            .exclude(cloud_id__in=[s["cloud_id"] for s in remote])
+            .exclude(name__in=[s["name"] for s in remote])  # a site of its own by that name
+        )
+        for site in sites.order_by("pk"):
+            self.sandbox.post(
+                "sites", {"name": site.name, "cloud_id": site.cloud_id, "projects": 2, "issues": 15}
+            )
+            self.sandbox.post(
+                "users", {"email": site_admin_email(site.name), "admin_of": [site.name]}
+            )
+            self.say(f"sandbox: {site.name} given back (seeded by an earlier run)")
+
     def run(self) -> None:
         from ops.roles import sync_roles
 
         sync_roles()
+        self.sandbox_sites_back()
         if not User.objects.filter(is_staff=True, is_active=True).exists():
             User.objects.create(username="demo-approver", is_staff=True)
         for name, health in CONNECTED.items():

@@ -137,6 +137,23 @@ def test_after_the_cutoff_the_demo_shows_legacy_sites_paused_and_mails_past_due(
     assert demo_sandbox.state.consent.auto is False
 
 
+@pytest.mark.django_db(transaction=True)
+def test_after_the_sandbox_restarts_the_journey_still_finds_its_site(demo_sandbox, settings):
+    settings.LEGACY_CUTOFF = timezone.now() + timedelta(days=60)
+    seed(demo_sandbox)
+    hooli = JiraSite.objects.get(tenant__slug="demo-hooli")
+    demo_sandbox.state.reset()  # a new `make run`: the sandbox starts from its seed again
+    assert hooli.cloud_id not in {s.cloud_id for s in demo_sandbox.state.sites.values()}
+
+    seed(demo_sandbox)
+
+    site = demo_sandbox.state.site(hooli.cloud_id)
+    assert site.name == hooli.name
+    admin = demo_sandbox.state.user("admin@hooli.test")
+    assert site in demo_sandbox.state.sites_for(admin)
+    assert demo_sandbox.state.consent.auto is False
+
+
 @pytest.mark.django_db
 def test_seed_demo_fails_with_exit_1_when_the_sandbox_is_not_there():
     from django.core.management.base import CommandError
