@@ -14,9 +14,10 @@ sites still on a legacy credential are paused ("re-authorization required") as t
 task would pause them.
 
 Idempotent: each demo tenant is built once (its slug is the marker); a second run skips it.
-The sandbox keeps its world in memory, so after a restart the demo grants of an earlier run
-meet a sandbox that no longer knows them: refreshing them marks them needs_reauth, which is
-what production would do too.
+The sandbox keeps its world in memory. After a restart the seeder gives it back the sites of
+the demo tenants seeded before (same cloud id, same site administrator: the customer journey
+still works), but not their grants: refreshing those marks them needs_reauth, which is what
+production would do too.
 """
 
 from __future__ import annotations
