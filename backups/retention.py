@@ -302,12 +302,15 @@ def _collect_unnamed(site: JiraSite, store: ObjectStore, report: PruneReport) ->
     """Objects stored for the site that no counted snapshot names (written by a job that never
     committed, or before the counts existed): a listing of the site's objects."""
     report.listed_storage = True
-    named = set(
-        StoredObjectRef.objects.filter(site=site, refs__gt=0).values_list("sha256", flat=True)
-    )
-    unnamed = [sha for sha in store.list_all() if sha not in named]
-    for sha in unnamed:
-        store.delete(sha)
+    named: set[str] = set()
+    for sha in StoredObjectRef.objects.filter(site=site, refs__gt=0).values_list(
+        "sha256", flat=True
+    ):
+        # Sealed objects are stored under a keyed name, plain ones (format 2) under the hash.
+        named.update(store.names(sha))
+    unnamed = [name for name in store.list_all() if name not in named]
+    for name in unnamed:
+        store.delete_name(name)
     for start in range(0, len(unnamed), 1000):
         StoredAttachment.objects.filter(
             site=site, sha256__in=unnamed[start : start + 1000]

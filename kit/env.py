@@ -134,6 +134,21 @@ class Env:
             )
         return value
 
+    def kms_keys(self, name: str) -> list[tuple[str, str]]:
+        """``KMS_KEYS``: comma-separated ``kek_id=key ARN or alias``, newest first (may be empty)."""
+        value = self.raw(name)
+        keys: list[tuple[str, str]] = []
+        for item in (value or "").split(","):
+            if not item.strip():
+                continue
+            kek_id, sep, key = item.strip().partition("=")
+            if not sep or not kek_id.isalnum() or not key.strip():
+                raise ConfigError(name, "each key must look like kek_id=ARN-or-alias (id alnum)")
+            if any(existing == kek_id for existing, _ in keys):
+                raise ConfigError(name, f"key id {kek_id!r} appears twice")
+            keys.append((kek_id, key.strip()))
+        return keys
+
     def encryption_keys(self, name: str) -> list[tuple[str, bytes]]:
         """``FIELD_ENCRYPTION_KEYS``: comma-separated ``key_id:base64(32 bytes)``, newest first."""
         value = self.raw(name)

@@ -411,3 +411,14 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# AWS KMS keys that wrap data keys (tenants/keys_wrapping.py): `kek_id=ARN or alias`, newest
+# first; when set, the first wraps new data keys and FIELD_ENCRYPTION_KEYS still unwrap.
+KMS_KEYS = env.kms_keys("KMS_KEYS")
+KMS_REGION_NAME = env.str("KMS_REGION_NAME", "") or None
+KMS_ENDPOINT_URL = env.str("KMS_ENDPOINT_URL", "") or None
+
+# Snapshot encryption (docs/encryption.md → Snapshots): every object and manifest of a backup
+# sealed with the tenant's snapshot data key. Off only to measure its cost (bench/) or to write
+# plain snapshots for a reader that predates format 3.
+SNAPSHOT_ENCRYPTION = env.bool("SNAPSHOT_ENCRYPTION", True)

@@ -109,7 +109,7 @@ def forget_cached_keys(*, scope: str | None = None) -> None:
 
 @receiver(setting_changed)
 def _forget_on_new_settings(*, setting: str, **kwargs) -> None:
-    if setting in {"FIELD_ENCRYPTION_KEYS", "STORAGES", "DATA_KEY_CACHE_SECONDS"}:
+    if setting in {"FIELD_ENCRYPTION_KEYS", "KMS_KEYS", "STORAGES", "DATA_KEY_CACHE_SECONDS"}:
         forget_cached_keys()
 
 
@@ -198,6 +198,8 @@ def _load(scope: str, key_id: str) -> bytes:
                 return wrapper.unwrap(kek_id, wrapped, context=context)
             except crypto.DecryptionError as exc:
                 failure = exc
+    if isinstance(failure, keys_wrapping.KmsKeyUnavailable):
+        raise failure  # callers tell a disabled (customer-managed) key by its type
     if failure is not None:
         raise crypto.DecryptionError(f"data key {key_id} of {scope}: {failure}")
     stored = _stored_kek_ids(scope, key_id)

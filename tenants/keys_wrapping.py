@@ -2,9 +2,17 @@
 
 ``KeyWrapper`` is the seam a KMS slots into (issue 22): ``generate`` maps to KMS
 ``GenerateDataKey``, ``unwrap`` to ``Decrypt`` and ``wrap`` to ``Encrypt`` (or ``ReEncrypt``), the
-``context`` to the ``EncryptionContext``, and a KEK id to a key ARN or alias. Today the one
-implementation is ``LocalKeyWrapper``: AES-256-GCM under ``settings.FIELD_ENCRYPTION_KEYS``
-(separate from ``SECRET_KEY``; the first key wraps, every key unwraps).
+``context`` to the ``EncryptionContext``, and a KEK id to a key ARN or alias.
+
+- ``LocalKeyWrapper``: AES-256-GCM under ``settings.FIELD_ENCRYPTION_KEYS`` (separate from
+  ``SECRET_KEY``; the first key wraps, every key unwraps);
+- ``KmsKeyWrapper``: AWS KMS through boto3, under ``settings.KMS_KEYS`` (``kek_id=key ARN or
+  alias``, newest first). The KEK id (short, safe in a key-store name and the registry) stands
+  for the key; the KMS key never leaves KMS.
+
+``wrapper()`` combines them: with ``KMS_KEYS`` set its first key wraps new data keys, otherwise
+the first ``FIELD_ENCRYPTION_KEYS`` key does; every configured key of either kind unwraps, so
+moving from local keys to KMS (or back) is a rotation (``rotate_encryption_keys``).
 """
 
 from __future__ import annotations
@@ -70,7 +78,136 @@ def _aad(kek_id: str, context: dict[str, str]) -> bytes:
     return f"kek:{kek_id}:".encode() + _context_bytes(context)
 
 
+class KmsKeyWrapper:
+    """Wraps data keys with AWS KMS keys: ``keys`` is ``[(kek id, key ARN or alias)]``, the
+    first wraps. KMS errors (a disabled or deleted key, no permission, KMS unreachable) become
+    ``crypto.DecryptionError`` naming the KEK id and KMS's error code, never key material."""
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        self.keys = list(keys)
+
+    def key_ids(self) -> list[str]:
+        return [kek_id for kek_id, _ in self.keys]
+
+    def _client(self):
+        import boto3
+        from django.conf import settings
+
+        return boto3.client(
+            "kms",
+            region_name=getattr(settings, "KMS_REGION_NAME", None) or "us-east-1",
+            endpoint_url=getattr(settings, "KMS_ENDPOINT_URL", None) or None,
+        )
+
+    def _arn(self, kek_id: str) -> str:
+        arn = dict(self.keys).get(kek_id)
+        if arn is None:
+            raise crypto.DecryptionError(f"KEK id {kek_id!r} is not a configured KMS key")
+        return arn
+
+    def generate(self, *, context: dict[str, str]) -> tuple[bytes, str, bytes]:
+        kek_id = self.keys[0][0]
+        response = self._call(
+            kek_id,
+            "generate_data_key",
+            KeyId=self._arn(kek_id),
+            KeySpec="AES_256",
+            EncryptionContext=context,
+        )
+        return response["Plaintext"], kek_id, response["CiphertextBlob"]
+
+    def wrap(self, key: bytes, *, context: dict[str, str]) -> tuple[str, bytes]:
+        kek_id = self.keys[0][0]
+        response = self._call(
+            kek_id, "encrypt", KeyId=self._arn(kek_id), Plaintext=key, EncryptionContext=context
+        )
+        return kek_id, response["CiphertextBlob"]
+
+    def unwrap(self, kek_id: str, wrapped: bytes, *, context: dict[str, str]) -> bytes:
+        self.check_enabled(kek_id)
+        response = self._call(
+            kek_id,
+            "decrypt",
+            KeyId=self._arn(kek_id),
+            CiphertextBlob=wrapped,
+            EncryptionContext=context,
+        )
+        key = response["Plaintext"]
+        if len(key) != DATA_KEY_BYTES:
+            raise crypto.DecryptionError(f"data key {context.get('data_key', '?')}: wrong length")
+        return key
+
+    def check_enabled(self, kek_id: str) -> None:
+        """``KmsKeyUnavailable`` unless the key is enabled (a disabled key or one pending
+        deletion is named by its state, as KMS's own Decrypt would refuse it)."""
+        meta = self._call(kek_id, "describe_key", KeyId=self._arn(kek_id))["KeyMetadata"]
+        state = meta.get("KeyState", "Enabled")
+        if state != "Enabled":
+            code = "DisabledException" if state == "Disabled" else "KMSInvalidStateException"
+            raise KmsKeyUnavailable(kek_id, f"{code}: key state {state}")
+
+    def _call(self, kek_id: str, operation: str, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self._client(), operation)(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "error")
+            raise KmsKeyUnavailable(kek_id, code) from None
+        except BotoCoreError as exc:
+            raise KmsKeyUnavailable(kek_id, type(exc).__name__) from None
+
+
+class KmsKeyUnavailable(crypto.DecryptionError):
+    """KMS refused or could not be reached for a key (``code``: KMS's error code, e.g.
+    ``DisabledException``, ``KMSInvalidStateException``, ``AccessDeniedException``)."""
+
+    def __init__(self, kek_id: str, code: str) -> None:
+        self.kek_id, self.code = kek_id, code
+        super().__init__(f"KMS key {kek_id} is unavailable ({code})")
+
+    @property
+    def disabled(self) -> bool:
+        """The key itself is off (disabled, pending deletion, gone), not KMS unreachable."""
+        return self.code.split(":")[0] in {
+            "DisabledException",
+            "KMSInvalidStateException",
+            "NotFoundException",
+        }
+
+
+class CombinedKeyWrapper:
+    """KMS keys first (when configured), then local ones; each KEK id unwraps with its kind."""
+
+    def __init__(self, kms: KmsKeyWrapper | None, local: LocalKeyWrapper) -> None:
+        self.kms, self.local = kms, local
+
+    def _primary(self) -> KeyWrapper:
+        return self.kms if self.kms is not None else self.local
+
+    def key_ids(self) -> list[str]:
+        return (self.kms.key_ids() if self.kms else []) + self.local.key_ids()
+
+    def generate(self, *, context: dict[str, str]) -> tuple[bytes, str, bytes]:
+        return self._primary().generate(context=context)
+
+    def wrap(self, key: bytes, *, context: dict[str, str]) -> tuple[str, bytes]:
+        return self._primary().wrap(key, context=context)
+
+    def unwrap(self, kek_id: str, wrapped: bytes, *, context: dict[str, str]) -> bytes:
+        if self.kms is not None and kek_id in self.kms.key_ids():
+            return self.kms.unwrap(kek_id, wrapped, context=context)
+        return self.local.unwrap(kek_id, wrapped, context=context)
+
+
 def wrapper() -> KeyWrapper:
-    """The wrapper for data keys (one for all scopes today; a per-tenant customer-managed KMS key
-    would choose here)."""
-    return LocalKeyWrapper()
+    """The wrapper for data keys: ``KMS_KEYS`` when configured, then ``FIELD_ENCRYPTION_KEYS``."""
+    from django.conf import settings
+
+    kms_keys = list(getattr(settings, "KMS_KEYS", None) or [])
+    return CombinedKeyWrapper(KmsKeyWrapper(kms_keys) if kms_keys else None, LocalKeyWrapper())
+
+
+def primary_key_id() -> str:
+    """The KEK id that wraps new data keys."""
+    return wrapper().key_ids()[0]

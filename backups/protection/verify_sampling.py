@@ -117,6 +117,10 @@ def _deep_sample(
     problems = []
     for sha, size in rng.sample(objects, min(take, len(objects))):
         report.objects_deep_verified += 1
+        damaged = store.body_problem(sha)  # a sealed object: its bytes against its digest
+        if damaged is not None:
+            problems.append(f"snapshot {sid}: {store.path(sha)}: {damaged}")
+            continue
         try:
             found = store.hash_of_stored(sha)
         except OSError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 from backups.exceptions import SnapshotDamaged
 from backups.restore.source import SnapshotSource
 from backups.snapshots.objects import ObjectStore
+from backups.snapshots.sealing import SealedObjectError
 
 
 def object_problem(store: ObjectStore, sha256: str) -> str | None:
@@ -22,7 +23,10 @@ def object_problem(store: ObjectStore, sha256: str) -> str | None:
         return "no hash recorded"
     if store.size(sha256) is None:
         return "missing"
-    actual = store.hash_of_stored(sha256).sha256
+    try:
+        actual = store.hash_of_stored(sha256).sha256
+    except SealedObjectError as exc:  # a sealed object that does not open: damaged
+        return f"unreadable ({exc})"
     if actual != sha256:
         return f"content hashes to {actual[:12]}…, not to its name"
     return None
@@ -55,7 +59,11 @@ def read_verified(store: ObjectStore, sha256: str, *, issue: str = "", filename:
     """The object's bytes, only if they hash to ``sha256``; else ``SnapshotDamaged``."""
     problem = "missing" if store.size(sha256) is None else None
     if problem is None:
-        data = store.read(sha256)
+        try:
+            data = store.read(sha256)
+        except SealedObjectError as exc:
+            data, problem = b"", f"unreadable ({exc})"
+    if problem is None:
         actual = hashlib.sha256(data).hexdigest()
         if actual == sha256:
             return data

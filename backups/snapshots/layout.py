@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 
 FORMAT_VERSION = 2
-# Format 1 listed attachments in the manifest; format 2 names them in attachment_refs shards.
-READABLE_VERSIONS = (1, 2)
+# Format 1 listed attachments in the manifest; format 2 names them in attachment_refs shards;
+# format 3 is format 2 sealed (objects and manifest) with the tenant's snapshot key.
+SEALED_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 ROOT = "backups"
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -10,6 +10,7 @@ still read.
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 
 from backups.config.kinds import CONFIG_KINDS
-from backups.snapshots import layout
+from backups.snapshots import layout, sealing
+from tenants.exceptions import DecryptionError
 
 FORMAT_NAME = "jira-cloud-snapshot"
 
@@ -170,15 +172,14 @@ class Manifest:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Manifest:
-        try:
-            raw = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise ManifestError(f"manifest is not valid JSON ({exc})") from exc
-        if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
-            raise ManifestError("not a snapshot manifest")
+        raw = _parse(data)
         version = raw.get("format_version")
         if version not in layout.READABLE_VERSIONS:
             raise ManifestError(f"unsupported format version {version!r}")
+        if version >= layout.SEALED_VERSION:
+            raw = _parse(_unseal(raw))
+            if raw.get("format_version") != version:
+                raise ManifestError("sealed manifest names another format version")
         try:
             manifest = cls(
                 snapshot_id=str(raw["snapshot_id"]),
@@ -205,18 +206,108 @@ class Manifest:
         return manifest
 
 
-def write_manifest(storage: Storage, manifest: Manifest) -> tuple[str, str, int]:
-    """Store the manifest (replacing a partial one); returns (path, sha256, size)."""
+def _parse(data: bytes) -> dict[str, Any]:
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ManifestError(f"manifest is not valid JSON ({exc})") from exc
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
+        raise ManifestError("not a snapshot manifest")
+    return raw
+
+
+def _aad(cloud_id: str, snapshot_id: str, key_id: str) -> bytes:
+    return f"manifest:{cloud_id}/{snapshot_id}:{key_id}".encode()
+
+
+def seal(manifest: Manifest, key: sealing.SnapshotKey) -> bytes:
+    """The stored form of a format-3 manifest: a small clear envelope (format, version, ids,
+    which key) around the manifest sealed with the tenant's snapshot key."""
+    body = key.seal_document(
+        manifest.to_bytes(), aad=_aad(manifest.cloud_id, manifest.snapshot_id, key.key_id)
+    )
+    envelope = {
+        "format": FORMAT_NAME,
+        "format_version": manifest.format_version,
+        "snapshot_id": manifest.snapshot_id,
+        "site": {"cloud_id": manifest.cloud_id},
+        "sealed": {
+            "alg": "AES-256-GCM",
+            "key_scope": key.scope,
+            "key_id": key.key_id,
+            "data": base64.b64encode(body).decode("ascii"),
+        },
+    }
+    return orjson.dumps(envelope, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+
+
+def _unseal(raw: dict[str, Any]) -> bytes:
+    try:
+        cloud_id = str(raw["site"]["cloud_id"])
+        snapshot_id = str(raw["snapshot_id"])
+        sealed = raw["sealed"]
+        scope, key_id = str(sealed["key_scope"]), str(sealed["key_id"])
+        body = base64.b64decode(sealed["data"], validate=True)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ManifestError(f"sealed manifest has a malformed envelope ({exc})") from exc
+    label = f"manifest of snapshot {snapshot_id}"
+    try:
+        key = sealing.key_by_id(scope, key_id)
+        return key.open_document(body, aad=_aad(cloud_id, snapshot_id, key_id), label=label)
+    except (DecryptionError, ValueError) as exc:
+        raise ManifestError(f"{label} cannot be opened: {exc}") from exc
+
+
+def write_manifest(
+    storage: Storage, manifest: Manifest, key: sealing.SnapshotKey | None = None
+) -> tuple[str, str, int]:
+    """Store the manifest (replacing a partial one); returns (path, sha256, size). A format-3
+    manifest is sealed with ``key``."""
     import hashlib
 
     path = layout.manifest_path(manifest.cloud_id, manifest.snapshot_id)
-    data = manifest.to_bytes()
+    if manifest.format_version >= layout.SEALED_VERSION:
+        if key is None:
+            raise ValueError("a sealed (format 3) manifest needs the tenant's snapshot key")
+        data = seal(manifest, key)
+    else:
+        data = manifest.to_bytes()
+    if storage.exists(path):
+        # Replacing a manifest (sealing an older snapshot in place): the new one is stored
+        # beside it first, so an interruption never leaves the snapshot without one
+        # (``recover_replaced`` puts it in place).
+        _save(storage, replacement_path(path), data)
+        storage.delete(path)
+        _save(storage, path, data)
+        storage.delete(replacement_path(path))
+    else:
+        _save(storage, path, data)
+    return path, hashlib.sha256(data).hexdigest(), len(data)
+
+
+def replacement_path(path: str) -> str:
+    return f"{path}.new"
+
+
+def _save(storage: Storage, path: str, data: bytes) -> None:
     if storage.exists(path):
         storage.delete(path)
     saved = storage.save(path, ContentFile(data))
     if saved != path:  # pragma: no cover - only if a concurrent writer raced the delete
         storage.delete(saved)
-    return path, hashlib.sha256(data).hexdigest(), len(data)
+
+
+def recover_replaced(storage: Storage, cloud_id: str, snapshot_id: str) -> bool:
+    """Finish a manifest replacement an interruption left half done; True if it did."""
+    path = layout.manifest_path(cloud_id, snapshot_id)
+    spare = replacement_path(path)
+    if not storage.exists(spare):
+        return False
+    if not storage.exists(path):
+        with storage.open(spare, "rb") as fh:
+            _save(storage, path, fh.read())
+    storage.delete(spare)
+    return True
 
 
 def read_manifest(storage: Storage, cloud_id: str, snapshot_id: str) -> Manifest:

@@ -2,7 +2,10 @@
 
 Quick: the manifest reads and every object it names (its shards, and the attachments its refs
 shards name) is present with its recorded size.
-Deep: also re-read and re-hash every object, and decompress every shard and count its records.
+Deep: also re-read every object: a sealed one (format 3) is first checked against the digest of
+its sealed bytes in its header (integrity without the key or the plaintext), then opened
+(authenticated with the tenant's key) and re-hashed; every shard is decompressed and its
+records counted.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from backups.snapshots import layout, shards
 from backups.snapshots.manifest import ATTACHMENT_REFS, ManifestError, ShardEntry, read_manifest
 from backups.snapshots.objects import ObjectStore
 from backups.snapshots.reader import SnapshotReader
+from backups.snapshots.sealing import SealedObjectError
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,17 @@ def _check_object(
         return False
     if not deep:
         return True
-    hashed = store.hash_of_stored(sha).sha256
+    # Sealed objects: first the stored bytes against their header's digest (no key needed),
+    # then opened with the tenant's key and hashed.
+    damaged = store.body_problem(sha)
+    if damaged is not None:
+        problems.append(Problem(sid, path, damaged))
+        return False
+    try:
+        hashed = store.hash_of_stored(sha).sha256
+    except SealedObjectError as exc:
+        problems.append(Problem(sid, path, f"unreadable ({exc})"))
+        return False
     if hashed != sha:
         problems.append(Problem(sid, path, f"content hashes to {hashed}, not {sha}"))
         return False

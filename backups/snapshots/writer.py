@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.files.storage import Storage
 
-from backups.snapshots import shards
+from backups.snapshots import layout, shards
 from backups.snapshots.manifest import (
     ATTACHMENT_REFS,
     AttachmentEntry,
@@ -83,6 +83,9 @@ def commit_snapshot(
         record_counts=record_counts,
         compacted_from=compacted_from,
     )
+    sealed = store.seals and store.key is not None
+    if sealed:
+        manifest.format_version = layout.SEALED_VERSION
     seen: set[bytes] = set()
     total = 0
     try:
@@ -98,7 +101,7 @@ def commit_snapshot(
         raise IncompleteSnapshot(f"an attachment refs shard is unreadable ({exc})") from exc
     manifest.totals = {"objects": len(seen), "bytes": total}
     del seen
-    path, sha, size = write_manifest(storage, manifest)
+    path, sha, size = write_manifest(storage, manifest, store.key if sealed else None)
     return manifest, path, sha, size
 
 

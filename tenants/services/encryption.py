@@ -19,7 +19,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from tenants import crypto, keys
+from tenants import crypto, keys, keys_wrapping
 from tenants.audit import record_event
 from tenants.fields import EncryptedSecret, encrypted_secrets
 from tenants.models import DataKey, User
@@ -229,7 +229,7 @@ def encryption_rotate_keys(
     nothing to do)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    primary = crypto.primary_key_id()
+    primary = keys_wrapping.primary_key_id()
     before = count_by_key_id()
     keys_before = data_keys_by_kek_id()
     report = RotationReport(

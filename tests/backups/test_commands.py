@@ -65,7 +65,7 @@ def test_verify_snapshots_deep_fails_and_names_an_object_with_one_flipped_byte(a
         call_command("verify_snapshots", "--deep", stdout=out)
     assert store.path(victim) in out.getvalue()
     snapshot.refresh_from_db()
-    assert snapshot.last_verify_problems and victim in snapshot.last_verify_problems[0]
+    assert snapshot.last_verify_problems and store.path(victim) in snapshot.last_verify_problems[0]
 
 
 def test_verify_snapshots_quick_fails_on_a_missing_object(acme):

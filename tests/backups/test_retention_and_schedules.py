@@ -31,7 +31,7 @@ def test_pruning_keeps_the_newest_snapshots_and_exactly_the_objects_they_referen
     assert Snapshot.objects.get(pk=old.snapshot_id).status == Snapshot.Status.PRUNED
     kept = SnapshotReader.open(acme.cloud_id, str(new.snapshot_id))
     store = ObjectStore(acme.cloud_id)
-    assert set(store.list_all()) == {sha for sha, _size in kept.stored_objects()}
+    assert set(store.list_all()) == {store.name(sha) for sha, _size in kept.stored_objects()}
     assert report.deleted_objects  # the old snapshot's own shards and deleted issues' files
     assert verify_snapshot(acme.cloud_id, str(new.snapshot_id), deep=True) == []
     assert not StoredAttachment.objects.filter(

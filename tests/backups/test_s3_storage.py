@@ -14,6 +14,8 @@ from backups.snapshots.verify import verify_snapshot
 from backups.snapshots.writer import commit_snapshot, write_shard
 
 CLOUD = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+# No site of the portal has CLOUD: plain objects (format 2, which readers keep reading).
+pytestmark = pytest.mark.django_db
 
 
 def _free_port() -> int:

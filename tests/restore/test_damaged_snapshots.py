@@ -134,7 +134,7 @@ def test_reliability_row_9_bit_flip_and_missing_object(snapshot_a, site_b, backu
     assert {d["sha256"] for d in job.plan["damaged"]} == {flipped, missing}
     assert {d["problem"] for d in job.plan["damaged"] if d["sha256"] == missing} == {"missing"}
     assert sandbox_writes(backup_env, site_b) == []
-    assert report.deleted_objects == [stray]
+    assert report.deleted_objects == [store.name(stray)]  # its storage name (sealed: keyed)
     referenced = {sha for sha, _size in snapshot_reader(snapshot_a.job).stored_objects()}
     assert all(store.exists(sha) for sha in referenced - {missing})
     assert store.exists(flipped)

@@ -6,7 +6,7 @@ from collections import Counter
 
 from kit.commands import OperatorCommand
 from kit.outcomes import counted
-from tenants import crypto
+from tenants import crypto, keys_wrapping
 from tenants.services.encryption import (
     count_by_key_id,
     count_legacy_values,
@@ -42,7 +42,7 @@ class Command(OperatorCommand):
     def handle(self, *args, **options):
         if options["batch_size"] < 1:
             raise self.usage_error("--batch-size must be at least 1")
-        primary = crypto.primary_key_id()
+        primary = keys_wrapping.primary_key_id()
         if options["dry_run"]:
             counts, data_keys = count_by_key_id(), data_keys_by_kek_id()
             stale = sum(n for key_id, n in data_keys.items() if key_id != primary)
