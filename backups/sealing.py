@@ -26,7 +26,7 @@ from django.db import transaction
 from backups.models import Snapshot
 from backups.snapshots import layout, sealing
 from backups.snapshots.manifest import ManifestError, read_manifest, recover_replaced
-from backups.snapshots.objects import ObjectStore
+from backups.snapshots.objects import ObjectStore, site_key
 from backups.snapshots.reader import SnapshotReader
 from backups.snapshots.shards import ShardError
 from backups.snapshots.writer import IncompleteSnapshot, commit_snapshot
@@ -47,10 +47,15 @@ class SealReport:
 
 def seal_site(*, site: JiraSite, acting_user=None, dry_run: bool = False) -> SealReport:
     report = SealReport(site=site.url or site.cloud_id)
-    store = ObjectStore(site.cloud_id)
-    if not store.seals or store.key is None:
+    if not sealing.enabled():
         report.problems["*"] = "snapshot encryption is off (SNAPSHOT_ENCRYPTION)"
         return report
+    # A dry run creates no key: without one yet, every object counts as plain.
+    store = (
+        ObjectStore(site.cloud_id, key=site_key(site.cloud_id, create=False))
+        if dry_run
+        else ObjectStore(site.cloud_id)
+    )
     snapshots = Snapshot.objects.filter(site=site, status=Snapshot.Status.COMPLETE).order_by(
         "completed_at"
     )

@@ -166,8 +166,8 @@ def live_world(acme, tmp_path, local_demo):  # noqa: F811 - the fixture imported
 
 
 def world_for(name: str, request) -> World:
-    # Only a restore's and a roll-back's dry runs read a snapshot (and the site).
-    live = name in ("restore_snapshot", "rollback_issues")
+    # Only a restore's, a roll-back's and sealing's dry runs read a snapshot (and the site).
+    live = name in ("restore_snapshot", "rollback_issues", "seal_snapshots")
     return request.getfixturevalue("live_world" if live else "rows_world")
 
 

@@ -28,7 +28,8 @@ def test_a_restore_from_a_compacted_snapshot_reads_one_base(acme, site_b, backup
     assert len(report.pruned_snapshots) == 5
     reader = reader_of(compacted)
     assert {s.seq for s in reader.manifest.shards} == {0}
-    assert set(ObjectStore(acme.cloud_id).list_all()) == set(dict(reader.stored_objects()))
+    store = ObjectStore(acme.cloud_id)
+    assert set(store.list_all()) == {store.name(sha) for sha in dict(reader.stored_objects())}
 
     job = restore(compacted, site_b)
     assert job.status == RestoreJob.Status.SUCCEEDED, (job.status_reason, job.errors[:5])
