@@ -1051,6 +1051,16 @@ class JiraClient(BaseClient):
     def changelog(self, key: str) -> Iterator[dict[str, Any]]:
         return self._offset_pages("GET", "issue/{key}/changelog", path_params={"key": key})
 
+    def changelog_page(self, key: str, *, start_at: int, max_results: int) -> list[dict[str, Any]]:
+        """One page of the issue's changelog (ascending): ``max_results`` entries from
+        ``start_at`` (read the newest ones of a long changelog without the rest)."""
+        data = self._get(
+            "issue/{key}/changelog",
+            {"key": key},
+            params={"startAt": start_at, "maxResults": max_results},
+        )
+        return list(data.get("values") or [])
+
     def changelog_bulkfetch_page(
         self,
         ids_or_keys: Iterable[str | int],

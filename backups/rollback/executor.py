@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import F
 
 from atlassian.exceptions import ApiBadRequest, ApiForbidden, ApiNotFound
+from atlassian.ratelimit import INTERACTIVE
 from backups import conf
 from backups.engine.source import client_for_site
 from backups.exceptions import LeaseLost, SnapshotDamaged
@@ -75,7 +76,8 @@ class RollbackEngine:
         self.runner: Runner | None = None
 
     def open(self) -> None:
-        self.client = client_for_site(self.site)
+        # A roll-back is work a person started and waits for: it may use the interactive reserve.
+        self.client = client_for_site(self.site, priority=INTERACTIVE)
         self.runner = Runner(self.job, self.lease, self.client)
 
     def next_unit(self) -> Unit | None:
@@ -178,7 +180,7 @@ class Runner:
         ids = self._scope_ids() if job.scope == RollbackJob.Scope.ISSUES else []
         page = reading.read_page(self.client, job, self.checkpoint.get("page_token"), ids)
         if job.scope == RollbackJob.Scope.CHANGED:
-            reading.complete_changelogs(self.client, page.issues)
+            reading.complete_changelogs(self.client, page.issues, job.changed_from)
             window = reading.Window(job.changed_from, job.changed_to, job.changed_by)
         if page.missing:
             missing = {str(self.records[i].get("key")) for i in page.missing if i in self.records}

@@ -18,7 +18,9 @@ from typing import Any
 from backups.rollback import values
 
 PAGE = 100
-CHANGELOG_BULK = 1000
+# Newest changelog entries read first for a capped changelog, and the most per request.
+TAIL = 2
+CHANGELOG_PAGE = 100
 
 
 @dataclass
@@ -66,23 +68,26 @@ def read_page(client: Any, job: Any, token: str | None, issue_ids: list[str]) ->
     return Page(page.issues, None if page.is_last else page.next_page_token)
 
 
-def complete_changelogs(client: Any, issues: list[dict[str, Any]]) -> None:
-    """Replace a capped inline changelog by the issue's whole changelog."""
-    capped = [
-        str(i["id"])
-        for i in issues
-        if (i.get("changelog") or {}).get("total", 0)
-        > len((i.get("changelog") or {}).get("histories") or [])
-    ]
-    if not capped:
-        return
-    by_id = {str(i["id"]): i for i in issues}
-    for start in range(0, len(capped), CHANGELOG_BULK):
-        for log in client.changelog_bulkfetch(capped[start : start + CHANGELOG_BULK]):
-            histories = log.get("changeHistories") or []
-            target = by_id.get(str(log.get("issueId")))
-            if target is not None:
-                target["changelog"] = {"histories": histories, "total": len(histories)}
+def complete_changelogs(client: Any, issues: list[dict[str, Any]], since: datetime) -> None:
+    """An issue whose inline changelog is capped (its first entries only) gets its newest
+    entries back to ``since``: ``GET issue/{key}/changelog`` from the end, ``TAIL`` entries
+    first, twice as many each time an entry older than ``since`` has not been reached. The
+    window only needs entries from ``since`` on, and each entry read costs a point."""
+    for issue in issues:
+        log = issue.get("changelog") or {}
+        inline = list(log.get("histories") or [])
+        total = int(log.get("total") or 0)
+        end, size, tail = total, TAIL, []
+        while end > len(inline):
+            start = max(len(inline), end - size)
+            page = client.changelog_page(issue["key"], start_at=start, max_results=end - start)
+            tail = page + tail
+            end, size = start, min(size * 2, CHANGELOG_PAGE)
+            oldest = parse_time(page[0].get("created")) if page else None
+            if not page or (oldest is not None and oldest < since):
+                break
+        if tail:
+            issue["changelog"] = {"histories": inline + tail, "total": total}
 
 
 @dataclass
