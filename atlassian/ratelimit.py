@@ -343,16 +343,19 @@ return 1
         *,
         hour: datetime | None = None,
         priority: str = INTERACTIVE,
+        holdback: int = 0,
     ) -> bool:
         """Reserve ``points`` in ``pool`` for the hour; False (nothing reserved) if over limit.
 
         Work a person waits for (``INTERACTIVE``) may use the whole pool; scheduled work
         (``SCHEDULED``) stops short of the interactive reserve (``interactive_reserve``), so
-        interactive work never waits behind it."""
+        interactive work never waits behind it. ``holdback``: points more to leave to others
+        (a full backup leaves the pool's incremental floors)."""
         hour = hour_start(hour)
         limit = self.limit_for(pool)
         if priority == SCHEDULED:
             limit -= interactive_reserve(limit)
+        limit -= max(0, holdback)
         if self.redis is not None:
             key = self._rkey(pool, hour, "reserved")
             return bool(self._try(keys=[key], args=[points, limit, _POINTS_TTL_SECONDS]))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from django.db.models import Q
+from django.db.models import Q, Sum
 
 from atlassian.pools import is_site_pool, tier2_cloud_ids
 from atlassian.ratelimit import (
@@ -26,9 +26,10 @@ from atlassian.ratelimit import (
     PointsBudget,
     default_budget,
     hour_start,
+    interactive_reserve,
 )
 from backups import conf
-from backups.models import BackupJob
+from backups.models import LIVE_SITE_STATUSES, BackupJob, BackupSchedule
 from backups.restore.models import RestoreJob
 
 # Re-check a refused tenant at least this often: its share grows when other tenants finish.
@@ -72,12 +73,15 @@ def admit(
     estimate: int,
     budget: PointsBudget | None = None,
     priority: str = SCHEDULED,
+    full: bool = False,
 ) -> float:
     """0 when the step may run now (its points are reserved), else seconds to wait.
 
     A tenant whose share is smaller than one step (many tenants, large pages) may still take
     one step per hour, so no tenant ever stalls; the pool's own limit always holds. An
-    interactive step skips the shares and may use the interactive reserve."""
+    interactive step skips the shares and may use the interactive reserve. A step of a
+    ``full`` backup (a large site's first one takes many hours) leaves the pool's incremental
+    floors (``floors``) to the incrementals that come due later in the hour."""
     if not pool:
         return 0.0
     budget = budget or default_budget()
@@ -94,10 +98,28 @@ def admit(
         shares = PointsBudget(budget.redis, limit_for=lambda _key: estimate, prefix=budget.prefix)
         if not shares.try_spend(key, estimate, hour=hour):
             return _wait()
-    if not budget.try_spend(pool, estimate, hour=hour, priority=SCHEDULED):
+    holdback = floors(pool, budget) if full else 0
+    if not budget.try_spend(pool, estimate, hour=hour, priority=SCHEDULED, holdback=holdback):
         shares.try_spend(key, -estimate, hour=hour)  # give the share back: the step won't run
         return _wait()
     return 0.0
+
+
+# A full backup leaves at most this share of the pool's scheduled hour to the floors, so it
+# always progresses, if slowly, on a pool whose floors exceed it.
+MAX_HOLDBACK = 0.9
+
+
+def floors(pool: str, budget: PointsBudget) -> int:
+    """Points an hour the pool's schedules need (their estimates: the incremental floors plus
+    their periodic fulls spread out), held back from full backups."""
+    need = (
+        BackupSchedule.objects.filter(enabled=True, site_status__in=LIVE_SITE_STATUSES, pool=pool)
+        .order_by()
+        .aggregate(n=Sum("points_per_hour_estimate"))["n"]
+    )
+    limit = budget.limit_for(pool)
+    return int(min(float(need or 0), MAX_HOLDBACK * (limit - interactive_reserve(limit))))
 
 
 def settle(

@@ -151,6 +151,7 @@ class _Slice:
                     tenant_id=self.tenant_id,
                     estimate=unit.estimate,
                     priority=self.priority,
+                    full=getattr(self.job, "kind", "") == "full",
                 )
                 if wait:
                     leases.release(

@@ -109,3 +109,25 @@ def test_a_tier2_site_has_its_pool_to_itself(db):
     assert admit(pool=pool, tenant_id=big.tenant_id, estimate=900, budget=budget) == 0
     assert budget.usage(pool)[0] == 900
     assert budget.usage("global")[0] == 0
+
+
+def test_a_full_backup_leaves_the_pools_incremental_floors_to_the_incrementals(db):
+    from backups.models import BackupSchedule
+    from backups.services import schedule_create
+
+    big, small = JiraSiteFactory(), JiraSiteFactory()
+    for site in (big, small):
+        schedule_create(site=site, acting_user=None)
+    # The pool's schedules need 300 points an hour (their incremental floors).
+    BackupSchedule.objects.update(pool="global", points_per_hour_estimate=150)
+    BackupJob.objects.create(site=big, kind="full", status=BackupJob.Status.RUNNING)
+    budget = PointsBudget(None, limit_for=lambda pool: 1000)  # 950 for scheduled work
+
+    # The full backup's steps stop at 950 - 300 = 650 ...
+    assert (
+        admit(pool="global", tenant_id=big.tenant_id, estimate=600, budget=budget, full=True) == 0
+    )
+    assert admit(pool="global", tenant_id=big.tenant_id, estimate=100, budget=budget, full=True) > 0
+    # ... so an incremental that comes due later in the hour still finds its points.
+    BackupJob.objects.create(site=small, kind="incremental", status=BackupJob.Status.RUNNING)
+    assert admit(pool="global", tenant_id=small.tenant_id, estimate=300, budget=budget) == 0
