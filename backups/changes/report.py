@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from atlassian.exceptions import AtlassianError
 from backups.changes.diff import (
     CREATED,
     DELETED,
@@ -26,6 +27,7 @@ from backups.changes.sides import Side, live_side, snapshot_side
 from backups.models import Snapshot
 from backups.snapshots.manifest import ManifestError
 from backups.snapshots.shards import ShardError
+from tenants.exceptions import SiteNeedsReauthorization, TokenUnavailable
 
 MAX_ISSUES = 500  # issues listed with their differences; the counts cover them all
 COLUMNS = ("area", "change", "object", "field", "before", "after")
@@ -36,7 +38,8 @@ class ChangesRefused(ValueError):
 
 
 class SnapshotUnreadable(Exception):
-    """A snapshot whose manifest or shards cannot be read (missing, damaged)."""
+    """A snapshot whose manifest or shards cannot be read (missing, damaged), or a site that
+    cannot be read now (Atlassian refused, the grant needs re-authorization)."""
 
 
 @dataclass
@@ -120,6 +123,8 @@ def site_changes(*, before: Snapshot, after: Snapshot | None) -> ChangeReport:
         report.changes.extend(_issues(old, new, names, report))
     except (ManifestError, ShardError) as exc:
         raise SnapshotUnreadable(str(exc)) from exc
+    except (AtlassianError, SiteNeedsReauthorization, TokenUnavailable) as exc:
+        raise SnapshotUnreadable(f"{before.site.url} cannot be read now: {exc}") from exc
     report.changes.extend(config_changes(old.config, new.config, names=names))
     return report
 

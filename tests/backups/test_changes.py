@@ -175,3 +175,25 @@ def test_the_command_exits_2_on_an_unknown_site_or_snapshot(featured):
         with pytest.raises(CommandError) as raised:
             call_command("snapshot_changes", *args, stdout=io.StringIO(), stderr=io.StringIO())
         assert raised.value.returncode == 2, args
+
+
+def test_a_site_that_cannot_be_read_now_is_said_in_words(featured):
+    site = connect_site(featured, "acme")
+    snapshot = backup(site).snapshot
+    featured.state.delete_site("acme")
+
+    with pytest.raises(CommandError) as raised:
+        call_command(
+            "snapshot_changes",
+            "--site",
+            "acme",
+            "--from",
+            str(snapshot.pk),
+            "--format",
+            "json",
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
+
+    assert raised.value.returncode == 1
+    assert f"{site.url} cannot be read now" in str(raised.value)

@@ -24,7 +24,7 @@ class Command(OperatorCommand):
         "dashboards, boards...) created, deleted and changed. --from defaults to the site's "
         "newest snapshot, --to to 'now' (which reads the site live and spends points: its "
         "configuration and the issues updated since the snapshot). Read-only. "
-        "Exit 0 done, 1 a snapshot cannot be read, 2 usage or unknown site/snapshot."
+        "Exit 0 done, 1 a snapshot or the site cannot be read, 2 usage or unknown site/snapshot."
     )
     writes = False
 
@@ -51,7 +51,7 @@ class Command(OperatorCommand):
             raise self.usage_error(str(exc)) from None
         except SnapshotUnreadable as exc:
             self.write_rows([], options, COLUMNS)
-            raise self.failure(f"a snapshot cannot be read: {exc}") from None
+            raise self.failure(f"cannot compare: {exc}") from None
         if options["format"] == "json":
             self.write_document(report.as_json(), options)
         else:
