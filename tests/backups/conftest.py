@@ -96,6 +96,32 @@ def comparable(reader: SnapshotReader) -> dict:
     return content
 
 
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """moto's S3 server, in server mode on a free port: S3 over real HTTP."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def s3_bucket(endpoint: str, name: str, monkeypatch) -> str:
+    """A fresh bucket on the moto server (test credentials in the environment)."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
+
+
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
-import boto3
 import pytest
 
 from backups.snapshots.manifest import AttachmentEntry
@@ -12,38 +9,18 @@ from backups.snapshots.objects import ObjectStore
 from backups.snapshots.reader import SnapshotReader
 from backups.snapshots.verify import verify_snapshot
 from backups.snapshots.writer import commit_snapshot, write_shard
+from tests.backups.conftest import s3_bucket
 
 CLOUD = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 # No site of the portal has CLOUD: plain objects (format 2, which readers keep reading).
 pytestmark = pytest.mark.django_db
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def s3_storage(s3_endpoint, monkeypatch):
     from storages.backends.s3 import S3Storage
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
-        Bucket="backups-test"
-    )
+    s3_bucket(s3_endpoint, "backups-test", monkeypatch)
     return S3Storage(
         bucket_name="backups-test",
         endpoint_url=s3_endpoint,

@@ -31,9 +31,10 @@ def redis_broker(celery_redis_broker):
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, name: str = "") -> None:
         self.env = env
         self.log = log
+        self.name = name  # a node name of its own, for several workers side by side
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -52,6 +53,7 @@ class Worker:
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                *(["-n", f"{self.name}@%h"] if self.name else []),
             ],
             cwd=ROOT,
             env=self.env,
@@ -67,6 +69,22 @@ class Worker:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.kill()
+
+
+def worker_env(sandbox, broker: str, **extra: str) -> dict[str, str]:
+    """The environment of a worker process: this test's database, storage and sandbox."""
+    db = connection.settings_dict
+    auth = f"{db['USER']}:{db['PASSWORD']}" if db.get("PASSWORD") else db["USER"]
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": broker,
+        "REDIS_URL": "",
+        "STORAGE_ROOT": django_settings.STORAGES["default"]["OPTIONS"]["location"],
+        **sandbox.settings(),
+        **extra,
+    }
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:
