@@ -10,7 +10,7 @@ import pytest
 from backups.restore.models import RestoreItem, RestoreJob
 from tenants.access import jira_client_for_site
 from tests.backups.conftest import snapshot_reader
-from tests.restore.conftest import restore
+from tests.restore.conftest import empty_site, restore
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +126,26 @@ def test_only_attachments_shown_inline_have_their_new_media_id_read(
         and r.path.rsplit("/", 2)[-2] == "issue"  # the issue itself, not a property
     ]
     assert len(edits) == plan["media"]["issue_edits"]
+
+
+def test_a_target_grant_without_software_scopes_restores_the_rest_and_says_so(
+    featured_a, backup_env
+):
+    target = empty_site(backup_env, "bravo", tenant=featured_a.site.tenant, features="all")
+
+    plan = restore(featured_a, target, dry_run=True).plan
+    assert any(
+        "sprints and the rank order not restored: the target's grant lacks Jira Software's scopes"
+        in line
+        for line in plan["limits"]
+    )
+    backup_env.state.request_log.clear()
+    job = restore(featured_a, target)
+
+    records = list(snapshot_reader(featured_a.job).records("issues"))
+    assert job.counters["issues_created"] == len(records)
+    assert job.counters["statuses_not_reached"] == 0
+    assert not backup_env.state.request_log.where(
+        path_prefix=f"/ex/jira/{target.cloud_id}/rest/agile"
+    )
+    assert any("lacks Jira Software's scopes" in e["error"] for e in job.errors)
