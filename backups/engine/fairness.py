@@ -81,7 +81,8 @@ def admit(
     one step per hour, so no tenant ever stalls; the pool's own limit always holds. An
     interactive step skips the shares and may use the interactive reserve. A step of a
     ``full`` backup (a large site's first one takes many hours) leaves the pool's incremental
-    floors (``floors``) to the incrementals that come due later in the hour."""
+    floors (``floors``) for the rest of the hour, pro rata, to the incrementals that come due
+    later in it; the hour's last minutes it may fill up."""
     if not pool:
         return 0.0
     budget = budget or default_budget()
@@ -98,7 +99,10 @@ def admit(
         shares = PointsBudget(budget.redis, limit_for=lambda _key: estimate, prefix=budget.prefix)
         if not shares.try_spend(key, estimate, hour=hour):
             return _wait()
-    holdback = floors(pool, budget) if full else 0
+    # What the incrementals of the rest of the hour need: the floors, pro rata.
+    holdback = (
+        int(floors(pool, budget) * (hour.timestamp() + 3600 - conf.clock()) / 3600) if full else 0
+    )
     if not budget.try_spend(pool, estimate, hour=hour, priority=SCHEDULED, holdback=holdback):
         shares.try_spend(key, -estimate, hour=hour)  # give the share back: the step won't run
         return _wait()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from atlassian.ratelimit import PointsBudget
 from backups.engine.fairness import admit, settle
 from backups.models import BackupJob
@@ -111,9 +113,22 @@ def test_a_tier2_site_has_its_pool_to_itself(db):
     assert budget.usage("global")[0] == 0
 
 
-def test_a_full_backup_leaves_the_pools_incremental_floors_to_the_incrementals(db):
+TOP_OF_THE_HOUR = 1_800_000_000.0  # 2027-01-15 08:00 UTC
+
+
+def top_of_the_hour() -> float:
+    return TOP_OF_THE_HOUR
+
+
+def half_past_the_next() -> float:
+    return TOP_OF_THE_HOUR + 5400
+
+
+def test_a_full_backup_leaves_the_pools_incremental_floors_to_the_incrementals(db, settings):
     from backups.models import BackupSchedule
     from backups.services import schedule_create
+
+    settings.BACKUPS_CLOCK = "tests.backups.test_fairness.top_of_the_hour"
 
     big, small = JiraSiteFactory(), JiraSiteFactory()
     for site in (big, small):
@@ -131,3 +146,10 @@ def test_a_full_backup_leaves_the_pools_incremental_floors_to_the_incrementals(d
     # ... so an incremental that comes due later in the hour still finds its points.
     BackupJob.objects.create(site=small, kind="incremental", status=BackupJob.Status.RUNNING)
     assert admit(pool="global", tenant_id=small.tenant_id, estimate=300, budget=budget) == 0
+
+    # Half way through an hour, only half of the floors are still held back (950 - 150).
+    settings.BACKUPS_CLOCK = "tests.backups.test_fairness.half_past_the_next"
+    assert (
+        admit(pool="global", tenant_id=big.tenant_id, estimate=700, budget=budget, full=True) == 0
+    )
+    assert budget.usage("global", hour=datetime.fromtimestamp(half_past_the_next(), UTC))[0] == 700
