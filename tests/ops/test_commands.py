@@ -22,6 +22,7 @@ from tenants.models import (
 )
 from tests.factories import (
     GrantSiteFactory,
+    JiraSiteFactory,
     MigrationCaseFactory,
     OAuthGrantFactory,
 )
@@ -167,6 +168,18 @@ def test_migration_report_lists_every_case_in_each_format(campaign_cases):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [r["state"] for r in rows] == ["failed"]
     assert rows[0]["reason"] == "the customer is not a site admin"
+
+
+@pytest.mark.django_db
+def test_migration_report_tells_re_consent_cases_apart(campaign_cases):
+    reconsent = MigrationCaseFactory(
+        site=JiraSiteFactory(), legacy_credential=None, purpose=MigrationCase.Purpose.RECONSENT
+    )
+    out, _ = run("migration_report", "--purpose", "reconsent", "--format", "json")
+    rows = json.loads(out)
+    assert [(r["site"], r["purpose"]) for r in rows] == [(reconsent.site.url, "reconsent")]
+    out, _ = run("migration_report", "--purpose", "migration", "--format", "json")
+    assert {r["purpose"] for r in json.loads(out)} == {"migration"}
 
 
 @pytest.mark.django_db

@@ -1,5 +1,6 @@
-"""Where every legacy site stands in its migration to the vendor app: one row per case, then
-the count per state. Read-only."""
+"""Where every case of the consent campaigns stands (legacy sites moving to the vendor app, and
+sites consenting again for Jira Software's scopes): one row per case, then the count per state.
+Read-only."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from tenants.models import MigrationCase
 
 class Command(SiteCommand):
     help = (
-        "Report the migration cases (of --tenant / --site, else all), optionally only --state "
-        "S (repeatable) or --overdue. Read-only; exit 0, or 2 on bad usage."
+        "Report the migration and re-consent cases (of --tenant / --site, else all), optionally "
+        "only --purpose P, --state S (repeatable) or --overdue. Read-only; exit 0, or 2 on bad "
+        "usage."
     )
     writes = False
 
@@ -29,6 +31,11 @@ class Command(SiteCommand):
             help="Only cases in this state (repeatable).",
         )
         parser.add_argument(
+            "--purpose",
+            choices=MigrationCase.Purpose.values,
+            help="Only migrations, or only re-consents for Jira Software's scopes.",
+        )
+        parser.add_argument(
             "--overdue", action="store_true", help="Only open cases past their due date."
         )
 
@@ -40,6 +47,8 @@ class Command(SiteCommand):
             tenant_path="site__tenant",
             site_path="site",
         )
+        if options["purpose"]:
+            cases = cases.filter(purpose=options["purpose"])
         if options["state"]:
             cases = cases.filter(state__in=options["state"])
         if options["overdue"]:
@@ -51,11 +60,13 @@ class Command(SiteCommand):
             {
                 "tenant": case.site.tenant.slug,
                 "site": case.site.url,
+                "purpose": case.purpose,
                 "state": case.state,
                 "due_at": moment(case.due_at),
                 "overdue_days": max(0, (now - case.due_at).days) if case.due_at else "",
                 "notices": case.notice_count,
                 "last_notice": moment(case.last_notice),
+                "opened_at": moment(case.opened_at),
                 "reason": case.failure_reason,
             }
             for case in cases.iterator(chunk_size=1000)
@@ -66,11 +77,13 @@ class Command(SiteCommand):
             [
                 "tenant",
                 "site",
+                "purpose",
                 "state",
                 "due_at",
                 "overdue_days",
                 "notices",
                 "last_notice",
+                "opened_at",
                 "reason",
             ],
         )
