@@ -523,13 +523,13 @@ class ConfigurationPhase:
     writes above, its failures as the job's errors, and the section in the job's counters."""
 
     def phase_configuration(self) -> bool:
-        from_site = self.job.target_site
+        target_site = self.job.target_site
         section = ConfigurationRestore(
             source=self.source,
             client=self.client,
             mapping=self.mapping,
             write=True,
-            read_target=lambda: live_configuration(self.client, from_site)[0],
+            read_target=lambda: live_configuration(self.client, target_site)[0],
         ).run()
         for failure in section["failed"]:
             self.error("configuration", failure["what"], failure["error"])
