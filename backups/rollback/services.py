@@ -86,8 +86,6 @@ def rollback_job_create(
     chosen = [bool(issue_keys), bool(jql), window]
     if sum(chosen) > 1 or (project_keys and (issue_keys or jql)):
         raise RollbackRefused("choose one scope: issue keys, projects, JQL or a time window")
-    if not any(chosen) and not project_keys:
-        project_keys = _snapshot_projects(snapshot)  # the whole site, as the snapshot holds it
     if window:
         if changed_from is None or changed_to is None:
             raise RollbackRefused("a time window needs both its start and its end")
@@ -101,6 +99,8 @@ def rollback_job_create(
         raise RollbackRefused(f"{changed_by!r} is not an Atlassian account id")
     if len(jql) > 2000:
         raise RollbackRefused("the JQL is too long (2,000 characters at most)")
+    if not any(chosen) and not project_keys:
+        project_keys = _snapshot_projects(snapshot)  # the whole site, as the snapshot holds it
     scope = (
         RollbackJob.Scope.ISSUES
         if issue_keys

@@ -284,6 +284,10 @@ class SnapshotAdmin(OpsPermissions, ReadOnlyPage, LabelledChangePage, admin.Mode
                     "What changed since…",
                 ),
                 (reverse("admin:backups_restore_snapshot", args=[snapshot.pk]), "Restore…"),
+                (
+                    reverse("admin:backups_rollback_snapshot", args=[snapshot.pk]),
+                    "Roll issues back to this snapshot…",
+                ),
             ]
         return super().change_view(
             request, object_id, form_url, {"object_tools": tools, **(extra_context or {})}

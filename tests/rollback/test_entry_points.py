@@ -141,3 +141,9 @@ def test_the_snapshot_action_opens_the_roll_back_page(bad, staff_client):
     )
     assert answer.status_code == 302
     assert answer["Location"] == reverse("admin:backups_rollback_snapshot", args=[bad.snapshot.pk])
+
+
+def test_the_snapshot_page_links_to_the_roll_back_page(bad, staff_client):
+    page = staff_client.get(reverse("admin:backups_snapshot_change", args=[bad.snapshot.pk]))
+    url = reverse("admin:backups_rollback_snapshot", args=[bad.snapshot.pk])
+    assert page.status_code == 200 and f'href="{url}"' in page.content.decode()
