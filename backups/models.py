@@ -340,3 +340,39 @@ from backups.protection.models import (  # noqa: E402,F401
 )
 from backups.restore.models import RestoreItem, RestoreJob  # noqa: E402,F401
 from backups.rollback.models import RollbackItem, RollbackJob  # noqa: E402,F401
+
+
+class TenantErasure(models.Model):
+    """The evidence that an offboarded tenant's backups were erased (issue 22): when, what was
+    deleted (counted), which data keys were destroyed. One per tenant; while a legal hold
+    stops the erasure it says so (``held``) and nothing is deleted."""
+
+    class Status(models.TextChoices):
+        HELD = "held", "Held (legal hold)"
+        DONE = "done", "Erased"
+
+    tenant = models.OneToOneField(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="erasure"
+    )
+    status = models.CharField(max_length=8, choices=Status.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    offboarded_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    sites = models.JSONField(default=list, blank=True)  # cloud ids
+    snapshots_erased = models.PositiveIntegerField(default=0)
+    objects_deleted = models.PositiveIntegerField(default=0)
+    bytes_deleted = models.PositiveBigIntegerField(default=0)
+    data_keys_destroyed = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["held", "done"]),
+                name="tenanterasure_status",
+                violation_error_message="An erasure is held or done.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"erasure of tenant {self.tenant_id}: {self.get_status_display()}"

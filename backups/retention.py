@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, Max, OuterRef
+from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
 from backups.models import (
@@ -54,7 +54,8 @@ from backups.snapshots.objects import ObjectStore
 from backups.snapshots.reader import SnapshotReader
 from backups.snapshots.shards import ShardError
 from tenants.audit import record_event
-from tenants.models import JiraSite
+from tenants.models import JiraSite, LegalHold
+from tenants.selectors import hold_on
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class PruneReport:
     pruned_snapshots: list[str] = field(default_factory=list)
     deleted_objects: list[str] = field(default_factory=list)
     skipped_gc_reason: str = ""
+    held: bool = False  # a legal hold stopped the prune: nothing was pruned or deleted
     # What the prune read: manifests (with their refs shards), and whether it listed storage.
     manifests_read: int = 0
     listed_storage: bool = False
@@ -195,6 +197,14 @@ def prune_site(
     now = now or timezone.now()
     report = PruneReport()
     cursor, _ = PruneCursor.objects.get_or_create(site=site)
+    hold = hold_on(site=site)
+    if hold is not None:
+        # A legal hold: no snapshot is pruned and no object deleted until it is released.
+        report.skipped_gc_reason = f"under a legal hold since {hold.placed_at:%Y-%m-%d}"
+        report.held = True
+        if not dry_run:
+            PruneCursor.objects.filter(pk=cursor.pk).update(pruned_at=now)
+        return report
     store = ObjectStore(site.cloud_id)
     previous_prune = cursor.pruned_at
     counted = True if dry_run else _count_new(site, store, report, now)
@@ -333,7 +343,8 @@ def sites_due(*, now: datetime, limit: int):
 def _quiet(sites: list[JiraSite]) -> set[int]:
     """The sites whose retention cannot have changed since their last prune: counts built, no
     snapshot committed since (none uncounted), no job failed or cancelled since, no age limit
-    (the only rule that moves with the clock alone) and the schedule unchanged. Five queries
+    (the only rule that moves with the clock alone), the schedule unchanged and no legal hold
+    released since. Six queries
     for all of them."""
     ids = [s.pk for s in sites]
     cursors = {c.site_id: c for c in PruneCursor.objects.filter(site_id__in=ids)}
@@ -357,11 +368,23 @@ def _quiet(sites: list[JiraSite]) -> set[int]:
         for site_id, last in rows:
             if last is not None:
                 ended[site_id] = max(last, ended.get(site_id, last))
+    # A legal hold released since: the prunes it stopped are due now.
+    released: dict[int, datetime] = {}
+    holds = LegalHold.objects.filter(
+        Q(site_id__in=ids) | Q(tenant__sites__in=ids), released_at__isnull=False
+    ).values_list("site_id", "tenant_id", "released_at")
+    tenant_of = {s.pk: s.tenant_id for s in sites}
+    for site_id, tenant_id, at in holds:
+        for pk in ids:
+            if pk == site_id or (tenant_id is not None and tenant_of[pk] == tenant_id):
+                released[pk] = max(at, released.get(pk, at))
     quiet = set()
     for site in sites:
         cursor = cursors.get(site.pk)
         schedule = getattr(site, "backup_schedule", None)
         if cursor is None or not cursor.counts_built or cursor.pruned_at is None:
+            continue
+        if released.get(site.pk) and released[site.pk] >= cursor.pruned_at:
             continue
         if site.pk in uncounted:
             continue

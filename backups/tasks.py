@@ -86,3 +86,12 @@ def _reap_when_a_worker_starts(**_kwargs) -> None:
 
 from backups.restore.tasks import reap_stale_restore_jobs, run_restore_job  # noqa: E402,F401
 from backups.rollback.tasks import reap_stale_rollback_jobs, run_rollback_job  # noqa: E402,F401
+
+
+@shared_task(name="backups.erase_offboarded_tenants", max_retries=0, ignore_result=True)
+def erase_offboarded_tenants() -> int:
+    """Erase the backups of tenants offboarded more than OFFBOARDING_GRACE_DAYS ago (unless a
+    legal hold stops it; backups/erasure.py)."""
+    from backups.erasure import erase_due
+
+    return len(erase_due())

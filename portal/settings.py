@@ -232,6 +232,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "backups.compact_due_snapshots",
         "schedule": 3600,
     },
+    # Offboarded tenants' backups erased after the grace period (backups/erasure.py).
+    "backups-erase-offboarded-tenants": {
+        "task": "backups.erase_offboarded_tenants",
+        "schedule": 24 * 3600,
+    },
     # Data keys of deleted rows and rolled-back transactions, and destructions the key store
     # refused at commit (tenants/tasks.py; docs/encryption.md).
     "tenants-sweep-data-keys": {
@@ -422,3 +427,6 @@ KMS_ENDPOINT_URL = env.str("KMS_ENDPOINT_URL", "") or None
 # sealed with the tenant's snapshot data key. Off only to measure its cost (bench/) or to write
 # plain snapshots for a reader that predates format 3.
 SNAPSHOT_ENCRYPTION = env.bool("SNAPSHOT_ENCRYPTION", True)
+# Offboarding that deletes: this many days after a tenant is offboarded its snapshots are erased
+# and its snapshot data key destroyed, unless a legal hold stops it (backups/erasure.py).
+OFFBOARDING_GRACE_DAYS = env.int("OFFBOARDING_GRACE_DAYS", 30, minimum=0)

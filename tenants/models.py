@@ -40,6 +40,8 @@ class Tenant(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     status_reason = models.CharField(max_length=500, blank=True)
     contact_emails = models.JSONField(default=list, blank=True)
+    # When it was offboarded: its snapshots are erased OFFBOARDING_GRACE_DAYS later (issue 22).
+    offboarded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -654,3 +656,49 @@ class DataKey(models.Model):
 
     def __str__(self) -> str:
         return f"data key {self.pk} of {self.scope} ({self.state})"
+
+
+class LegalHold(models.Model):
+    """A legal hold on a tenant or one site: while it is active (not released), retention
+    prunes none of the held snapshots and offboarding erases nothing (docs/encryption.md)."""
+
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="legal_holds"
+    )
+    site = models.ForeignKey(
+        JiraSite, null=True, blank=True, on_delete=models.PROTECT, related_name="legal_holds"
+    )
+    reason = models.CharField(max_length=500)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    placed_at = models.DateTimeField(auto_now_add=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-placed_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(tenant__isnull=False, site__isnull=True))
+                | (Q(tenant__isnull=True, site__isnull=False)),
+                name="legalhold_tenant_xor_site",
+                violation_error_message="A legal hold is on a tenant or on one site, not both.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason=""),
+                name="legalhold_reason",
+                violation_error_message="A legal hold needs a reason.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = f"tenant {self.tenant}" if self.tenant_id else f"site {self.site}"
+        return f"legal hold on {what}" + (" (released)" if self.released_at else "")
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None

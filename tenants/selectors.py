@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from tenants.models import JiraSite, Membership, MigrationCase, OAuthGrant, Tenant, User
+from tenants.models import (
+    JiraSite,
+    LegalHold,
+    Membership,
+    MigrationCase,
+    OAuthGrant,
+    Tenant,
+    User,
+)
 from tenants.scopes import software_scopes_missing
 
 
@@ -102,3 +110,12 @@ def sites_needing_reconsent() -> QuerySet[JiraSite]:
         if software_scopes_missing(scopes or [])
     ]
     return JiraSite.objects.filter(status=JiraSite.Status.ACTIVE, grant_id__in=lacking)
+
+
+def hold_on(*, site: JiraSite | None = None, tenant: Tenant | None = None):
+    """The active legal hold that covers the site (its own, or its tenant's) or the tenant (its
+    own, or one of its sites'), or None."""
+    active = LegalHold.objects.filter(released_at__isnull=True).order_by("placed_at")
+    if site is not None:
+        return active.filter(Q(site=site) | Q(tenant_id=site.tenant_id)).first()
+    return active.filter(Q(tenant=tenant) | Q(site__tenant=tenant)).first()

@@ -9,6 +9,7 @@ from ops.admin import (  # noqa: F401
     atlassian,
     backups,
     console,
+    governance,
     protection,
     restore,
     rollback,

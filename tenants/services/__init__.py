@@ -9,6 +9,7 @@ from tenants.services.grants import (
     grant_store_rotated_tokens,
     grant_upsert,
 )
+from tenants.services.holds import legal_hold_place, legal_hold_release
 from tenants.services.legacy import legacy_credential_create, legacy_credential_purge
 from tenants.services.migration import (
     migration_case_mark_exempt,
@@ -46,6 +47,8 @@ __all__ = [
     "grant_upsert",
     "legacy_credential_create",
     "legacy_credential_purge",
+    "legal_hold_place",
+    "legal_hold_release",
     "membership_add",
     "membership_change_role",
     "membership_remove",

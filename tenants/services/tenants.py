@@ -191,6 +191,7 @@ def tenant_offboard(
     if not changed:
         return False
     now = timezone.now()
+    Tenant.objects.filter(pk=locked.pk).update(offboarded_at=now)
     sites = list(JiraSite.objects.select_for_update().filter(tenant=locked))
     for site in sites:
         site.status, site.status_reason, site.status_changed_at = (

@@ -95,6 +95,7 @@ class World:
             writer.writeheader()
             writer.writerow(row)
         self.known = {
+            "action": "list",
             "site": site.cloud_id,
             "tenant": site.tenant.slug,
             "snapshot": str(snapshot.pk),
@@ -103,6 +104,7 @@ class World:
             "user": "admin@example.com",
         }
         self.unknown = {
+            "action": "list",
             "site": "nowhere.atlassian.net",
             "tenant": "no-such-tenant",
             "snapshot": "00000000-0000-4000-8000-000000000000",
