@@ -7,15 +7,13 @@ from __future__ import annotations
 import os
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 
 from backups.rollback.models import RollbackItem, RollbackJob
 from backups.rollback.services import rollback_job_create
 from sandbox.content import issue_doc
 from tests.backups.conftest import snapshot_reader
-from tests.backups.test_worker_kill import Worker, wait_for
+from tests.backups.test_worker_kill import Worker, wait_for, worker_env
 from tests.rollback.conftest import make_bad_change
 
 # The broker the environment gives this test run (each engineer's own Redis database), else 14.
@@ -34,20 +32,7 @@ def test_a_roll_back_survives_a_worker_sigkill_without_duplicate_comments(
 ):
     bad = make_bad_change(backup_env, issues=80, edited=60, comments=20)
     records = {r["key"]: r for r in snapshot_reader(bad.snapshot.job).records("issues")}
-    storage_root = django_settings.STORAGES["default"]["OPTIONS"]["location"]
-    db = connection.settings_dict
-    auth = f"{db['USER']}:{db['PASSWORD']}" if db.get("PASSWORD") else db["USER"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": BROKER,
-        "REDIS_URL": "",
-        "STORAGE_ROOT": storage_root,
-        "BACKUPS_LEASE_SECONDS": "3",
-        "BACKUPS_SLICE_SECONDS": "1",
-        **backup_env.settings(),
-    }
+    env = worker_env(backup_env, BROKER, BACKUPS_LEASE_SECONDS="3", BACKUPS_SLICE_SECONDS="1")
     worker = Worker(env, tmp_path / "worker.log")
     job = rollback_job_create(
         snapshot=bad.snapshot, changed_from=bad.t1, changed_to=bad.t2, acting_user=None
