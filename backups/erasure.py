@@ -22,7 +22,7 @@ from django.utils import timezone
 from backups.models import Snapshot, StoredAttachment, TenantErasure
 from backups.protection.models import StoredObjectRef
 from backups.snapshots import layout, sealing
-from backups.snapshots.objects import default_storage
+from backups.snapshots.objects import site_storage
 from tenants import keys
 from tenants.audit import record_event
 from tenants.models import Tenant
@@ -66,9 +66,9 @@ def tenant_backups_erase(*, tenant: Tenant, acting_user=None, now=None) -> Tenan
     if hold is not None:
         return _held(tenant, erasure, hold, now, acting_user)
     sites = list(tenant.sites.order_by("pk"))
-    storage = default_storage()
     objects = bytes_ = 0
     for site in sites:
+        storage = site_storage(site.cloud_id)
         for path in _files(storage, layout.site_root(site.cloud_id)):
             bytes_ += storage.size(path)
             storage.delete(path)

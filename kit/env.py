@@ -134,6 +134,22 @@ class Env:
             )
         return value
 
+    def locations(self, name: str) -> list[tuple[str, str]]:
+        """``STORAGE_LOCATIONS``: comma-separated ``name=folder`` or ``name=s3://bucket``."""
+        found: list[tuple[str, str]] = []
+        for item in (self.raw(name) or "").split(","):
+            if not item.strip():
+                continue
+            key, sep, where = item.strip().partition("=")
+            if not sep or not key.isalnum() or not key.islower() or not where.strip():
+                raise ConfigError(
+                    name, "each location must look like name=folder or name=s3://bucket"
+                )
+            if any(existing == key for existing, _ in found):
+                raise ConfigError(name, f"location {key!r} appears twice")
+            found.append((key, where.strip()))
+        return found
+
     def kms_keys(self, name: str) -> list[tuple[str, str]]:
         """``KMS_KEYS``: comma-separated ``kek_id=key ARN or alias``, newest first (may be empty)."""
         value = self.raw(name)

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -203,6 +203,7 @@ def build_compliance_report(
             _sites_line(report, deviations),
             _quota_line(report, deviations, since, until),
             _customer_apps_line(report, deviations),
+            _residency_line(),
         ]
     )
     deviations.sort(key=lambda d: (d.severity != VIOLATION, d.tenant, d.line, d.subject))
@@ -646,6 +647,60 @@ def _customer_apps_line(report: ComplianceReport, deviations: list[Deviation]) -
         evidence_url=_changelist(
             "tenants", "legacycredential", kind__exact=LegacyCredential.Kind.CUSTOMER_APP
         ),
+    )
+
+
+def _residency_line() -> Line:
+    """Where each tenant's backups live (issue 22): its storage location, whether they are
+    sealed with its own key, legal holds, and an offboarded tenant's erasure."""
+    from backups.models import TenantErasure
+    from backups.snapshots.sealing import tenant_scope
+    from tenants.models import DataKey, LegalHold, Tenant
+
+    locations = getattr(settings, "STORAGE_LOCATIONS", {}) or {}
+    keyed = set(
+        DataKey.objects.filter(scope__startswith="snapshots/tenant-", state="active").values_list(
+            "scope", flat=True
+        )
+    )
+    held = set(
+        LegalHold.objects.filter(released_at__isnull=True).values_list("tenant_id", flat=True)
+    ) | set(
+        LegalHold.objects.filter(released_at__isnull=True).values_list("site__tenant_id", flat=True)
+    )
+    erasures = dict(TenantErasure.objects.values_list("tenant_id", "status"))
+    rows = []
+    for tenant in Tenant.objects.order_by("name").annotate(n_sites=Count("sites")):
+        location = tenant.storage_location or "default"
+        rows.append(
+            {
+                "tenant": tenant.name,
+                "storage_location": location,
+                "storage": locations.get(tenant.storage_location, "default"),
+                "sites": tenant.n_sites,
+                "sealed_with_own_key": tenant_scope(tenant.pk) in keyed,
+                "legal_hold": tenant.pk in held,
+                "erasure": erasures.get(tenant.pk, ""),
+            }
+        )
+    return Line(
+        key="data_residency",
+        title="Where each tenant's backups live",
+        goal="",
+        figure=len(rows),
+        ok=None,
+        columns=(
+            "tenant",
+            "storage_location",
+            "storage",
+            "sites",
+            "sealed_with_own_key",
+            "legal_hold",
+            "erasure",
+        ),
+        rows=rows,
+        evidence_url=_changelist("tenants", "tenant"),
+        note="every object of a tenant's backups is stored in its location only",
     )
 
 

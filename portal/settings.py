@@ -165,6 +165,28 @@ STORAGES = {
     "keys": _keys_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Data residency (issue 22): named storage locations (`eu=/srv/eu` or `eu=s3://bucket-eu`,
+# comma-separated), each the STORAGES alias `location-<name>`. A tenant chooses one at
+# onboarding and every object of its backups lives there (backups/snapshots/objects.py).
+STORAGE_LOCATIONS: dict[str, str] = {}
+for _name, _where in env.locations("STORAGE_LOCATIONS"):
+    if _where.startswith("s3://"):
+        STORAGES[f"location-{_name}"] = {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": _where.removeprefix("s3://"),
+                "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", "") or None,
+                "region_name": env.str("AWS_S3_REGION_NAME", "") or None,
+                "default_acl": None,
+                "file_overwrite": True,
+            },
+        }
+    else:
+        STORAGES[f"location-{_name}"] = {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": Path(_where)},
+        }
+    STORAGE_LOCATIONS[_name] = f"location-{_name}"
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport under var/).
 CELERY_BROKER_URL = env.broker("CELERY_BROKER_URL", "filesystem://")

@@ -40,6 +40,9 @@ class Tenant(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     status_reason = models.CharField(max_length=500, blank=True)
     contact_emails = models.JSONField(default=list, blank=True)
+    # Data residency: the named storage location (settings.STORAGE_LOCATIONS) holding every
+    # object of its backups, chosen at onboarding ("" = the default storage).
+    storage_location = models.CharField(max_length=32, blank=True, default="")
     # When it was offboarded: its snapshots are erased OFFBOARDING_GRACE_DAYS later (issue 22).
     offboarded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
@@ -39,6 +41,30 @@ class ObjectRef:
 
 def default_storage() -> Storage:
     return storages["default"]
+
+
+def location_storage(location: str) -> Storage:
+    """The storage of a named location (data residency; "" = the default storage)."""
+    if not location:
+        return default_storage()
+    alias = (getattr(settings, "STORAGE_LOCATIONS", {}) or {}).get(location)
+    if alias is None:
+        raise ImproperlyConfigured(
+            f"storage location {location!r} is not configured (STORAGE_LOCATIONS)"
+        )
+    return storages[alias]
+
+
+def site_storage(cloud_id: str) -> Storage:
+    """Where the site's objects live: its tenant's storage location."""
+    from tenants.models import JiraSite
+
+    location = (
+        JiraSite.objects.filter(cloud_id=cloud_id)
+        .values_list("tenant__storage_location", flat=True)
+        .first()
+    )
+    return location_storage(location or "")
 
 
 def site_key(cloud_id: str, *, create: bool) -> sealing.SnapshotKey | None:
@@ -63,7 +89,7 @@ class ObjectStore:
 
     def __init__(self, cloud_id: str, storage: Storage | None = None, *, key=_UNSET) -> None:
         self.cloud_id = cloud_id
-        self.storage = storage if storage is not None else default_storage()
+        self.storage = storage if storage is not None else site_storage(cloud_id)
         self._key = key
         self._seals = None if key is _UNSET else key is not None
 

@@ -132,15 +132,33 @@ class TenantAdminForm(forms.ModelForm):
         help_text="Who receives migration invitations and notices: one address per line.",
     )
 
+    storage_location = forms.ChoiceField(
+        required=False,
+        label="Storage location",
+        help_text="Where every object of the tenant's backups lives (data residency); chosen "
+        "once, at onboarding.",
+    )
+
     class Meta:
         model = Tenant
-        fields = ["name", "slug", "contact_emails"]
+        fields = ["name", "slug", "contact_emails", "storage_location"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from django.conf import settings
+
+        names = sorted(getattr(settings, "STORAGE_LOCATIONS", {}) or {})
+        if "storage_location" not in self.fields:  # read-only once the tenant exists
+            return
+        self.fields["storage_location"].choices = [("", "default storage")] + [
+            (n, n) for n in names
+        ]
 
 
 @admin.register(Tenant)
 class TenantAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
     form = TenantAdminForm
-    list_display = ["name", "slug", "status_word", "site_count", "created_at"]
+    list_display = ["name", "slug", "status_word", "site_count", "location", "created_at"]
     list_filter = ["status"]
     search_fields = ["name", "slug"]
     readonly_fields = ["status", "status_reason", "created_at", "updated_at"]
@@ -161,8 +179,12 @@ class TenantAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
         )
 
     def get_readonly_fields(self, request, obj=None):
-        # The slug is in URLs and storage paths: set once.
-        return [*self.readonly_fields, "slug"] if obj else self.readonly_fields
+        # The slug is in URLs and storage paths, the location holds the backups: set once.
+        return [*self.readonly_fields, "slug", "storage_location"] if obj else self.readonly_fields
+
+    @admin.display(description="storage location", ordering="storage_location")
+    def location(self, obj: Tenant) -> str:
+        return obj.storage_location or "default"
 
     @admin.display(description="status", ordering="status")
     def status_word(self, obj: Tenant) -> str:
@@ -187,6 +209,7 @@ class TenantAdmin(admin_actions.OpsPermissions, admin.ModelAdmin):
                 name=obj.name,
                 slug=obj.slug,
                 contact_emails=obj.contact_emails,
+                storage_location=obj.storage_location,
                 acting_user=request.user,
                 request=request,
             )

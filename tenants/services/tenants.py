@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email, validate_slug
 from django.db import transaction
@@ -44,10 +45,17 @@ def tenant_create(
     name: str,
     slug: str,
     contact_emails: Sequence[str] = (),
+    storage_location: str = "",
     acting_user: User | None,
     request: HttpRequest | None = None,
 ) -> Tenant:
     name = name.strip()
+    locations = getattr(settings, "STORAGE_LOCATIONS", {}) or {}
+    if storage_location and storage_location not in locations:
+        raise DomainError(
+            f"unknown storage location {storage_location!r}; configured: "
+            f"{', '.join(sorted(locations)) or 'none (the default storage)'}"
+        )
     if not name:
         raise DomainError("a tenant needs a name")
     try:
@@ -57,14 +65,22 @@ def tenant_create(
     if Tenant.objects.filter(slug=slug).exists():
         raise DomainError(f"the slug {slug!r} is already taken")
     tenant = Tenant.objects.create(
-        name=name, slug=slug, contact_emails=_clean_emails(contact_emails)
+        name=name,
+        slug=slug,
+        contact_emails=_clean_emails(contact_emails),
+        storage_location=storage_location,
     )
     record_event(
         actor=acting_user,
         action="tenant.created",
         target=tenant,
         tenant=tenant,
-        summary={"name": tenant.name, "slug": tenant.slug, "contact_emails": tenant.contact_emails},
+        summary={
+            "name": tenant.name,
+            "slug": tenant.slug,
+            "contact_emails": tenant.contact_emails,
+            "storage_location": tenant.storage_location or "default",
+        },
         request=request,
     )
     logger.info("tenant created: %s", tenant.slug)

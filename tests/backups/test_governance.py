@@ -169,3 +169,56 @@ def test_staff_place_a_hold_in_the_admin_and_release_it_with_a_reason(two_sites,
     )
     hold.refresh_from_db()
     assert hold.released_at is not None and hold.release_reason == "settled"
+
+
+def test_each_tenants_objects_live_only_in_its_own_storage_location(
+    backup_env, db, settings, tmp_path
+):
+    from django.core.files.storage import storages as handler
+
+    from ops.compliance import build_compliance_report
+    from tenants.services import tenant_create
+
+    roots = {name: tmp_path / name for name in ("eu", "us")}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        **{
+            f"location-{name}": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(root)},
+            }
+            for name, root in roots.items()
+        },
+    }
+    settings.STORAGE_LOCATIONS = {name: f"location-{name}" for name in roots}
+    for alias in list(handler._storages):
+        handler._storages.pop(alias, None)
+    with pytest.raises(Exception, match="unknown storage location 'mars'"):
+        tenant_create(name="X", slug="x", storage_location="mars", acting_user=None)
+    eu = tenant_create(name="Acme EU", slug="acme-eu", storage_location="eu", acting_user=None)
+    us = tenant_create(name="Bravo US", slug="bravo-us", storage_location="us", acting_user=None)
+    backup_env.state.reset(seed="test", projects=1, issues=8)
+    a = connect_site(backup_env, "acme", tenant=eu)
+    backup_env.state.add_site("bravo", projects=1, issues=8, admins=[backup_env.state.admin])
+    b = connect_site(backup_env, "bravo", tenant=us)
+    for site in (a, b):
+        job = backup(site)
+        assert job.status == "succeeded", job.status_reason
+
+    def files(root: Path) -> set[str]:
+        return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+    in_eu, in_us = files(roots["eu"]), files(roots["us"])
+    assert in_eu and all(p.startswith(f"backups/{a.cloud_id}/") for p in in_eu)
+    assert in_us and all(p.startswith(f"backups/{b.cloud_id}/") for p in in_us)
+    default_root = Path(storages["default"].location)
+    assert not default_root.exists() or not files(default_root)
+    # Restore reads from the location too, and the compliance report says where.
+    from backups.snapshots.verify import verify_snapshot
+
+    snap = Snapshot.objects.get(site=a)
+    assert verify_snapshot(a.cloud_id, str(snap.pk), deep=True) == []
+    line = build_compliance_report().line("data_residency")
+    where = {row["tenant"]: row["storage_location"] for row in line.rows}
+    assert where["Acme EU"] == "eu" and where["Bravo US"] == "us"
+    assert all(row["sealed_with_own_key"] for row in line.rows if row["tenant"] != "X")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 READERS = re.compile(
-    r"""(?:env|_env|Env\(\))\.(?:str|bool|int|list|url|datetime|database|broker|encryption_keys|kms_keys)"""
+    r"""(?:env|_env|Env\(\))\.(?:str|bool|int|list|url|datetime|database|broker|encryption_keys|kms_keys|locations)"""
     r"""\(\s*"([A-Z][A-Z0-9_]+)"|_int\(\s*"([A-Z][A-Z0-9_]+)"|getattr\(settings, "(BACKUPS_[A-Z_]+)\""""
 )
 
