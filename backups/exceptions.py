@@ -26,6 +26,10 @@ class RollbackRefused(BackupsError):
     """A roll-back request refused before anything changed; the message is safe to show."""
 
 
+class StatusUnreachable(BackupsError):
+    """A roll-back cannot reach the snapshot's status from the issue's (reported on it)."""
+
+
 class ScopeError(BackupsError):
     """A scope naming projects or issues the snapshot does not hold (safe to show)."""
 
@@ -89,5 +93,6 @@ __all__ = [
     "RollbackRefused",
     "ScopeError",
     "SnapshotDamaged",
+    "StatusUnreachable",
     "TenantNotActive",
 ]

@@ -32,7 +32,7 @@ from atlassian.exceptions import ApiBadRequest, ApiForbidden, ApiNotFound
 from atlassian.ratelimit import INTERACTIVE
 from backups import conf
 from backups.engine.source import client_for_site
-from backups.exceptions import LeaseLost, SnapshotDamaged
+from backups.exceptions import LeaseLost, SnapshotDamaged, StatusUnreachable
 from backups.jobs import leases
 from backups.jobs.driver import SliceOutcome, Unit, run_slice
 from backups.jobs.leases import Lease
@@ -53,6 +53,7 @@ PLAN_ESTIMATE = 110
 WRITE_ESTIMATE = 3 * GROUP
 MAX_JOB_ERRORS = 200
 REFUSED = (ApiBadRequest, ApiNotFound, ApiForbidden)
+
 
 # Tests set this to interrupt a run at a named point (raise a BaseException to "kill" it).
 crash_hook: Callable[[str], None] | None = None
@@ -304,7 +305,7 @@ class Runner:
             try:
                 write()
                 item.written[kind] = item.written.get(kind, 0) + 1
-            except (*REFUSED, SnapshotDamaged) as exc:
+            except (*REFUSED, SnapshotDamaged, StatusUnreachable) as exc:
                 item.error = f"{kind}: {exc}"[:500]
                 self.error(kind, item.issue_key, str(exc))
             if crash_hook is not None:
@@ -469,18 +470,20 @@ class Runner:
 
     def _status_writes(self, item: RollbackItem, status: dict[str, Any]) -> list:
         """The transitions from the status the issue is in to the snapshot's (the shortest
-        path through its workflow; restore's walk). Unreachable: an error on the issue."""
+        path through its workflow; restore's walk). Without a site admin the workflows cannot
+        be read: a transition available now straight to the status, if there is one.
+        Unreachable: an error on the issue."""
         flows = self._workflows()
-        path, reason = (None, "the site's workflows cannot be read (needs a site admin)")
-        if flows.readable:
-            path, reason = flows.path(
-                status["project_id"], status["type_id"], status["snapshot"], start=status["now_id"]
-            )
+        resolution, _note = flows.resolution(status.get("resolution"))
+        if not flows.readable:
+            return [("status", lambda: self._direct_transition(item, status, resolution))]
+        path, reason = flows.path(
+            status["project_id"], status["type_id"], status["snapshot"], start=status["now_id"]
+        )
         if path is None:
             item.error = f"status: {reason}"[:500]
             self.error("status", item.issue_key, f"{reason}; left in '{status['now']}'")
             return []
-        resolution, _note = flows.resolution(status.get("resolution"))
         return [
             (
                 "status",
@@ -492,6 +495,22 @@ class Runner:
             )
             for step in path
         ]
+
+    def _direct_transition(self, item: RollbackItem, status: dict[str, Any], resolution: str):
+        wanted = str(status["snapshot"]).lower()
+        for transition in self.client.transitions(item.issue_key):
+            if str((transition.get("to") or {}).get("name", "")).lower() == wanted:
+                screen = transition.get("hasScreen")
+                self.client.transition_issue(
+                    item.issue_key,
+                    transition["id"],
+                    fields={"resolution": {"name": resolution}} if screen else None,
+                )
+                return
+        raise StatusUnreachable(
+            f"no transition leads from '{status['now']}' to '{status['snapshot']}' and the "
+            "site's workflows cannot be read (needs a site admin)"
+        )
 
     # -- the end --------------------------------------------------------------------------------
 

@@ -88,3 +88,33 @@ def test_a_whole_site_roll_back_brings_back_status_parent_and_lost_parts(backup_
     assert again.status == RollbackJob.Status.SUCCEEDED, again.status_reason
     assert site_writes(backup_env, site) == []
     assert not again.items.exists()
+
+
+def test_without_a_site_admin_the_status_comes_back_by_a_transition_available_now(backup_env, db):
+    from tests.factories import GrantSiteFactory, JiraSiteFactory, OAuthGrantFactory
+
+    sb = backup_env.site("acme")
+    tokens = backup_env.connect(user=backup_env.member, sites=[sb])
+    site = JiraSiteFactory(cloud_id=sb.cloud_id, name="acme", url=sb.url)
+    grant = OAuthGrantFactory(
+        account_id=backup_env.member.account_id,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+    )
+    GrantSiteFactory(grant=grant, site=site, in_use=True)
+    snapshot = backup(site).snapshot
+    call = api(backup_env)
+    key = sorted(i.key for i in sb.live_issues())[0]
+    before = plain(sb, issue_doc(sb, sb.issue(key))["fields"]["status"])["name"]
+    other = next(
+        t
+        for t in call("GET", f"issue/{key}/transitions")["transitions"]
+        if t["to"]["name"] != before and not t.get("hasScreen")
+    )
+    call("POST", f"issue/{key}/transitions", json={"transition": {"id": other["id"]}})
+
+    job = roll_back(snapshot, issue_keys=[key])
+
+    assert job.status == RollbackJob.Status.SUCCEEDED, (job.status_reason, job.errors[:3])
+    assert job.checkpoint["workflow"]["readable"] is False
+    assert plain(sb, issue_doc(sb, sb.issue(key))["fields"]["status"])["name"] == before
