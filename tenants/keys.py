@@ -186,7 +186,7 @@ def data_key(scope: str, key_id: str) -> bytes:
 
 
 def _load(scope: str, key_id: str) -> bytes:
-    wrapper = keys_wrapping.wrapper()
+    wrapper = keys_wrapping.wrapper(scope)
     context = _context(scope, key_id)
     failure = None
     for _ in range(2):  # a concurrent re-wrap may move the object between two reads: look twice
@@ -228,7 +228,7 @@ def active_key(scope: str, *, registry: type[models.Model] | None = None) -> Act
         return ActiveKey(key_id.hex, data_key(scope, key_id.hex))
     new_id = uuid.uuid4()
     context = _context(scope, new_id.hex)
-    key, kek_id, wrapped = keys_wrapping.wrapper().generate(context=context)
+    key, kek_id, wrapped = keys_wrapping.wrapper(scope).generate(context=context)
     # Stored before it is registered: a registered key is always in the store.
     _write(_object_name(scope, new_id.hex, kek_id), kek_id, wrapped)
     try:
@@ -312,7 +312,7 @@ def rewrap(scope: str, key_id: str, *, kek_id: str) -> str:
     registry names the new one), so readers find one at every moment. Read from the store, not
     the cache, so a key deleted there is never written back. Resumable: a copy an interrupted
     run wrote is simply written again."""
-    wrapper = keys_wrapping.wrapper()
+    wrapper = keys_wrapping.wrapper(scope)
     key = _load(scope, key_id)
     new_kek_id, wrapped = wrapper.wrap(key, context=_context(scope, key_id))
     if new_kek_id != kek_id:

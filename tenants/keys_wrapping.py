@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Protocol
 
 from tenants import crypto
@@ -200,11 +201,38 @@ class CombinedKeyWrapper:
         return self.local.unwrap(kek_id, wrapped, context=context)
 
 
-def wrapper() -> KeyWrapper:
-    """The wrapper for data keys: ``KMS_KEYS`` when configured, then ``FIELD_ENCRYPTION_KEYS``."""
+CUSTOMER_KEK_PREFIX = "cmk"
+_TENANT_SCOPE = re.compile(r"snapshots/tenant-(\d+)")
+
+
+def customer_kek_id(tenant_id: int) -> str:
+    """The KEK id of a tenant's own (customer-managed) KMS key."""
+    return f"{CUSTOMER_KEK_PREFIX}{int(tenant_id)}"
+
+
+def is_customer_kek(kek_id: str) -> bool:
+    return kek_id.startswith(CUSTOMER_KEK_PREFIX)
+
+
+def wrapper(scope: str | None = None) -> KeyWrapper:
+    """The wrapper for data keys: ``KMS_KEYS`` when configured, then ``FIELD_ENCRYPTION_KEYS``.
+    A tenant's snapshot key (scope ``snapshots/tenant-{id}``) whose tenant named its own KMS
+    key (``Tenant.kms_key_id``, customer-managed) is wrapped by that key instead; the platform's
+    keys still unwrap copies made before."""
+    from django.apps import apps
     from django.conf import settings
 
     kms_keys = list(getattr(settings, "KMS_KEYS", None) or [])
+    match = _TENANT_SCOPE.fullmatch(scope or "")
+    if match:
+        tenant_model = apps.get_model("tenants", "Tenant")
+        own = (
+            tenant_model.objects.filter(pk=int(match.group(1)))
+            .values_list("kms_key_id", flat=True)
+            .first()
+        )
+        if own:
+            kms_keys = [(customer_kek_id(int(match.group(1))), own), *kms_keys]
     return CombinedKeyWrapper(KmsKeyWrapper(kms_keys) if kms_keys else None, LocalKeyWrapper())
 
 

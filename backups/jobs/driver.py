@@ -242,7 +242,12 @@ class _Slice:
             self.unrecorded = 0
         status = self.lease.model.Status
         action, reason = failure.action, failure.reason
-        if action in (failures.WAIT, failures.NOT_READY):
+        if action == failures.KEY_UNAVAILABLE:
+            # The tenant's own key is off: customer and staff are told once (an incident).
+            from backups.protection.incidents import key_incident_open
+
+            key_incident_open(site=self.engine.site, reason=reason, now=timezone.now())
+        if action in (failures.WAIT, failures.NOT_READY, failures.KEY_UNAVAILABLE):
             leases.release(
                 self.lease,
                 not_before=timezone.now() + timedelta(seconds=failure.countdown),

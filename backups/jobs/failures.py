@@ -55,9 +55,11 @@ from backups.exceptions import NotReady, ScopeError, SnapshotDamaged, TenantNotA
 from backups.snapshots.manifest import ManifestError
 from backups.snapshots.shards import ShardError
 from tenants.access import SiteUnavailable
+from tenants.keys_wrapping import KmsKeyUnavailable
 from tenants.tokens import SiteNeedsReauthorization, TokenUnavailable
 
 NOT_READY = "not_ready"
+KEY_UNAVAILABLE = "key_unavailable"
 STOP = "stop"
 WAIT = "wait"
 REAUTH = "reauth"
@@ -65,6 +67,9 @@ PERMISSION = "permission"
 NOT_FOUND = "not_found"
 TRANSIENT = "transient"
 FAIL = "fail"
+
+# A job whose tenant's own KMS key is disabled is handed back and looks again this often.
+KEY_RETRY_SECONDS = 900.0
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ApiServerError,
@@ -112,6 +117,13 @@ def classify(exc: BaseException) -> Failure:
     """The row of the map for ``exc`` (see the module docstring)."""
     if isinstance(exc, NotReady):
         return Failure(NOT_READY, exc.reason, exc.seconds)
+    if isinstance(exc, KmsKeyUnavailable):
+        return Failure(
+            KEY_UNAVAILABLE,
+            f"paused: the customer's own KMS key for this tenant's backups is unavailable "
+            f"({exc.code}); the job resumes by itself once the key is enabled again",
+            KEY_RETRY_SECONDS,
+        )
     if isinstance(exc, TenantNotActive):
         return Failure(STOP, str(exc))
     if isinstance(exc, ApiRateLimited):

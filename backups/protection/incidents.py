@@ -180,6 +180,29 @@ def verification_incident_close(*, site: JiraSite, now: datetime) -> None:
         _notify_after_commit(incident.pk, "recovered", customer=False)
 
 
+def key_incident_open(*, site: JiraSite, reason: str, now: datetime) -> Incident:
+    """The tenant's own KMS key is unavailable (backups paused): one open incident per site;
+    the customer's contacts and staff are told when it opens."""
+    with transaction.atomic():
+        incident = Incident.objects.filter(
+            site=site, kind=Incident.Kind.KEY, status=Incident.Status.OPEN
+        ).first()
+        if incident is not None:
+            return incident
+        incident = Incident.objects.create(
+            site=site, kind=Incident.Kind.KEY, reason=reason[:500], opened_at=now
+        )
+        record_event(
+            actor=None,
+            action="backup.incident_opened",
+            target=incident,
+            tenant=site.tenant,
+            summary={"site": site.cloud_id, "kind": incident.kind},
+        )
+        _notify_after_commit(incident.pk, "opened", customer=True)
+    return incident
+
+
 def open_incidents():
     """The open incidents, newest first (the staff dashboard)."""
     return Incident.objects.filter(status=Incident.Status.OPEN).select_related("site__tenant")

@@ -141,6 +141,7 @@ class Incident(models.Model):
         OVERDUE = "overdue", "Backup overdue"
         PAUSED = "paused", "Backups paused"
         VERIFICATION = "verification", "Verification failed"
+        KEY = "key", "Customer key unavailable"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -62,6 +62,8 @@ def fix_action(site: JiraSite, kind: str, detail: str) -> tuple[str, str]:
     if kind == Incident.Kind.PAUSED:
         # The connect flow re-authorizes: a fresh consent repairs the grant and its sites.
         return "Re-authorize access to the site", _url("portal:connect_start", slug)
+    if kind == Incident.Kind.KEY:
+        return "Enable your AWS KMS key for the backups again", page_url(site.tenant)
     return "See your sites' protection", page_url(site.tenant)
 
 
@@ -82,6 +84,7 @@ SUBJECTS = {
     ("opened", "failing"): "Backups of {site} are failing",
     ("opened", "overdue"): "Backups of {site} are overdue",
     ("opened", "paused"): "Action needed: backups of {site} are paused",
+    ("opened", "key"): "Action needed: backups of {site} are paused (your KMS key is disabled)",
     ("recovered", ""): "Backups of {site} are working again",
 }
 

@@ -9,7 +9,7 @@ from tenants.services.grants import (
     grant_store_rotated_tokens,
     grant_upsert,
 )
-from tenants.services.holds import legal_hold_place, legal_hold_release
+from tenants.services.holds import legal_hold_place, legal_hold_release, tenant_set_kms_key
 from tenants.services.legacy import legacy_credential_create, legacy_credential_purge
 from tenants.services.migration import (
     migration_case_mark_exempt,
@@ -67,6 +67,7 @@ __all__ = [
     "tenant_create",
     "tenant_offboard",
     "tenant_reactivate",
+    "tenant_set_kms_key",
     "tenant_suspend",
     "tenant_update",
 ]

@@ -157,7 +157,11 @@ class RotationReport:
     def left_on_old_keys(self) -> int:
         """Ciphertexts and data keys not (yet) under the primary key-encryption key."""
         stale_rows = sum(n for k, n in self.after.items() if k != self.primary_key_id)
-        stale_keys = sum(n for k, n in self.keys_after.items() if k != self.primary_key_id)
+        stale_keys = sum(
+            n
+            for k, n in self.keys_after.items()
+            if k != self.primary_key_id and not keys_wrapping.is_customer_kek(k)
+        )
         return stale_rows + stale_keys
 
 
@@ -204,12 +208,16 @@ def _rewrap_data_keys(report: RotationReport, batch_size: int) -> None:
                 DataKey.objects.select_for_update()
                 .filter(state__in=LIVE_KEY_STATES)
                 .exclude(kek_id=primary)
+                # A tenant's own KMS key wraps its key: the customer rotates that one in KMS.
+                .exclude(kek_id__startswith=keys_wrapping.CUSTOMER_KEK_PREFIX)
                 .order_by("created_at", "pk")[:batch_size]
             )
             if not batch:
                 break
             for record in batch:
                 new_kek = keys.rewrap(record.scope, record.id.hex, kek_id=record.kek_id)
+                if new_kek == record.kek_id:
+                    continue  # already under the key that wraps it: its one copy stays
                 dropped.append((record.scope, record.id.hex, record.kek_id))
                 record.kek_id, record.rewrapped_at = new_kek, timezone.now()
                 record.save(update_fields=["kek_id", "rewrapped_at"])

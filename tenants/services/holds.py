@@ -65,3 +65,28 @@ def legal_hold_release(
         request=request,
     )
     return locked
+
+
+@transaction.atomic
+def tenant_set_kms_key(
+    *, tenant: Tenant, kms_key_id: str, acting_user: User | None, request: HttpRequest | None = None
+) -> Tenant:
+    """Name the tenant's own AWS KMS key (ARN or alias; "" = the platform's keys) for its
+    snapshot data key. The key is re-wrapped by the next ``rotate_encryption_keys``; until then
+    the copy under the platform key still opens it."""
+    value = kms_key_id.strip()
+    if value and not (value.startswith("arn:aws:kms:") or value.startswith("alias/")):
+        raise DomainError("a KMS key is named by its ARN (arn:aws:kms:…) or an alias (alias/…)")
+    locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    before = locked.kms_key_id
+    locked.kms_key_id = value
+    locked.save(update_fields=["kms_key_id", "updated_at"])
+    record_event(
+        actor=acting_user,
+        action="tenant.kms_key_set",
+        target=locked,
+        tenant=locked,
+        summary={"kms_key_id": value or "platform", "before": before or "platform"},
+        request=request,
+    )
+    return locked
