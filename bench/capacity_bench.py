@@ -34,6 +34,10 @@ a share of the scheduled capacity):
 3. Pool use while backlogged (the onboarding's full hours): points Atlassian charged in the
    hour / the pool. Target >= 90 %.
 4. Quota 429s from the simulated Atlassian: target 0.
+
+It runs on ``DATABASE_URL`` (flushed first) and, when ``REDIS_URL`` is set, keeps the points
+budget there: give it a Redis database of its own (a test suite flushing that database under it
+makes the budget forget its reservations, and the simulated Atlassian then answers 429).
 """
 
 from __future__ import annotations
@@ -630,7 +634,7 @@ def report(args, runs: list[dict], onboard_run: dict, capacity: int) -> tuple[li
     for r in runs:
         base = abs(r["change"] - 0.01) < 1e-12
         name = "1 % changed a day" if base else f"{r['change']:.1%} changed a day"
-        applies = r["load"] <= 0.9
+        applies = round(r["load"], 3) <= 0.9  # the solver hits 90 % to within 0.01 %
         target = "≥ 99 %" if applies else "— (over 90 %)"
         verdict = ratio(r["share"], 0.99, True) if applies else "—"
         if applies:
