@@ -42,10 +42,11 @@ class Tenant(models.Model):
     contact_emails = models.JSONField(default=list, blank=True)
     # Data residency: the named storage location (settings.STORAGE_LOCATIONS) holding every
     # object of its backups, chosen at onboarding ("" = the default storage).
-    storage_location = models.CharField(max_length=32, blank=True, default="")
+    # db_default: rows written by code (or migrations) that predate the column still insert.
+    storage_location = models.CharField(max_length=32, blank=True, default="", db_default="")
     # Customer-managed key: the tenant's own AWS KMS key (ARN or alias) wrapping its snapshot
     # data key; disabling it pauses the tenant's backups and restores (docs/encryption.md).
-    kms_key_id = models.CharField(max_length=300, blank=True, default="")
+    kms_key_id = models.CharField(max_length=300, blank=True, default="", db_default="")
     # When it was offboarded: its snapshots are erased OFFBOARDING_GRACE_DAYS later (issue 22).
     offboarded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
