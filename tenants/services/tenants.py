@@ -79,7 +79,9 @@ def tenant_create(
             "name": tenant.name,
             "slug": tenant.slug,
             "contact_emails": tenant.contact_emails,
-            "storage_location": tenant.storage_location or "default",
+            # Only when chosen: the default location writes the event it always wrote (the
+            # importer's bulk path writes the same).
+            **({"storage_location": tenant.storage_location} if tenant.storage_location else {}),
         },
         request=request,
     )
