@@ -102,6 +102,7 @@ class World:
             "confirm": str(self.credential.pk),
             "file": str(self.book),
             "user": "admin@example.com",
+            "account": "5b10ac8d82e05b22cc7d4ef5",
         }
         self.unknown = {
             "action": "list",
@@ -168,8 +169,9 @@ def live_world(acme, tmp_path, local_demo):  # noqa: F811 - the fixture imported
 
 
 def world_for(name: str, request) -> World:
-    # Only a restore's, a roll-back's and sealing's dry runs read a snapshot (and the site).
-    live = name in ("restore_snapshot", "rollback_issues", "seal_snapshots")
+    # Only a restore's, a roll-back's, sealing's and a data-subject request's dry runs read a
+    # snapshot (and the site).
+    live = name in ("restore_snapshot", "rollback_issues", "seal_snapshots", "subject_request")
     return request.getfixturevalue("live_world" if live else "rows_world")
 
 
