@@ -263,9 +263,15 @@ def bare_replay(writes: list[Write], issues: int, target_cloud_id: str) -> tuple
     from django.conf import settings
 
     from backups.restore.pacing import IssueWritePacer
+    from sandbox import config as sandbox_config
     from sandbox.pytest_plugin import Sandbox
 
     state = _world(issues, target_cloud_id)
+    # The sandbox builds a site's configuration (its generated filters) on first use, from the
+    # projects it has then: build the copy's now, while it is empty, as the restored target's
+    # was built when the restore first read it (otherwise the copy would generate a filter
+    # named like the one the restore brings back, and refuse the write).
+    sandbox_config.of(state.site("target"))
     running = Remote(state)
     sandbox = Sandbox(running.url, state)
     tokens = sandbox.connect(sites=[state.site("target")], scope=settings.ATLASSIAN_SCOPES)
