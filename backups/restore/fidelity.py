@@ -169,6 +169,7 @@ class FidelityPhases:
                     "sprint",
                     "all",
                     "sprints not restored: the target's grant lacks Jira Software's scopes",
+                    planned=True,
                 )
             return True
         done = dict(self.items(RestoreItem.Kind.SPRINT).values_list("source_id", "state"))
@@ -283,7 +284,10 @@ class FidelityPhases:
             return True
         if self.software_missing:
             self.error(
-                "rank", "all", "rank not restored: the target's grant lacks Jira Software's scopes"
+                "rank",
+                "all",
+                "rank not restored: the target's grant lacks Jira Software's scopes",
+                planned=True,
             )
             return True
         rows = dict(

@@ -149,3 +149,6 @@ def test_a_target_grant_without_software_scopes_restores_the_rest_and_says_so(
         path_prefix=f"/ex/jira/{target.cloud_id}/rest/agile"
     )
     assert any("lacks Jira Software's scopes" in e["error"] for e in job.errors)
+    # A limit the plan named before anything was written does not make the job partial.
+    assert job.status == RestoreJob.Status.SUCCEEDED, job.status_reason
+    assert "limit(s) the plan named" in job.status_reason
